@@ -1,0 +1,212 @@
+# Copyright 2026 The lp_jax Authors. Licensed under the Apache License, Version 2.0.
+"""Building blocks shared by the LivePortrait networks (official `src/modules/util.py`).
+
+Layouts are channels-last: NHWC for 2-D maps, NDHWC for feature volumes. Every layer matches
+PyTorch's defaults explicitly (symmetric integer padding, BatchNorm eps 1e-5 / momentum 0.1,
+two-pass variances) because Flax's defaults differ and each difference breaks parity.
+
+Submodule names equal the PyTorch attribute names; entries of a `nn.Sequential` / `ModuleList`
+are named `<attr>.<index>` (e.g. `down_blocks.0`), so a PyTorch key maps to a Flax path by
+splitting on the dots that do not precede a digit (see `convert_weights/rules.py`).
+"""
+
+from typing import Any, Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+Dtype = Any
+
+# PyTorch's default init (kaiming_uniform with a=sqrt(5)) is uniform(+-1/sqrt(fan_in)), i.e. a
+# variance scaling of 1/3; used so that from-scratch training starts where PyTorch would.
+torch_kernel_init = nn.initializers.variance_scaling(1.0 / 3.0, "fan_in", "uniform")
+
+
+def conv(features: int, kernel_size: int | Sequence[int], *, ndim: int = 2, padding: int = 0,
+         stride: int = 1, groups: int = 1, use_bias: bool = True, dtype: Dtype = jnp.float32,
+         name: str | None = None) -> nn.Conv:
+  """A PyTorch-style Conv2d/Conv3d: explicit symmetric zero padding, cross-correlation."""
+  if isinstance(kernel_size, int):
+    kernel_size = (kernel_size,) * ndim
+  nd = len(kernel_size)
+  return nn.Conv(features, tuple(kernel_size), strides=(stride,) * nd,
+                 padding=[(padding, padding)] * nd, feature_group_count=groups,
+                 use_bias=use_bias, dtype=dtype, kernel_init=torch_kernel_init, name=name)
+
+
+def batch_norm(train: bool, dtype: Dtype = jnp.float32, name: str | None = None) -> nn.BatchNorm:
+  """torch.nn.BatchNorm{2,3}d: eps 1e-5, momentum 0.1 (Flax counts momentum the other way)."""
+  return nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5,
+                      use_fast_variance=False, dtype=dtype, name=name)
+
+
+def instance_norm(x: jax.Array, eps: float = 1e-5) -> jax.Array:
+  """InstanceNorm2d(affine=False): per-sample, per-channel, biased variance over H and W."""
+  mean = jnp.mean(x, axis=(1, 2), keepdims=True)
+  centered = x - mean
+  var = jnp.mean(jnp.square(centered), axis=(1, 2), keepdims=True)
+  return centered * jax.lax.rsqrt(var + eps)
+
+
+def upsample_nearest(x: jax.Array, factor: int, axes: Sequence[int]) -> jax.Array:
+  """F.interpolate(mode='nearest') by an integer factor: an exact repeat of each element."""
+  for axis in axes:
+    x = jnp.repeat(x, factor, axis=axis)
+  return x
+
+
+def resize_nearest_2d(x: jax.Array, size: tuple[int, int]) -> jax.Array:
+  """F.interpolate(x, size, mode='nearest') on NHWC: source index floor(dst * in / out)."""
+  _, h, w, _ = x.shape
+  oh, ow = size
+  if (oh, ow) == (h, w):
+    return x
+  if oh % h == 0 and ow % w == 0 and oh // h == ow // w:
+    return upsample_nearest(x, oh // h, axes=(1, 2))
+  rows = jnp.floor(jnp.arange(oh) * (h / oh)).astype(jnp.int32)
+  cols = jnp.floor(jnp.arange(ow) * (w / ow)).astype(jnp.int32)
+  return x[:, rows][:, :, cols]
+
+
+def avg_pool(x: jax.Array, window: Sequence[int]) -> jax.Array:
+  """AvgPool with kernel == stride and no padding (the only kind LivePortrait uses)."""
+  return nn.avg_pool(x, tuple(window), strides=tuple(window), padding="VALID")
+
+
+class SameBlock2d(nn.Module):
+  """Conv 3x3 -> BatchNorm -> ReLU (or LeakyReLU(0.01) with `lrelu`)."""
+  features: int
+  lrelu: bool = False
+  dtype: Dtype = jnp.float32
+
+  @nn.compact
+  def __call__(self, x, train: bool = False):
+    x = conv(self.features, 3, padding=1, dtype=self.dtype, name="conv")(x)
+    x = batch_norm(train, self.dtype, name="norm")(x)
+    return nn.leaky_relu(x, 0.01) if self.lrelu else nn.relu(x)
+
+
+class DownBlock2d(nn.Module):
+  """Conv 3x3 -> BatchNorm -> ReLU -> AvgPool 2x2."""
+  features: int
+  dtype: Dtype = jnp.float32
+
+  @nn.compact
+  def __call__(self, x, train: bool = False):
+    x = conv(self.features, 3, padding=1, dtype=self.dtype, name="conv")(x)
+    x = nn.relu(batch_norm(train, self.dtype, name="norm")(x))
+    return avg_pool(x, (2, 2))
+
+
+class DownBlock3d(nn.Module):
+  """Conv3d 3x3x3 -> BatchNorm3d -> ReLU -> AvgPool (1,2,2): depth is never pooled."""
+  features: int
+  dtype: Dtype = jnp.float32
+
+  @nn.compact
+  def __call__(self, x, train: bool = False):
+    x = conv(self.features, 3, ndim=3, padding=1, dtype=self.dtype, name="conv")(x)
+    x = nn.relu(batch_norm(train, self.dtype, name="norm")(x))
+    return avg_pool(x, (1, 2, 2))
+
+
+class UpBlock3d(nn.Module):
+  """Nearest x2 on H and W -> Conv3d 3x3x3 -> BatchNorm3d -> ReLU."""
+  features: int
+  dtype: Dtype = jnp.float32
+
+  @nn.compact
+  def __call__(self, x, train: bool = False):
+    x = upsample_nearest(x, 2, axes=(2, 3))  # [B, D, 2H, 2W, C]
+    x = conv(self.features, 3, ndim=3, padding=1, dtype=self.dtype, name="conv")(x)
+    return nn.relu(batch_norm(train, self.dtype, name="norm")(x))
+
+
+class ResBlock3d(nn.Module):
+  """Pre-activation residual block: (BN -> ReLU -> Conv3d) x 2, plus the input."""
+  features: int
+  dtype: Dtype = jnp.float32
+
+  @nn.compact
+  def __call__(self, x, train: bool = False):
+    out = nn.relu(batch_norm(train, self.dtype, name="norm1")(x))
+    out = conv(self.features, 3, ndim=3, padding=1, dtype=self.dtype, name="conv1")(out)
+    out = nn.relu(batch_norm(train, self.dtype, name="norm2")(out))
+    out = conv(self.features, 3, ndim=3, padding=1, dtype=self.dtype, name="conv2")(out)
+    return out + x
+
+
+class Encoder(nn.Module):
+  """Hourglass encoder: `num_blocks` DownBlock3d; returns [input, out_0, ..., out_{n-1}]."""
+  block_expansion: int
+  in_features: int
+  num_blocks: int = 3
+  max_features: int = 256
+  dtype: Dtype = jnp.float32
+
+  @nn.compact
+  def __call__(self, x, train: bool = False):
+    outs = [x]
+    for i in range(self.num_blocks):
+      feats = min(self.max_features, self.block_expansion * (2 ** (i + 1)))
+      outs.append(DownBlock3d(feats, self.dtype, name=f"down_blocks.{i}")(outs[-1], train))
+    return outs
+
+
+class Decoder(nn.Module):
+  """Hourglass decoder: up blocks with [upsampled, skip] concatenation, then conv-BN-ReLU."""
+  block_expansion: int
+  in_features: int
+  num_blocks: int = 3
+  max_features: int = 256
+  dtype: Dtype = jnp.float32
+
+  @nn.compact
+  def __call__(self, skips, train: bool = False):
+    skips = list(skips)
+    out = skips.pop()
+    for j, i in enumerate(reversed(range(self.num_blocks))):
+      feats = min(self.max_features, self.block_expansion * (2 ** i))
+      out = UpBlock3d(feats, self.dtype, name=f"up_blocks.{j}")(out, train)
+      out = jnp.concatenate([out, skips.pop()], axis=-1)
+    out_filters = self.block_expansion + self.in_features
+    out = conv(out_filters, 3, ndim=3, padding=1, dtype=self.dtype, name="conv")(out)
+    return nn.relu(batch_norm(train, self.dtype, name="norm")(out))
+
+
+class Hourglass(nn.Module):
+  """Encoder-decoder with skip connections over NDHWC volumes."""
+  block_expansion: int
+  in_features: int
+  num_blocks: int = 3
+  max_features: int = 256
+  dtype: Dtype = jnp.float32
+
+  @nn.compact
+  def __call__(self, x, train: bool = False):
+    kw = dict(block_expansion=self.block_expansion, in_features=self.in_features,
+              num_blocks=self.num_blocks, max_features=self.max_features, dtype=self.dtype)
+    return Decoder(**kw, name="decoder")(Encoder(**kw, name="encoder")(x, train), train)
+
+
+class LayerNorm(nn.Module):
+  """ConvNeXt LayerNorm over the channel axis, eps 1e-6, two-pass (biased) variance.
+
+  The official channels_first and channels_last variants are the same normalisation over C; in
+  NHWC both are a LayerNorm over the last axis.
+  """
+  epsilon: float = 1e-6
+  dtype: Dtype = jnp.float32
+
+  @nn.compact
+  def __call__(self, x):
+    c = x.shape[-1]
+    scale = self.param("scale", nn.initializers.ones, (c,))
+    bias = self.param("bias", nn.initializers.zeros, (c,))
+    x32 = x.astype(jnp.float32)  # statistics in float32 even under bf16 compute
+    mean = jnp.mean(x32, axis=-1, keepdims=True)
+    centered = x32 - mean
+    var = jnp.mean(jnp.square(centered), axis=-1, keepdims=True)
+    y = centered * jax.lax.rsqrt(var + self.epsilon) * scale + bias
+    return y.astype(self.dtype)

@@ -1,0 +1,103 @@
+# Copyright 2026 The lp_jax Authors. Licensed under the Apache License, Version 2.0.
+"""Jitted calls of the LivePortrait networks (the official `LivePortraitWrapper`), batched.
+
+Images are NHWC float32 RGB in [0, 1]. Each method takes a leading batch of frames. Variables
+are passed to the jitted functions as arguments (never closed over), so they are not baked into
+the executables as constants and the same executable serves any weights of the same shapes.
+"""
+
+import functools
+
+import jax
+import jax.numpy as jnp
+
+from configs import models as model_configs
+from lp_jax import weights
+from lp_jax.models import liveportrait
+from lp_jax.ops import keypoints, motion
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def apply_net(net, variables, *args):
+  return net.apply(variables, *args)
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def kp_info(net, variables, image):
+  """Refined motion: degrees [B, 1], kp / exp [B, K, 3], scale [B, 1], t [B, 3], and R."""
+  info = keypoints.refine_kp_info(net.apply(variables, image))
+  info["R"] = keypoints.get_rotation_matrix(info["pitch"], info["yaw"], info["roll"])
+  return info
+
+
+def warp_decode_fn(warp_net, gen_net, warp_vars, gen_vars, feature_3d, kp_source, kp_driving):
+  """W then G on a batch of driving keypoints; f_s and x_s may have batch 1 (broadcast)."""
+  b = kp_driving.shape[0]
+  feature_3d = jnp.broadcast_to(feature_3d, (b,) + feature_3d.shape[1:])
+  kp_source = jnp.broadcast_to(kp_source, kp_driving.shape)
+  warped = warp_net.apply(warp_vars, feature_3d, kp_driving, kp_source)
+  image = gen_net.apply(gen_vars, warped["out"])
+  return {"out": image, "occlusion_map": warped["occlusion_map"],
+          "deformation": warped["deformation"], "warped": warped["out"]}
+
+
+warp_decode_jit = jax.jit(warp_decode_fn, static_argnums=(0, 1))
+
+
+class LivePortraitModels:
+  """The seven networks with their (inference-folded) variables."""
+
+  def __init__(self, variables: dict, config=None, dtype=jnp.float32):
+    self.config = config or model_configs.get_config()
+    self.variables = weights.for_inference(variables)
+    self.nets = {name: liveportrait.build(name, self.config, spectral_norm_folded=True,
+                                          dtype=dtype)
+                 for name in variables}
+
+  @classmethod
+  def from_pretrained(cls, path: str, config=None, dtype=jnp.float32):
+    variables, _ = weights.load_variables(path, config)
+    return cls(variables, config, dtype)
+
+  def has(self, name: str) -> bool:
+    return name in self.nets
+
+  def _apply(self, name, *args):
+    return apply_net(self.nets[name], self.variables[name], *args)
+
+  def extract_feature_3d(self, image):
+    """[B, 256, 256, 3] -> f_s [B, D, 64, 64, C]."""
+    return self._apply("appearance_feature_extractor", image)
+
+  def motion_raw(self, image):
+    """Raw motion-extractor heads (pitch/yaw/roll bin logits, flat kp / exp)."""
+    return self._apply("motion_extractor", image)
+
+  def get_kp_info(self, image):
+    return kp_info(self.nets["motion_extractor"], self.variables["motion_extractor"], image)
+
+  def warp_decode(self, feature_3d, kp_source, kp_driving):
+    """{'out' [B, 512, 512, 3], 'occlusion_map' [B, 64, 64, 1], 'deformation', 'warped'}."""
+    return warp_decode_jit(self.nets["warping_module"], self.nets["spade_generator"],
+                           self.variables["warping_module"], self.variables["spade_generator"],
+                           feature_3d, kp_source, kp_driving)
+
+  def stitch(self, kp_source, kp_driving):
+    """Stitching MLP output [B, 65] for x_s (batch 1 or B) and x_d [B, K, 3]."""
+    return self._apply("stitching", motion.stitching_input(kp_source, kp_driving))
+
+  def stitching(self, kp_source, kp_driving):
+    """x_d with the stitching correction applied (x_d unchanged without a stitching net)."""
+    if not self.has("stitching"):
+      return kp_driving
+    return motion.apply_stitching(kp_driving, self.stitch(kp_source, kp_driving))
+
+  def retarget_eye(self, kp_source, eye_ratio):
+    """[B, K, 3] keypoint offset from x_s and [B, 3] (source eyes, driving eye) ratios."""
+    out = self._apply("eye", motion.retarget_input(kp_source, eye_ratio))
+    return out.reshape(eye_ratio.shape[0], -1, 3)
+
+  def retarget_lip(self, kp_source, lip_ratio):
+    """[B, K, 3] keypoint offset from x_s and [B, 2] (source lip, driving lip) ratios."""
+    out = self._apply("lip", motion.retarget_input(kp_source, lip_ratio))
+    return out.reshape(lip_ratio.shape[0], -1, 3)
