@@ -1,0 +1,28 @@
+# Copyright 2026 The lp_jax Authors. Licensed under the Apache License, Version 2.0.
+"""lp_jax: LivePortrait in JAX/Flax."""
+
+from setuptools import find_packages, setup
+
+setup(
+    name="lp_jax",
+    version="0.1.0",
+    description="LivePortrait (implicit-keypoint portrait animation) in JAX/Flax",
+    license="Apache-2.0",
+    python_requires=">=3.10",
+    packages=find_packages(include=["lp_jax", "lp_jax.*", "configs", "convert_weights"]),
+    install_requires=[
+        "jax>=0.6",
+        "flax>=0.10",
+        "optax",
+        "orbax-checkpoint",
+        "ml-collections",
+        "numpy",
+        "opencv-python-headless",
+        "ml-dtypes",  # bfloat16 / float8 tensors in .pth files (already a jax dependency)
+    ],
+    extras_require={
+        # torch only writes official-format checkpoints in tests and for --export; the library
+        # never imports it. The pin matches the CPU wheel on the build machines.
+        "test": ["pytest", "torch==2.13.0", "psutil"],
+    },
+)

@@ -1,0 +1,71 @@
+# Copyright 2026 The lp_jax Authors. Licensed under the Apache License, Version 2.0.
+"""Test setup: 8 fake CPU devices, full float32 matmuls, and the golden / synthetic weights."""
+
+import os
+import subprocess
+import sys
+
+# Before JAX initialises: a real multi-device mesh on CPU, and no accelerator.
+os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
+                           " --xla_force_host_platform_device_count=8").strip()
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+
+import jax  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+jax.config.update("jax_default_matmul_precision", "highest")
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHARED = os.path.abspath(os.environ.get("LP_SHARED", os.path.join(ROOT, "..", "shared")))
+GOLDEN_DIR = os.path.join(SHARED, "golden")
+DEFAULT_GOLDEN = os.path.join(GOLDEN_DIR, "public_seed0.npz")
+
+
+def golden_path() -> str:
+  return os.path.abspath(os.environ.get("LP_GOLDEN", DEFAULT_GOLDEN))
+
+
+def recipe():
+  """The golden folder's recipe module (writes official-format checkpoints; needs torch)."""
+  if GOLDEN_DIR not in sys.path:
+    sys.path.insert(0, GOLDEN_DIR)
+  import recipe as recipe_module  # pylint: disable=g-import-not-at-top
+  return recipe_module
+
+
+def write_official(root: str, seed: int = 0, module_prefix: bool = True) -> str:
+  pytest.importorskip("torch")
+  return recipe().write_official_checkpoints(root, seed=seed, module_prefix=module_prefix)
+
+
+def run_converter(*args, block_torch: bool = False) -> subprocess.CompletedProcess:
+  """`python -m convert_weights ...` as a user runs it; optionally with torch unimportable."""
+  if block_torch:  # sys.modules[name] = None makes every `import torch` fail
+    cmd = [sys.executable, "-c", "import runpy, sys; sys.modules['torch'] = None; "
+           "sys.argv[0] = 'convert_weights'; runpy.run_module('convert_weights', "
+           "run_name='__main__')", *args]
+  else:
+    cmd = [sys.executable, "-m", "convert_weights", *args]
+  env = dict(os.environ, PYTHONPATH=ROOT)
+  return subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env, timeout=600)
+
+
+@pytest.fixture(scope="session")
+def golden():
+  path = golden_path()
+  if not os.path.exists(path):
+    pytest.fail(f"golden {path} not found (set LP_GOLDEN or put ../shared beside the repo)")
+  with np.load(path) as g:
+    return {k: g[k] for k in g.files}
+
+
+@pytest.fixture(scope="session")
+def converted_golden_weights(golden, tmp_path_factory):
+  """The golden's official checkpoints, converted by the CLI without torch: (official, orbax)."""
+  official = tmp_path_factory.mktemp("official")
+  write_official(str(official), int(golden["meta/seed"]), bool(golden["meta/module_prefix"]))
+  orbax_dir = tmp_path_factory.mktemp("converted") / "lp_jax"
+  proc = run_converter("--src", str(official), "--dst", str(orbax_dir), block_torch=True)
+  assert proc.returncode == 0, proc.stderr
+  return str(official), str(orbax_dir)
