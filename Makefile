@@ -2,15 +2,24 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-$(shell cat setup.py | sha256sum | cut -c1-12)
+SETUP_HASH := $(shell sha256sum setup.py | cut -c1-12)
+STAMP := $(VENV)/.installed-test-$(SETUP_HASH)
+BASE_STAMP := $(VENV)/.installed-base-$(SETUP_HASH)
 
 .PHONY: test test-fast bench demo clean
 
-$(STAMP): setup.py
+$(BASE_STAMP): setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e .
+	rm -f $(VENV)/.installed-base-* && touch $@
+
+$(STAMP): $(BASE_STAMP)
 	$(PY) -m pip install -q -e '.[test]'
-	rm -f $(VENV)/.installed-* && touch $@
+	rm -f $(VENV)/.installed-test-* && touch $@
+
+demo: $(BASE_STAMP)
+	$(PY) -m lp_jax.demo
 
 test: $(STAMP)
 	$(PY) -m pytest -q -rs
@@ -18,7 +27,7 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -rs -m "not slow"
 
-bench: $(STAMP)
+bench: $(BASE_STAMP)
 	$(PY) -m lp_jax.bench
 
 clean:

@@ -33,9 +33,10 @@ def main(argv=None) -> int:
 
   try:
     if args.export:
-      for path in convert.export_official(args.src, args.dst):
+      for path in convert.export_official(args.src, args.dst, force=args.force):
         print(f"wrote {path}")
       return 0
+    convert.check_destination(os.path.abspath(args.dst), args.force)  # before 10 s of work
     config = models.get_config(args.model_config)
     variables, manifest = convert.convert_official(args.src, config)
     manifest["model_config"] = args.model_config

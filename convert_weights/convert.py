@@ -211,14 +211,19 @@ def convert_official(src: str, config) -> tuple[dict, dict]:
   return variables, manifest
 
 
+def check_destination(dst: str, force: bool) -> None:
+  """Refuses a non-empty `dst` unless forced (called before any work, and again when saving)."""
+  occupied = os.path.isfile(dst) or (os.path.isdir(dst) and os.listdir(dst))
+  if occupied and not force:
+    raise ConversionError(f"{dst}: already exists and is not empty (pass --force to replace it)")
+
+
 def save_orbax(dst: str, variables: dict, manifest: dict, force: bool = False) -> None:
   """Writes checkpoint/ and manifest.json into `dst` atomically (a temp dir, then a rename)."""
   import orbax.checkpoint as ocp  # pylint: disable=g-import-not-at-top
 
   dst = os.path.abspath(dst)
-  occupied = os.path.isfile(dst) or (os.path.isdir(dst) and os.listdir(dst))
-  if occupied and not force:
-    raise ConversionError(f"{dst}: already exists (pass --force to replace it)")
+  check_destination(dst, force)
   tmp = f"{dst}.partial-{os.getpid()}"
   shutil.rmtree(tmp, ignore_errors=True)
   os.makedirs(tmp)
@@ -228,8 +233,10 @@ def save_orbax(dst: str, variables: dict, manifest: dict, force: bool = False) -
     ckpt.wait_until_finished()
     with open(os.path.join(tmp, MANIFEST), "w") as f:
       json.dump(manifest, f, indent=1, sort_keys=True)
-    if os.path.exists(dst):
+    if os.path.isdir(dst):
       shutil.rmtree(dst)
+    elif os.path.exists(dst):
+      os.remove(dst)
     os.rename(tmp, dst)
   finally:
     shutil.rmtree(tmp, ignore_errors=True)
@@ -279,7 +286,7 @@ def variables_to_state_dict(variables: dict, info: dict | None) -> OrderedDict:
   return OrderedDict((k, out[k]) for k in order)
 
 
-def export_official(src: str, dst: str) -> list[str]:
+def export_official(src: str, dst: str, force: bool = False) -> list[str]:
   """Writes the official folder layout from an lp_jax checkpoint; returns the files written.
 
   Needs torch (the official format is torch.save's). Files go to a temp name, then a rename.
@@ -289,10 +296,14 @@ def export_official(src: str, dst: str) -> list[str]:
   except ImportError as e:
     raise ConversionError("export writes torch .pth files and needs torch: "
                           "pip install torch") from e
+  check_destination(dst, force)
   variables, manifest = load_orbax(src)
   nets = manifest.get("networks", {})
   base = manifest.get("base_dir", "base_models")
-  to_torch = lambda sd: OrderedDict((k, torch.from_numpy(np.ascontiguousarray(v)))
+  # A fresh C-order copy, not ascontiguousarray: that turns a 0-d num_batches_tracked (what
+  # BatchNorm saves) into shape (1,), and leaves a transposed (768, 1) kernel its stride (1, 1)
+  # as (1, 768), which torch.save pickles, so the file would differ from the official one.
+  to_torch = lambda sd: OrderedDict((k, torch.from_numpy(np.array(v, order="C")))
                                     for k, v in sd.items())
   payloads = {}
   for name, file in BASE_FILES.items():
@@ -312,7 +323,10 @@ def export_official(src: str, dst: str) -> list[str]:
   for rel, payload in payloads.items():
     path = os.path.join(dst, rel)
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = f"{path}.partial-{os.getpid()}"
+    # torch.save names the zip's inner folder after the file name minus its last extension, so
+    # the temp name must keep the stem ("x.partial-N", not "x.pth.partial-N") for the written
+    # file to match the official one byte for byte.
+    tmp = f"{os.path.splitext(path)[0]}.partial-{os.getpid()}"
     torch.save(payload, tmp)
     os.replace(tmp, path)
     written.append(path)

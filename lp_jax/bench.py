@@ -1,0 +1,121 @@
+# Copyright 2026 The lp_jax Authors. Licensed under the Apache License, Version 2.0.
+"""Forward-pass benchmark of the LivePortrait networks: `python -m lp_jax.bench`.
+
+Prints one JSON line per (network, batch size): compile seconds, seconds per call and per
+frame after compilation (median of --repeats), XLA's FLOP count per frame, achieved FLOP/s,
+and the same-process ratio of that rate to a large float32 matmul measured right before, which
+is comparable across noisy machines where absolute times are not. Peak RSS closes the run.
+
+Weights are random (PyTorch-style init, spectral norm folded as at inference): speed does not
+depend on their values. Pass --weights to time a converted checkpoint instead.
+"""
+
+import argparse
+import json
+import resource
+import statistics
+import sys
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from configs import models as model_configs
+from lp_jax import weights as weights_lib
+from lp_jax.models import liveportrait
+from lp_jax.wrapper import kp_info, warp_decode_fn
+
+
+def timed(fn, args, repeats: int) -> tuple[float, list[float]]:
+  """(compile seconds, per-call seconds) of a jitted fn; the first call is excluded."""
+  start = time.perf_counter()
+  compiled = fn.lower(*args).compile()
+  compile_s = time.perf_counter() - start
+  jax.block_until_ready(compiled(*args))  # warm-up: allocations, thread pools
+  times = []
+  for _ in range(repeats):
+    start = time.perf_counter()
+    jax.block_until_ready(compiled(*args))
+    times.append(time.perf_counter() - start)
+  return compile_s, times
+
+
+def flops_of(fn, args) -> float:
+  cost = fn.lower(*args).compile().cost_analysis()
+  if isinstance(cost, (list, tuple)):
+    cost = cost[0]
+  return float(cost.get("flops", float("nan"))) if cost else float("nan")
+
+
+def matmul_rate(n: int = 2048, repeats: int = 5) -> float:
+  """FLOP/s of an n x n float32 matmul on the default device (the same-process reference)."""
+  a = jnp.asarray(np.random.default_rng(0).standard_normal((n, n), np.float32))
+  fn = jax.jit(lambda x: x @ x)
+  _, times = timed(fn, (a,), repeats)
+  return 2 * n ** 3 / min(times)
+
+
+def benchmarks(config, variables, batch: int):
+  """(name, frames per call, jitted fn, args) for every timed unit at this batch size."""
+  nets = {n: liveportrait.build(n, config, spectral_norm_folded=True) for n in variables}
+  img = jnp.asarray(np.random.default_rng(1).uniform(size=(batch, 256, 256, 3)), jnp.float32)
+  f_s, kp, _ = liveportrait.example_inputs("warping_module", config, batch)
+  kp = jnp.asarray(np.random.default_rng(2).uniform(-0.5, 0.5, kp.shape), jnp.float32)
+  apply = lambda name: jax.jit(nets[name].apply)
+  yield ("F", apply("appearance_feature_extractor"),
+         (variables["appearance_feature_extractor"], img))
+  yield ("M", jax.jit(lambda v, x: kp_info(nets["motion_extractor"], v, x)),
+         (variables["motion_extractor"], img))
+  wg = jax.jit(lambda wv, gv, f, xs, xd: warp_decode_fn(
+      nets["warping_module"], nets["spade_generator"], wv, gv, f, xs, xd))
+  yield ("W+G", wg, (variables["warping_module"], variables["spade_generator"], f_s, kp, kp))
+  stitch_in = jnp.zeros((batch, config.stitching.input_size), jnp.float32)
+  yield ("stitching", apply("stitching"), (variables["stitching"], stitch_in))
+
+
+def main(argv=None) -> int:
+  parser = argparse.ArgumentParser(prog="python -m lp_jax.bench", description=__doc__,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+  parser.add_argument("--batch_sizes", default="1,4", help="comma-separated batch sizes")
+  parser.add_argument("--repeats", type=int, default=3, help="timed calls per measurement")
+  parser.add_argument("--networks", default="F,M,W+G,stitching", help="subset to time")
+  parser.add_argument("--model_config", default="official", help="configs/models.py variant")
+  parser.add_argument("--weights", default=None, help="official folder or converted dir")
+  args = parser.parse_args(argv)
+
+  config = model_configs.get_config(args.model_config)
+  if args.weights:
+    variables, _ = weights_lib.load_variables(args.weights, config)
+  else:
+    variables = {n: liveportrait.init_variables(n, config, jax.random.key(i))
+                 for i, n in enumerate(liveportrait.NETWORKS)}
+  variables = weights_lib.for_inference(variables)
+  wanted = set(args.networks.split(","))
+  device = jax.devices()[0]
+  emit = lambda rec: print(json.dumps(rec), flush=True)
+  emit({"event": "setup", "backend": jax.default_backend(), "device": device.device_kind,
+        "devices": jax.device_count(), "jax": jax.__version__, "model_config": args.model_config})
+  for batch in [int(b) for b in args.batch_sizes.split(",")]:
+    for name, fn, fn_args in benchmarks(config, variables, batch):
+      if name not in wanted:
+        continue
+      ref = matmul_rate()  # re-measured next to each unit: the machine's load drifts
+      flops = flops_of(fn, fn_args)
+      compile_s, times = timed(fn, fn_args, args.repeats)
+      per_call = statistics.median(times)
+      emit({"event": "forward", "network": name, "batch": batch,
+            "compile_s": round(compile_s, 3), "s_per_call": round(per_call, 4),
+            "s_per_frame": round(per_call / batch, 4), "s_per_call_min": round(min(times), 4),
+            "gflop_per_frame": round(flops / batch / 1e9, 2),
+            "gflops_achieved": round(flops / per_call / 1e9, 1),
+            "matmul_gflops": round(ref / 1e9, 1),
+            "ratio_to_matmul": round(flops / per_call / ref, 3)})
+  # ru_maxrss is in KiB on Linux.
+  emit({"event": "peak_rss", "mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss /
+                                         1024, 1)})
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(main())

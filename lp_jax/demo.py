@@ -1,0 +1,124 @@
+# Copyright 2026 The lp_jax Authors. Licensed under the Apache License, Version 2.0.
+"""`make demo`: animate a cropped portrait with a driving clip through F, M, W and G.
+
+  python -m lp_jax.demo [--weights pretrained_weights/liveportrait] [--source IMG]
+                        [--driving VIDEO] [--frames N] [--output animations/demo.mp4]
+
+With the official weights present they are converted in memory and used; without them the
+same networks run on random (untrained) weights, so a fresh machine still exercises every
+stage; the output is then noise-like and labelled as untrained. Inputs must already be
+face crops (the full cropping pipeline is `infer.py`'s job); the defaults are the shared
+example assets s31.jpg (a 256x256 crop) and d0.mp4 (a 512x512 cropped driving video).
+"""
+
+import argparse
+import os
+import sys
+import time
+
+import cv2
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from configs import models as model_configs
+from lp_jax.models import liveportrait
+from lp_jax.ops import keypoints, motion
+from lp_jax.wrapper import LivePortraitModels
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ASSETS = os.path.join(ROOT, "..", "shared", "assets")
+
+
+def read_image(path: str) -> np.ndarray:
+  """256x256 RGB float32 in [0, 1] (INTER_AREA when shrinking, like the official crop)."""
+  img = cv2.imread(path, cv2.IMREAD_COLOR)
+  if img is None:
+    raise ValueError(f"{path}: not a readable image")
+  interp = cv2.INTER_AREA if min(img.shape[:2]) > 256 else cv2.INTER_LINEAR
+  img = cv2.resize(img, (256, 256), interpolation=interp)
+  return cv2.cvtColor(img, cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0
+
+
+def read_frames(path: str, limit: int) -> tuple[np.ndarray, float]:
+  """Up to `limit` frames as [T, 256, 256, 3] RGB in [0, 1] (INTER_LINEAR), and the fps."""
+  cap = cv2.VideoCapture(path)
+  fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
+  frames = []
+  while len(frames) < limit:
+    ok, frame = cap.read()
+    if not ok:
+      break
+    frame = cv2.resize(frame, (256, 256), interpolation=cv2.INTER_LINEAR)
+    frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0)
+  cap.release()
+  if not frames:
+    raise ValueError(f"{path}: no readable video frames")
+  return np.stack(frames), fps
+
+
+def write_video(path: str, frames: np.ndarray, fps: float) -> None:
+  """uint8 RGB frames -> mp4, written to a temporary name and renamed when complete."""
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  tmp = f"{path}.partial-{os.getpid()}.mp4"
+  h, w = frames.shape[1:3]
+  writer = cv2.VideoWriter(tmp, cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
+  try:
+    for frame in frames:
+      writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+  finally:
+    writer.release()
+  os.replace(tmp, path)
+
+
+def main(argv=None) -> int:
+  parser = argparse.ArgumentParser(prog="python -m lp_jax.demo", description=__doc__,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+  parser.add_argument("--weights", default=os.path.join(ROOT, "pretrained_weights",
+                                                        "liveportrait"))
+  parser.add_argument("--source", default=os.path.join(ASSETS, "source", "s31.jpg"))
+  parser.add_argument("--driving", default=os.path.join(ASSETS, "driving", "d0.mp4"))
+  parser.add_argument("--frames", type=int, default=8, help="driving frames to animate")
+  parser.add_argument("--batch_size", type=int, default=4, help="frames per W+G call")
+  parser.add_argument("--output", default=os.path.join(ROOT, "animations", "demo.mp4"))
+  args = parser.parse_args(argv)
+
+  try:
+    source = read_image(args.source)
+    driving, fps = read_frames(args.driving, args.frames)
+  except ValueError as e:
+    print(f"error: {e}", file=sys.stderr)
+    return 1
+  config = model_configs.get_config()
+  if os.path.isdir(args.weights):
+    print(f"weights: {args.weights}")
+    models = LivePortraitModels.from_pretrained(args.weights, config)
+  else:
+    print(f"weights: {args.weights} not found; using RANDOM, UNTRAINED weights "
+          "(the output shows the pipeline runs, not what LivePortrait looks like)")
+    models = LivePortraitModels({n: liveportrait.init_variables(n, config, jax.random.key(i))
+                                 for i, n in enumerate(liveportrait.NETWORKS)}, config)
+  start = time.perf_counter()
+  src_img = jnp.asarray(source[None])
+  f_s = models.extract_feature_3d(src_img)
+  src = models.get_kp_info(src_img)
+  x_s = keypoints.transform_kp_info(src)
+  drv = models.get_kp_info(jnp.asarray(driving))
+  drv0 = {k: v[:1] for k, v in drv.items()}
+  x_d = motion.driving_keypoints(src, drv, drv0)  # relative motion, region "all"
+  x_d = models.stitching(x_s, x_d)
+  outputs = []
+  for i in range(0, len(x_d), args.batch_size):
+    chunk = x_d[i:i + args.batch_size]
+    pad = args.batch_size - len(chunk)  # pad the last batch: one compiled shape
+    chunk = jnp.concatenate([chunk, jnp.repeat(chunk[-1:], pad, axis=0)]) if pad else chunk
+    out = np.asarray(models.warp_decode(f_s, x_s, chunk)["out"])[: args.batch_size - pad]
+    outputs.append((np.clip(out, 0, 1) * 255).astype(np.uint8))  # truncation, as official
+    print(f"frames {i + len(out)}/{len(x_d)}  {time.perf_counter() - start:.1f}s", flush=True)
+  write_video(args.output, np.concatenate(outputs), fps)
+  print(f"wrote {args.output} ({len(x_d)} frames, 512x512, {fps:g} fps)")
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(main())
