@@ -24,11 +24,14 @@ import numpy as np
 from configs import models as model_configs
 from lp_jax import weights as weights_lib
 from lp_jax.models import liveportrait
-from lp_jax.wrapper import kp_info, warp_decode_fn
+from lp_jax.wrapper import default_generator_chunk, kp_info, warp_decode_fn
 
 
-def timed(fn, args, repeats: int) -> tuple[float, list[float]]:
-  """(compile seconds, per-call seconds) of a jitted fn; the first call is excluded."""
+def timed(fn, args, repeats: int) -> tuple[float, list[float], float]:
+  """(compile seconds, per-call seconds, XLA FLOPs per call) of a jitted fn.
+
+  The first call after compilation is excluded (allocations, thread-pool start-up).
+  """
   start = time.perf_counter()
   compiled = fn.lower(*args).compile()
   compile_s = time.perf_counter() - start
@@ -38,11 +41,12 @@ def timed(fn, args, repeats: int) -> tuple[float, list[float]]:
     start = time.perf_counter()
     jax.block_until_ready(compiled(*args))
     times.append(time.perf_counter() - start)
-  return compile_s, times
+  return compile_s, times, cost_flops(compiled)
 
 
-def flops_of(fn, args) -> float:
-  cost = fn.lower(*args).compile().cost_analysis()
+def cost_flops(compiled) -> float:
+  """XLA's FLOP count of a compiled executable."""
+  cost = compiled.cost_analysis()
   if isinstance(cost, (list, tuple)):
     cost = cost[0]
   return float(cost.get("flops", float("nan"))) if cost else float("nan")
@@ -52,26 +56,29 @@ def matmul_rate(n: int = 2048, repeats: int = 5) -> float:
   """FLOP/s of an n x n float32 matmul on the default device (the same-process reference)."""
   a = jnp.asarray(np.random.default_rng(0).standard_normal((n, n), np.float32))
   fn = jax.jit(lambda x: x @ x)
-  _, times = timed(fn, (a,), repeats)
+  _, times, _ = timed(fn, (a,), repeats)
   return 2 * n ** 3 / min(times)
 
 
 def benchmarks(config, variables, batch: int):
-  """(name, frames per call, jitted fn, args) for every timed unit at this batch size."""
+  """(name, jitted fn, args, fn to count FLOPs with or None) per timed unit at this batch."""
   nets = {n: liveportrait.build(n, config, spectral_norm_folded=True) for n in variables}
   img = jnp.asarray(np.random.default_rng(1).uniform(size=(batch, 256, 256, 3)), jnp.float32)
   f_s, kp, _ = liveportrait.example_inputs("warping_module", config, batch)
   kp = jnp.asarray(np.random.default_rng(2).uniform(-0.5, 0.5, kp.shape), jnp.float32)
   apply = lambda name: jax.jit(nets[name].apply)
   yield ("F", apply("appearance_feature_extractor"),
-         (variables["appearance_feature_extractor"], img))
+         (variables["appearance_feature_extractor"], img), None)
   yield ("M", jax.jit(lambda v, x: kp_info(nets["motion_extractor"], v, x)),
-         (variables["motion_extractor"], img))
-  wg = jax.jit(lambda wv, gv, f, xs, xd: warp_decode_fn(
-      nets["warping_module"], nets["spade_generator"], wv, gv, f, xs, xd))
-  yield ("W+G", wg, (variables["warping_module"], variables["spade_generator"], f_s, kp, kp))
+         (variables["motion_extractor"], img), None)
+  wg = lambda chunk: jax.jit(lambda wv, gv, f, xs, xd: warp_decode_fn(
+      nets["warping_module"], nets["spade_generator"], wv, gv, f, xs, xd, chunk))
+  # Timed: exactly what LivePortraitModels.warp_decode runs. Counted: the same graph without the
+  # frame-by-frame lax.map, whose loop body XLA's cost analysis counts only once.
+  yield ("W+G", wg(default_generator_chunk()),
+         (variables["warping_module"], variables["spade_generator"], f_s, kp, kp), wg(None))
   stitch_in = jnp.zeros((batch, config.stitching.input_size), jnp.float32)
-  yield ("stitching", apply("stitching"), (variables["stitching"], stitch_in))
+  yield ("stitching", apply("stitching"), (variables["stitching"], stitch_in), None)
 
 
 def main(argv=None) -> int:
@@ -88,7 +95,7 @@ def main(argv=None) -> int:
   if args.weights:
     variables, _ = weights_lib.load_variables(args.weights, config)
   else:
-    variables = {n: liveportrait.init_variables(n, config, jax.random.key(i))
+    variables = {n: liveportrait.random_variables(n, config, i)
                  for i, n in enumerate(liveportrait.NETWORKS)}
   variables = weights_lib.for_inference(variables)
   wanted = set(args.networks.split(","))
@@ -97,12 +104,13 @@ def main(argv=None) -> int:
   emit({"event": "setup", "backend": jax.default_backend(), "device": device.device_kind,
         "devices": jax.device_count(), "jax": jax.__version__, "model_config": args.model_config})
   for batch in [int(b) for b in args.batch_sizes.split(",")]:
-    for name, fn, fn_args in benchmarks(config, variables, batch):
+    for name, fn, fn_args, count_fn in benchmarks(config, variables, batch):
       if name not in wanted:
         continue
       ref = matmul_rate()  # re-measured next to each unit: the machine's load drifts
-      flops = flops_of(fn, fn_args)
-      compile_s, times = timed(fn, fn_args, args.repeats)
+      compile_s, times, flops = timed(fn, fn_args, args.repeats)
+      if count_fn is not None:
+        flops = cost_flops(count_fn.lower(*fn_args).compile())
       per_call = statistics.median(times)
       emit({"event": "forward", "network": name, "batch": batch,
             "compile_s": round(compile_s, 3), "s_per_call": round(per_call, 4),

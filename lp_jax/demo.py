@@ -16,8 +16,8 @@ import os
 import sys
 import time
 
-import cv2
-import jax
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # libav chatter is not our error output
+import cv2  # noqa: E402
 import jax.numpy as jnp
 import numpy as np
 
@@ -81,6 +81,8 @@ def main(argv=None) -> int:
   parser.add_argument("--frames", type=int, default=8, help="driving frames to animate")
   parser.add_argument("--batch_size", type=int, default=4, help="frames per W+G call")
   parser.add_argument("--output", default=os.path.join(ROOT, "animations", "demo.mp4"))
+  parser.add_argument("--model_config", default="official",
+                      help="configs/models.py variant (tiny: a fast smoke run)")
   args = parser.parse_args(argv)
 
   try:
@@ -89,14 +91,17 @@ def main(argv=None) -> int:
   except ValueError as e:
     print(f"error: {e}", file=sys.stderr)
     return 1
-  config = model_configs.get_config()
+  if args.frames < 1 or args.batch_size < 1:
+    print("error: --frames and --batch_size must be positive", file=sys.stderr)
+    return 1
+  config = model_configs.get_config(args.model_config)
   if os.path.isdir(args.weights):
     print(f"weights: {args.weights}")
     models = LivePortraitModels.from_pretrained(args.weights, config)
   else:
     print(f"weights: {args.weights} not found; using RANDOM, UNTRAINED weights "
           "(the output shows the pipeline runs, not what LivePortrait looks like)")
-    models = LivePortraitModels({n: liveportrait.init_variables(n, config, jax.random.key(i))
+    models = LivePortraitModels({n: liveportrait.random_variables(n, config, i)
                                  for i, n in enumerate(liveportrait.NETWORKS)}, config)
   start = time.perf_counter()
   src_img = jnp.asarray(source[None])

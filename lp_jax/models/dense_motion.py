@@ -61,7 +61,7 @@ class DenseMotionNetwork(nn.Module):
                              precision=jax.lax.Precision.HIGHEST)
     out = {"mask": mask, "deformation": deformation}
     if self.estimate_occlusion_map:
-      occlusion = util.conv(1, 7, padding=3, dtype=self.dtype, name="occlusion")(
+      occlusion = util.TapsConv2d(1, 7, 3, self.dtype, name="occlusion")(
           volume_to_channels(prediction))
       out["occlusion_map"] = jax.nn.sigmoid(occlusion.astype(jnp.float32))
     return out

@@ -10,6 +10,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import ml_collections
+import numpy as np
 
 from lp_jax.models.appearance_feature_extractor import AppearanceFeatureExtractor
 from lp_jax.models.motion_extractor import MotionExtractor
@@ -61,9 +62,36 @@ def example_inputs(name: str, config: ml_collections.ConfigDict, batch: int = 1)
 
 def init_variables(name: str, config: ml_collections.ConfigDict, rng: jax.Array) -> dict:
   """Randomly initialised variables (PyTorch-style init) of network `name`."""
-  return build(name, config).init(rng, *example_inputs(name, config))
+  # Jitted: an eager init would run the full-size forward pass op by op (~10 s for W).
+  return jax.jit(build(name, config).init)(rng, *example_inputs(name, config))
 
 
 def abstract_variables(name: str, config: ml_collections.ConfigDict) -> dict:
   """ShapeDtypeStructs of the variables of network `name` (nothing is allocated)."""
   return jax.eval_shape(lambda: init_variables(name, config, jax.random.key(0)))
+
+
+def random_variables(name: str, config: ml_collections.ConfigDict, seed: int = 0) -> dict:
+  """Host-side random variables with PyTorch's default init statistics, in milliseconds.
+
+  For benchmarks and demos, which need weights of the right shapes but not Flax's exact init:
+  compiling `init` for the full-size networks costs several seconds per network on CPU.
+  """
+  rng = np.random.default_rng(seed)
+
+  def leaf(path, spec):
+    collection, last = path[0].key, path[-1].key
+    shape = spec.shape
+    if collection == "batch_stats":
+      return np.ones(shape, np.float32) if last == "var" else np.zeros(shape, np.float32)
+    if collection == "spectral":
+      v = rng.standard_normal(shape)
+      return (v / np.linalg.norm(v)).astype(np.float32)
+    if last == "kernel":
+      bound = 1.0 / np.sqrt(np.prod(shape[:-1]))  # fan_in of a channels-last kernel
+      return rng.uniform(-bound, bound, shape).astype(np.float32)
+    if last == "scale":
+      return np.ones(shape, np.float32)
+    return np.zeros(shape, np.float32)  # biases, GRN gamma / beta
+
+  return jax.tree_util.tree_map_with_path(leaf, abstract_variables(name, config))

@@ -4,7 +4,6 @@
 from typing import Sequence
 
 import flax.linen as nn
-import jax.numpy as jnp
 
 from lp_jax.models import util
 

@@ -43,15 +43,22 @@ def conv3d_depth_folded(x: jax.Array, kernel: jax.Array, padding: int) -> jax.Ar
 
   y[d, kd] = conv2d(x[d], kernel[kd]) for every depth slice, then out[t] = sum_kd y[t+kd-p, kd].
   Same FLOPs as the direct 3-D conv, but the GEMM is kd times wider, which is what XLA's CPU
-  convolution needs for narrow outputs (7x7x7 142->22 mask: 7x faster; 3x3x3 ->64: 2x).
+  convolution needs for large, narrow volumes (7x7x7 142->22 mask: 7x faster; 3x3x3 at 64x64:
+  2 to 4x).
   """
   b, d, h, w, c = x.shape
   kd, kh, kw, i, o = kernel.shape
   k2 = kernel.transpose(1, 2, 3, 0, 4).reshape(kh, kw, i, kd * o)  # out channel = tap * O + o
-  y = jax.lax.conv_general_dilated(x.reshape(b * d, h, w, c), k2.astype(x.dtype), (1, 1),
+  # Zero channels up to multiples of 8 (in) and 16 (out): XLA:CPU's GEMM packs in those widths
+  # and runs e.g. 142 -> 426 channels ~25% slower than 144 -> 432. The extra FLOPs are ~1-4%.
+  c_pad, n_pad = -c % 8, -(kd * o) % 16
+  if c_pad:
+    x = jnp.pad(x, ((0, 0),) * 4 + ((0, c_pad),))
+  k2 = jnp.pad(k2, ((0, 0), (0, 0), (0, c_pad), (0, n_pad)))
+  y = jax.lax.conv_general_dilated(x.reshape(b * d, h, w, c + c_pad), k2.astype(x.dtype), (1, 1),
                                    [(padding, padding)] * 2,
                                    dimension_numbers=("NHWC", "HWIO", "NHWC"))
-  y = y.reshape(b, d, y.shape[1], y.shape[2], kd, o)
+  y = y[..., :kd * o].reshape(b, d, y.shape[1], y.shape[2], kd, o)
   y = jnp.pad(y, ((0, 0), (padding, padding), (0, 0), (0, 0), (0, 0), (0, 0)))
   d_out = d + 2 * padding - kd + 1
   return sum(y[:, k:k + d_out, :, :, k] for k in range(kd))
@@ -60,22 +67,23 @@ def conv3d_depth_folded(x: jax.Array, kernel: jax.Array, padding: int) -> jax.Ar
 class Conv3d(nn.Module):
   """torch.nn.Conv3d (stride 1, symmetric padding), with nn.Conv's variable names and shapes.
 
-  Narrow outputs take `conv3d_depth_folded`; wide ones the direct 3-D convolution, which XLA
-  already runs well. Both are exact up to float32 summation order.
+  Volumes with large H x W take `conv3d_depth_folded`; the small, channel-heavy levels at the
+  bottom of the hourglass the direct 3-D convolution, which XLA runs better there (measured on
+  XLA:CPU, see the README). Both are exact up to float32 summation order.
   """
   features: int
   kernel_size: int
   padding: int = 0
   use_bias: bool = True
   dtype: Dtype = jnp.float32
-  fold_below: int = 128  # output widths under this use the depth-folded form
+  fold_min_hw: int = 256  # H * W from which the depth-folded form is used
 
   @nn.compact
   def __call__(self, x):
     k = self.kernel_size
     kernel = self.param("kernel", torch_kernel_init, (k, k, k, x.shape[-1], self.features))
     x = x.astype(self.dtype)
-    if k > 1 and self.features < self.fold_below:
+    if k > 1 and x.shape[2] * x.shape[3] >= self.fold_min_hw:
       y = conv3d_depth_folded(x, kernel.astype(self.dtype), self.padding)
     else:
       y = jax.lax.conv_general_dilated(x, kernel.astype(self.dtype), (1, 1, 1),
@@ -84,6 +92,33 @@ class Conv3d(nn.Module):
     if self.use_bias:
       y = y + self.param("bias", nn.initializers.zeros, (self.features,)).astype(self.dtype)
     return y
+
+
+class TapsConv2d(nn.Module):
+  """Conv2d with very few outputs (the occlusion head: 2272 -> 1, 7x7) as GEMM + shifted sums.
+
+  A direct conv with one output channel is a GEMM with N = 1, which XLA:CPU runs ~8x slower
+  than one dot to the k*k*O per-tap outputs followed by k*k shifted adds. Variables are those of
+  nn.Conv (kernel [k, k, I, O], bias [O]).
+  """
+  features: int
+  kernel_size: int
+  padding: int
+  dtype: Dtype = jnp.float32
+
+  @nn.compact
+  def __call__(self, x):
+    k, p = self.kernel_size, self.padding
+    b, h, w, c = x.shape
+    kernel = self.param("kernel", torch_kernel_init, (k, k, c, self.features))
+    bias = self.param("bias", nn.initializers.zeros, (self.features,))
+    taps = kernel.transpose(2, 0, 1, 3).reshape(c, k * k * self.features).astype(self.dtype)
+    y = jnp.dot(x.astype(self.dtype).reshape(-1, c), taps).reshape(b, h, w, k, k, self.features)
+    y = jnp.pad(y, ((0, 0), (p, p), (p, p), (0, 0), (0, 0), (0, 0)))
+    h_out, w_out = h + 2 * p - k + 1, w + 2 * p - k + 1
+    out = sum(y[:, i:i + h_out, j:j + w_out, :, :, :][:, :, :, i, j] for i in range(k)
+              for j in range(k))
+    return out + bias.astype(self.dtype)
 
 
 def batch_norm(train: bool, dtype: Dtype = jnp.float32, name: str | None = None) -> nn.BatchNorm:

@@ -1,0 +1,68 @@
+# Copyright 2026 The lp_jax Authors. Licensed under the Apache License, Version 2.0.
+"""The benchmark and demo entry points run end to end (tiny config) and fail cleanly."""
+
+import json
+import os
+import subprocess
+import sys
+
+import cv2
+import pytest
+
+from conftest import ROOT, SHARED
+
+SOURCE = os.path.join(SHARED, "assets", "source", "s31.jpg")
+DRIVING = os.path.join(SHARED, "assets", "driving", "d0.mp4")
+
+
+def run(*args):
+  env = dict(os.environ, PYTHONPATH=ROOT)
+  return subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True, cwd=ROOT,
+                        env=env, timeout=600)
+
+
+def test_bench_prints_json_lines():
+  proc = run("lp_jax.bench", "--model_config", "tiny", "--batch_sizes", "1,2", "--repeats", "1",
+             "--networks", "F,W+G")
+  assert proc.returncode == 0, proc.stderr
+  records = [json.loads(line) for line in proc.stdout.splitlines()]
+  forward = [r for r in records if r["event"] == "forward"]
+  assert [(r["network"], r["batch"]) for r in forward] == [("F", 1), ("W+G", 1), ("F", 2),
+                                                           ("W+G", 2)]
+  for r in forward:
+    assert r["s_per_call"] > 0 and r["gflop_per_frame"] > 0 and r["matmul_gflops"] > 0
+    assert 0 < r["ratio_to_matmul"] < 10
+  # FLOPs per frame do not depend on the batch (the lax.map-chunked generator is counted whole).
+  wg = [r["gflop_per_frame"] for r in forward if r["network"] == "W+G"]
+  assert abs(wg[0] - wg[1]) / wg[0] < 0.02
+  assert records[-1]["event"] == "peak_rss" and records[-1]["mib"] > 0
+
+
+def test_demo_writes_a_video(tmp_path):
+  out = tmp_path / "demo.mp4"
+  proc = run("lp_jax.demo", "--model_config", "tiny", "--frames", "3", "--batch_size", "2",
+             "--weights", str(tmp_path / "absent"), "--source", SOURCE, "--driving", DRIVING,
+             "--output", str(out))
+  assert proc.returncode == 0, proc.stderr
+  assert "UNTRAINED" in proc.stdout
+  cap = cv2.VideoCapture(str(out))
+  frames = 0
+  while cap.read()[0]:
+    frames += 1
+  assert frames == 3
+  assert (cap.get(cv2.CAP_PROP_FRAME_WIDTH), cap.get(cv2.CAP_PROP_FRAME_HEIGHT)) == (512, 512)
+  assert sorted(os.listdir(tmp_path)) == ["demo.mp4"]  # no temporary file left behind
+
+
+@pytest.mark.parametrize("which", ["source", "driving"])
+def test_demo_bad_input_is_one_line_error(tmp_path, which):
+  bad = tmp_path / ("bad.jpg" if which == "source" else "bad.mp4")
+  bad.write_text("not media")
+  paths = {"source": SOURCE, "driving": DRIVING, which: str(bad)}
+  out = tmp_path / "out" / "demo.mp4"
+  proc = run("lp_jax.demo", "--model_config", "tiny", "--frames", "2", "--source",
+             paths["source"], "--driving", paths["driving"], "--output", str(out))
+  assert proc.returncode != 0
+  lines = proc.stderr.strip().splitlines()
+  assert len(lines) == 1 and str(bad) in lines[0]
+  assert not out.parent.exists()
