@@ -10,7 +10,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from lp_jax.ops import keypoints, motion
+from lp_jax.inference.driving import Ratios, image_source_keypoints
+from lp_jax.inference.options import AnimationOptions
+from lp_jax.ops import keypoints
 from lp_jax.wrapper import LivePortraitModels
 
 pytestmark = [pytest.mark.slow, pytest.mark.torch]
@@ -57,19 +59,20 @@ def info_from(golden, prefix):
 def pipeline_keypoints(models, golden, src, x_s, driving_prefix, stitching=True, multiplier=1.0,
                        retarget=False):
   """The official image-source / video-driving loop with its CLI defaults (relative motion,
-  region all, expression-friendly), batched over the driving frames."""
-  drv = info_from(golden, driving_prefix)
-  drv0 = {k: v[:1] for k, v in drv.items()}
-  x_d = motion.driving_keypoints(src, drv, drv0, relative=True, region="all")
-  mm = motion.motion_multiplier(x_s, x_d[:1])
-  x_d = motion.expression_friendly(x_d, x_s, x_d[:1], mm)
-  if retarget:  # relative motion + retargeting: the driving motion is replaced by the deltas
-    eye = models.retarget_eye(x_s, jnp.asarray(golden["in/retarget_eye_cond"]))
-    lip = models.retarget_lip(x_s, jnp.asarray(golden["in/retarget_lip_cond"]))
-    x_d = x_s + eye + lip
-  if stitching:
-    x_d = models.stitching(x_s, x_d)
-  return motion.apply_driving_multiplier(x_d, x_s, multiplier)
+  region all, expression-friendly), through the public inference API, batched over frames."""
+  options = AnimationOptions(flag_stitching=stitching, driving_multiplier=multiplier,
+                             flag_eye_retargeting=retarget, flag_lip_retargeting=retarget)
+  source_ratios = driving_ratios = None
+  if retarget:  # the golden gives whole conditions: [source eyes, driving eye], [source, driving]
+    eye, lip = golden["in/retarget_eye_cond"], golden["in/retarget_lip_cond"]
+    assert (eye[:, :2] == eye[:1, :2]).all() and (lip[:, :1] == lip[:1, :1]).all()
+    source_ratios = Ratios(eye=eye[:1, :2], lip=lip[:1, :1])
+    driving_ratios = Ratios(eye=np.repeat(eye[:, 2:3], 2, axis=1), lip=lip[:, 1:2])
+  x_d, notes = image_source_keypoints(models, src, x_s, info_from(golden, driving_prefix),
+                                      options, driving_is_video=True,
+                                      source_ratios=source_ratios, driving_ratios=driving_ratios)
+  assert not notes
+  return x_d
 
 
 def compute_outputs(models: LivePortraitModels, golden: dict) -> dict:

@@ -47,7 +47,7 @@ def region_masks(region: str, relative: bool, num_kp: int = 21):
 
 
 def driving_keypoints(src: dict, drv: dict, drv0: dict, *, relative: bool = True,
-                      region: str = "all") -> jnp.ndarray:
+                      region: str = "all", exp_anchor=None) -> jnp.ndarray:
   """x_d for every driving frame (image source, video / template driving; paper Eq. 2).
 
   Args:
@@ -56,6 +56,8 @@ def driving_keypoints(src: dict, drv: dict, drv0: dict, *, relative: bool = True
     drv0: driving info of the first driving frame (relative motion is measured from it).
     relative: relative (default) or absolute motion transfer.
     region: 'all', 'exp', 'pose', 'lip' or 'eyes'.
+    exp_anchor: the expression relative motion is measured from; default drv0's. The official
+      image-driven mode uses the neutral `lip_array` (zeros for the eyes region).
 
   Returns:
     [T, K, 3] driving keypoints, before stitching and retargeting.
@@ -63,7 +65,8 @@ def driving_keypoints(src: dict, drv: dict, drv0: dict, *, relative: bool = True
   exp_mask, drive_pose, drive_scale = region_masks(region, relative, src["exp"].shape[1])
   if relative:
     rot = drv["R"] @ jnp.swapaxes(drv0["R"], 1, 2) @ src["R"]
-    exp_drv = src["exp"] + (drv["exp"] - drv0["exp"])
+    anchor = drv0["exp"] if exp_anchor is None else exp_anchor
+    exp_drv = src["exp"] + (drv["exp"] - anchor)
     scale = src["scale"] * (drv["scale"] / drv0["scale"])
     t = src["t"] + (drv["t"] - drv0["t"])
   else:

@@ -1,0 +1,50 @@
+# Copyright 2026 The lp_jax Authors. Licensed under the Apache License, Version 2.0.
+"""Animation options with the official CLI names and effective defaults (spec section 19.2).
+
+The official `ArgumentConfig` overrides some `InferenceConfig` defaults (lip normalisation off,
+expression-friendly driving, detection threshold 0.15); the values here are the ones that
+actually run, so an official command line means the same thing here.
+"""
+
+import dataclasses
+
+from lp_jax.ops.motion import REGIONS
+
+DRIVING_OPTIONS = ("expression-friendly", "pose-friendly")
+AUDIO_PRIORITIES = ("driving", "source")
+
+
+@dataclasses.dataclass(frozen=True)
+class AnimationOptions:
+  """What to animate and how; field names are the official flags."""
+  flag_relative_motion: bool = True  # relative (True) or absolute driving motion
+  animation_region: str = "all"  # all / exp / pose / lip / eyes
+  flag_stitching: bool = True  # stitching MLP (also required for paste-back)
+  flag_eye_retargeting: bool = False  # transfer the driving eye-open ratio
+  flag_lip_retargeting: bool = False  # transfer the driving lip-open ratio
+  flag_normalize_lip: bool = False  # close the source lips first (relative motion only)
+  driving_option: str = "expression-friendly"  # motion-multiplier normalisation (image source)
+  driving_multiplier: float = 1.0  # scales x_d - x_s, applied last in every mode
+  flag_source_video_eye_retargeting: bool = False  # keep the first frame's eye openness
+  driving_smooth_observation_variance: float = 3e-7  # Kalman observation variance (v2v)
+  flag_pasteback: bool = True  # paste the result back into the source frame
+  flag_do_crop: bool = True  # crop the source to face space
+  flag_crop_driving_video: bool = False  # crop driving frames (also when not square)
+  source_max_dim: int = 1280  # downscale limit of source frames
+  source_division: int = 2  # source dims cropped to multiples of this
+  audio_priority: str = "driving"  # which audio to keep: driving / source
+  lip_normalize_threshold: float = 0.03  # source lip ratio above which lips are normalised
+  source_video_eye_retargeting_threshold: float = 0.18  # below it, the eye target is 0.39
+
+  def __post_init__(self):
+    if self.animation_region not in REGIONS:
+      raise ValueError(f"--animation_region {self.animation_region!r}: expected one of "
+                       f"{', '.join(REGIONS)}")
+    if self.driving_option not in DRIVING_OPTIONS:
+      raise ValueError(f"--driving_option {self.driving_option!r}: expected one of "
+                       f"{', '.join(DRIVING_OPTIONS)}")
+    if self.audio_priority not in AUDIO_PRIORITIES:
+      raise ValueError(f"--audio_priority {self.audio_priority!r}: expected one of "
+                       f"{', '.join(AUDIO_PRIORITIES)}")
+    if self.driving_smooth_observation_variance <= 0:
+      raise ValueError("--driving_smooth_observation_variance must be positive")
