@@ -19,6 +19,8 @@ setup(
         "numpy",
         "opencv-python-headless",
         "ml-dtypes",  # bfloat16 / float8 tensors in .pth files (already a jax dependency)
+        # The ffmpeg binary for H.264 output and audio muxing, as the official pipeline uses.
+        "imageio-ffmpeg",
     ],
     extras_require={
         # torch only writes official-format checkpoints in tests and for --export; the library

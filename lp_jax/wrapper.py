@@ -77,7 +77,8 @@ class LivePortraitModels:
 
   @classmethod
   def from_pretrained(cls, path: str, config=None, dtype=jnp.float32):
-    variables, _ = weights.load_variables(path, config)
+    variables, manifest = weights.load_variables(path, config)
+    config = config or model_configs.get_config(manifest.get("model_config", "official"))
     return cls(variables, config, dtype)
 
   def has(self, name: str) -> bool:

@@ -24,7 +24,8 @@ class Ratios:
 def image_source_keypoints(models, src: dict, x_s, drv: dict, options: AnimationOptions, *,
                            driving_is_video: bool, lip_array=None,
                            source_ratios: Ratios | None = None,
-                           driving_ratios: Ratios | None = None) -> tuple[jnp.ndarray, list[str]]:
+                           driving_ratios: Ratios | None = None,
+                           drv0: dict | None = None) -> tuple[jnp.ndarray, list[str]]:
   """x_d [T, K, 3] for every driving frame, and notes on features that could not run.
 
   Args:
@@ -37,11 +38,13 @@ def image_source_keypoints(models, src: dict, x_s, drv: dict, options: Animation
     lip_array: [1, K, 3] neutral-lip expression, needed for image driving with relative motion.
     source_ratios / driving_ratios: eye and lip ratios, needed for retargeting and lip
       normalisation; without them those features are off and a note says why.
+    drv0: motion of the first driving frame when `drv` is a later chunk of a stream (default:
+      drv's own first frame). Everything else is per frame, so chunks can be streamed.
   """
   notes = []
   relative = options.flag_relative_motion
   region = options.animation_region
-  drv0 = {k: v[:1] for k, v in drv.items()}
+  drv0 = {k: v[:1] for k, v in (drv0 or drv).items()}
   anchor = None
   if relative and not driving_is_video:
     if lip_array is None:
@@ -50,11 +53,13 @@ def image_source_keypoints(models, src: dict, x_s, drv: dict, options: Animation
     # region from zero), not from the driving image itself, which would cancel all motion.
     anchor = (jnp.zeros_like(drv0["exp"]) if region == "eyes"
               else jnp.asarray(lip_array, jnp.float32))
-  x_d = motion.driving_keypoints(src, drv, drv0, relative=relative, region=region,
-                                 exp_anchor=anchor)
+  assemble = lambda d: motion.driving_keypoints(src, d, drv0, relative=relative, region=region,
+                                                exp_anchor=anchor)
+  x_d = assemble(drv)
   if relative and driving_is_video and options.driving_option == "expression-friendly":
-    mm = motion.motion_multiplier(np.asarray(x_s), np.asarray(x_d[:1]))
-    x_d = motion.expression_friendly(x_d, x_s, x_d[:1], mm)
+    x_d0 = assemble(drv0)  # the first frame's keypoints set the multiplier for all frames
+    mm = motion.motion_multiplier(np.asarray(x_s), np.asarray(x_d0))
+    x_d = motion.expression_friendly(x_d, x_s, x_d0, mm)
 
   src_eye = source_ratios.eye if source_ratios else None
   src_lip = source_ratios.lip if source_ratios else None

@@ -1,0 +1,92 @@
+# Copyright 2026 The lp_jax Authors. Licensed under the Apache License, Version 2.0.
+"""Where weights come from: the official folder (converted once and cached), a converted
+directory, or a small synthetic checkpoint for demos and tests on machines without weights."""
+
+import datetime
+import hashlib
+import json
+import os
+
+from configs import models as model_configs
+from convert_weights import convert
+from lp_jax.models import liveportrait
+
+FACE_MODEL_FILES = ("insightface/models/buffalo_l/det_10g.onnx",
+                    "insightface/models/buffalo_l/2d106det.onnx",
+                    "liveportrait/landmark.onnx")
+
+
+def cache_root() -> str:
+  return os.environ.get("LP_JAX_CACHE", os.path.join(os.path.expanduser("~"), ".cache",
+                                                      "lp_jax"))
+
+
+def resolve(path: str) -> tuple[str, str | None]:
+  """(network weights: official liveportrait folder or converted dir, pretrained_weights root
+  holding the ONNX face models or None) for a user-given path.
+
+  Accepts the `pretrained_weights` root, its `liveportrait` (or `liveportrait_animals`) folder,
+  or a directory written by `python -m convert_weights`.
+  """
+  path = os.path.abspath(path)
+  if not os.path.isdir(path):
+    raise FileNotFoundError(
+        f"{path}: no weights folder (expected pretrained_weights/ with liveportrait/base_models/"
+        f"*.pth; get it with {convert.DOWNLOAD_HINT}, or convert it with python -m "
+        f"convert_weights)")
+  if convert.is_orbax_dir(path):
+    return path, None
+  if os.path.isdir(os.path.join(path, "liveportrait")):
+    return os.path.join(path, "liveportrait"), path
+  parent = os.path.dirname(path)
+  has_faces = any(os.path.exists(os.path.join(parent, f)) for f in FACE_MODEL_FILES)
+  return path, parent if has_faces else None
+
+
+def _fingerprint(folder: str) -> str:
+  """A cache key from the relative path, size and mtime of every .pth file under `folder`."""
+  digest = hashlib.sha256(convert.CONVERTER_VERSION.encode())
+  for root, _, files in sorted(os.walk(folder)):
+    for name in sorted(f for f in files if f.endswith(".pth")):
+      full = os.path.join(root, name)
+      st = os.stat(full)
+      digest.update(f"{os.path.relpath(full, folder)}:{st.st_size}:{st.st_mtime_ns};".encode())
+  return digest.hexdigest()[:24]
+
+
+def converted(path: str, config=None) -> str:
+  """A converted directory for `path`: itself if already converted, else a cached conversion
+  of the official folder (made on first use, reused while the .pth files are unchanged)."""
+  if convert.is_orbax_dir(path):
+    return path
+  dst = os.path.join(cache_root(), "weights", _fingerprint(path))
+  if not convert.is_orbax_dir(dst):
+    variables, manifest = convert.convert_official(path, config or model_configs.get_config())
+    manifest["model_config"] = "official"
+    convert.save_orbax(dst, variables, manifest, force=True)
+  return dst
+
+
+def write_synthetic(dst: str, model_config: str = "tiny", seed: int = 0) -> str:
+  """Random weights of `model_config` as a converted directory, marked synthetic (untrained)."""
+  config = model_configs.get_config(model_config)
+  variables = {n: liveportrait.random_variables(n, config, seed + i)
+               for i, n in enumerate(liveportrait.NETWORKS)}
+  manifest = {
+      "format": "lp_jax.liveportrait",
+      "converter_version": convert.CONVERTER_VERSION,
+      "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+      "synthetic": True,  # random, untrained weights: outputs are not LivePortrait's
+      "model_config": model_config,
+      "networks": {n: {"param_count": convert.param_count(v)} for n, v in variables.items()},
+  }
+  convert.save_orbax(dst, variables, manifest, force=True)
+  return dst
+
+
+def is_synthetic(path: str) -> bool:
+  try:
+    with open(os.path.join(path, convert.MANIFEST)) as f:
+      return bool(json.load(f).get("synthetic"))
+  except (OSError, ValueError):
+    return False

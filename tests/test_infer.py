@@ -1,0 +1,125 @@
+# Copyright 2026 The lp_jax Authors. Licensed under the Apache License, Version 2.0.
+"""infer.py end to end on the shared real assets with small synthetic (untrained) weights."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import ROOT, SHARED
+from lp_jax import templates
+from lp_jax.inference import assets
+from lp_jax.io import media
+
+A = os.path.join(SHARED, "assets")
+S31 = os.path.join(A, "source", "s31.jpg")
+D0, D11 = os.path.join(A, "driving", "d0.mp4"), os.path.join(A, "driving", "d11.mp4")
+D12, D1, D5 = (os.path.join(A, "driving", n) for n in ("d12.jpg", "d1.pkl", "d5.pkl"))
+LIP = os.path.join(A, "resources", "lip_array.pkl")
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+  root = tmp_path_factory.mktemp("infer")
+  weights = assets.write_synthetic(str(root / "weights"), "tiny")
+  return {"weights": weights, "cache": str(root / "cache"), "root": root}
+
+
+def infer(env, *args, out="out"):
+  out_dir = env["root"] / out
+  cmd = [sys.executable, os.path.join(ROOT, "infer.py"), "-w", env["weights"], "-o",
+         str(out_dir), "--quiet", *args]
+  proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=600,
+                        env=dict(os.environ, PYTHONPATH=ROOT, LP_JAX_CACHE=env["cache"]))
+  return proc, out_dir
+
+
+def frames_of(path):
+  cap = cv2.VideoCapture(str(path))
+  n = 0
+  while cap.read()[0]:
+    n += 1
+  size = (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+  return n, size
+
+
+@pytest.mark.slow
+def test_video_driving_with_audio(env):
+  proc, out = infer(env, "-s", S31, "-d", D11, "--no_flag_do_crop", "--max_frames", "3")
+  assert proc.returncode == 0, proc.stderr
+  assert frames_of(out / "s31--d11.mp4") == (3, (512, 512))
+  assert frames_of(out / "s31--d11_concat.mp4") == (3, (1536, 512))  # driving|source|result
+  info = media.probe_video(str(out / "s31--d11.mp4"))
+  assert info.fps_int == 25 and info.has_audio
+  tpl = templates.load_template(str(out / "d11_motion.npz"))
+  assert tpl.n_frames == 3 and tpl.output_fps == 25 and tpl.x_s.shape == (3, 21, 3)
+  assert sorted(os.listdir(out)) == ["d11_motion.npz", "s31--d11.mp4", "s31--d11_concat.mp4"]
+  # The template of the driving video drives the same animation without the video.
+  proc2, out2 = infer(env, "-s", S31, "-d", str(out / "d11_motion.npz"), "--no_flag_do_crop",
+                      out="out_from_template")
+  assert proc2.returncode == 0, proc2.stderr
+  a = np.stack(list(media.VideoReader(str(out / "s31--d11.mp4"))))
+  b = np.stack(list(media.VideoReader(str(out2 / "s31--d11_motion.mp4"))))
+  assert a.shape == b.shape and np.abs(a.astype(int) - b.astype(int)).mean() < 1.0
+
+
+@pytest.mark.slow
+def test_video_without_audio_and_official_template(env):
+  proc, out = infer(env, "-s", S31, "-d", D0, "--no_flag_do_crop", "--max_frames", "2",
+                    "--save_template", "pkl", "--no_flag_stitching", "--animation_region", "exp")
+  assert proc.returncode == 0, proc.stderr
+  assert not media.probe_video(str(out / "s31--d0.mp4")).has_audio
+  tpl = templates.load_template(str(out / "d0_motion.pkl"))  # official layout, safe reader
+  assert tpl.n_frames == 2 and tpl.kp.shape == (2, 21, 3)
+  proc, out = infer(env, "-s", S31, "-d", D1, "--no_flag_do_crop", "--max_frames", "2",
+                    out="tpl")
+  assert proc.returncode == 0, proc.stderr
+  assert frames_of(out / "s31--d1.mp4") == (2, (512, 512))
+  assert frames_of(out / "s31--d1_concat.mp4") == (2, (1024, 512))  # no driving column
+  assert media.probe_video(str(out / "s31--d1.mp4")).fps_int == 30  # the template's fps
+  assert os.listdir(env["cache"])  # the persistent compilation cache was filled
+
+
+@pytest.mark.slow
+def test_image_driving_writes_images(env):
+  proc, out = infer(env, "-s", S31, "-d", D12, "--no_flag_do_crop", "--lip_array", LIP)
+  assert proc.returncode == 0, proc.stderr
+  assert media.read_image(str(out / "s31--d12.jpg")).shape == (512, 512, 3)
+  assert media.read_image(str(out / "s31--d12_concat.jpg")).shape == (512, 1536, 3)
+  summary = json.loads(proc.stderr.strip().splitlines()[-1]) if proc.stderr.strip() else None
+  assert summary is None  # --quiet prints nothing
+
+
+def bad_inputs(tmp):
+  text = tmp / "notes.jpg"
+  text.write_text("not an image")
+  empty = tmp / "empty.mp4"
+  empty.write_bytes(b"")
+  cut = tmp / "cut.pkl"
+  data = open(D5, "rb").read()
+  cut.write_bytes(data[: len(data) // 2])
+  return [
+      (["-s", S31, "-d", D0], S31, "--no_flag_do_crop"),  # default crop needs detectors
+      (["-s", str(tmp / "missing.jpg"), "-d", D0, "--no_flag_do_crop"], "missing.jpg",
+       "no such file"),
+      (["-s", str(text), "-d", D0, "--no_flag_do_crop"], str(text), "not a readable image"),
+      (["-s", S31, "-d", str(cut), "--no_flag_do_crop"], str(cut), "pickle"),
+      (["-s", S31, "-d", str(empty), "--no_flag_do_crop"], str(empty), "video"),
+      (["-s", S31, "-d", D12, "--no_flag_do_crop"], D12, "--lip_array"),
+      (["-s", D0, "-d", D0, "--no_flag_do_crop"], D0, "source video"),
+  ]
+
+
+def test_bad_inputs_fail_in_one_line_and_write_nothing(env, tmp_path):
+  for args, name, words in bad_inputs(tmp_path):
+    proc, out = infer(env, *args, out="bad")
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 1, (args, proc.stderr)
+    assert len(lines) == 1 and name in lines[0] and words in lines[0], lines
+    assert not out.exists()
+  shutil.rmtree(env["root"] / "bad", ignore_errors=True)
