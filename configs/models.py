@@ -63,9 +63,11 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   if arg == "tiny":  # same wiring, narrow widths: a whole-model CPU smoke test in seconds
     c.appearance_feature_extractor.block_expansion = 8
     c.appearance_feature_extractor.max_features = 64
-    c.appearance_feature_extractor.reshape_channel = 4
+    c.appearance_feature_extractor.reshape_channel = 16
+    c.appearance_feature_extractor.reshape_depth = 4  # a shallow volume: W is ~4x cheaper
     c.warping_module.max_features = 64
-    c.warping_module.reshape_channel = 4
+    c.warping_module.reshape_channel = 16
+    c.warping_module.dense_motion_params.reshape_depth = 4
     c.warping_module.dense_motion_params.block_expansion = 4
     c.warping_module.dense_motion_params.max_features = 32
     c.spade_generator.block_expansion = 8
