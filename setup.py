@@ -21,10 +21,13 @@ setup(
         "ml-dtypes",  # bfloat16 / float8 tensors in .pth files (already a jax dependency)
         # The ffmpeg binary for H.264 output and audio muxing, as the official pipeline uses.
         "imageio-ffmpeg",
+        # Runs the official ONNX face models (InsightFace detector, 106 and 203 landmarks).
+        "onnxruntime",
     ],
     extras_require={
         # torch only writes official-format checkpoints in tests and for --export; the library
         # never imports it. The pin matches the CPU wheel on the build machines.
-        "test": ["pytest", "torch==2.13.0", "psutil"],
+        # onnx builds small stand-in graphs with the official model interfaces.
+        "test": ["pytest", "torch==2.13.0", "psutil", "onnx"],
     },
 )
