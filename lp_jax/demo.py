@@ -22,6 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from configs import models as model_configs
+from lp_jax.io import media
 from lp_jax.models import liveportrait
 from lp_jax.ops import keypoints, motion
 from lp_jax.wrapper import LivePortraitModels
@@ -30,45 +31,18 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ASSETS = os.path.join(ROOT, "..", "shared", "assets")
 
 
-def read_image(path: str) -> np.ndarray:
+def read_source(path: str) -> np.ndarray:
   """256x256 RGB float32 in [0, 1] (INTER_AREA when shrinking, like the official crop)."""
-  img = cv2.imread(path, cv2.IMREAD_COLOR)
-  if img is None:
-    raise ValueError(f"{path}: not a readable image")
+  img = media.read_image(path)
   interp = cv2.INTER_AREA if min(img.shape[:2]) > 256 else cv2.INTER_LINEAR
-  img = cv2.resize(img, (256, 256), interpolation=interp)
-  return cv2.cvtColor(img, cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0
+  return cv2.resize(img, (256, 256), interpolation=interp).astype(np.float32) / 255.0
 
 
-def read_frames(path: str, limit: int) -> tuple[np.ndarray, float]:
+def read_frames(path: str, limit: int) -> tuple[np.ndarray, int]:
   """Up to `limit` frames as [T, 256, 256, 3] RGB in [0, 1] (INTER_LINEAR), and the fps."""
-  cap = cv2.VideoCapture(path)
-  fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
-  frames = []
-  while len(frames) < limit:
-    ok, frame = cap.read()
-    if not ok:
-      break
-    frame = cv2.resize(frame, (256, 256), interpolation=cv2.INTER_LINEAR)
-    frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0)
-  cap.release()
-  if not frames:
-    raise ValueError(f"{path}: no readable video frames")
-  return np.stack(frames), fps
-
-
-def write_video(path: str, frames: np.ndarray, fps: float) -> None:
-  """uint8 RGB frames -> mp4, written to a temporary name and renamed when complete."""
-  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-  tmp = f"{path}.partial-{os.getpid()}.mp4"
-  h, w = frames.shape[1:3]
-  writer = cv2.VideoWriter(tmp, cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
-  try:
-    for frame in frames:
-      writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
-  finally:
-    writer.release()
-  os.replace(tmp, path)
+  with media.VideoReader(path, max_frames=limit) as reader:
+    frames = [cv2.resize(f, (256, 256), interpolation=cv2.INTER_LINEAR) for f in reader]
+  return np.stack(frames).astype(np.float32) / 255.0, reader.info.fps_int
 
 
 def main(argv=None) -> int:
@@ -86,9 +60,9 @@ def main(argv=None) -> int:
   args = parser.parse_args(argv)
 
   try:
-    source = read_image(args.source)
+    source = read_source(args.source)
     driving, fps = read_frames(args.driving, args.frames)
-  except ValueError as e:
+  except media.MediaError as e:
     print(f"error: {e}", file=sys.stderr)
     return 1
   if args.frames < 1 or args.batch_size < 1:
@@ -120,7 +94,9 @@ def main(argv=None) -> int:
     out = np.asarray(models.warp_decode(f_s, x_s, chunk)["out"])[: args.batch_size - pad]
     outputs.append((np.clip(out, 0, 1) * 255).astype(np.uint8))  # truncation, as official
     print(f"frames {i + len(out)}/{len(x_d)}  {time.perf_counter() - start:.1f}s", flush=True)
-  write_video(args.output, np.concatenate(outputs), fps)
+  with media.VideoWriter(args.output, fps) as writer:  # renamed into place on a clean exit
+    for frame in np.concatenate(outputs):
+      writer.write(frame)
   print(f"wrote {args.output} ({len(x_d)} frames, 512x512, {fps:g} fps)")
   return 0
 
