@@ -8,7 +8,7 @@ does not grow with the video's length.
 """
 
 import dataclasses
-import os
+import sys
 import time
 from typing import Iterator
 
@@ -44,6 +44,13 @@ class DrivingChunk:
   motion: dict  # [n] scale, R, exp, t (+ kp / x_s for templates made here)
   crops256: np.ndarray | None = None  # uint8 [n, 256, 256, 3]
   ratios: Ratios | None = None
+
+
+def to256(frame: np.ndarray) -> np.ndarray:
+  """A frame at the network's 256x256 input size (INTER_LINEAR, as the official resizes)."""
+  if frame.shape[:2] == (256, 256):
+    return frame
+  return cv2.resize(frame, (256, 256), interpolation=cv2.INTER_LINEAR)
 
 
 def to_unit(rgb: np.ndarray) -> jnp.ndarray:
@@ -91,9 +98,7 @@ class LivePortrait:
     """Batches already-cropped driving frames (resized to 256, INTER_LINEAR) into chunks."""
     batch = []
     for frame in frames:
-      if frame.shape[:2] != (256, 256):
-        frame = cv2.resize(frame, (256, 256), interpolation=cv2.INTER_LINEAR)
-      batch.append(frame)
+      batch.append(to256(frame))
       if len(batch) == self.batch_size:
         crops = np.stack(batch)
         batch = []
@@ -149,8 +154,8 @@ class Progress:
       rate = self.done / max(time.perf_counter() - self.start, 1e-9)
       total = f"/{self.total}" if self.total else ""
       print(f"\r{self.label}: {self.done}{total} frames, {rate:.2f} fps", end="",
-            file=os.sys.stderr, flush=True)
+            file=sys.stderr, flush=True)
 
   def close(self) -> None:
     if not self.quiet and self.done:
-      print(file=os.sys.stderr, flush=True)
+      print(file=sys.stderr, flush=True)

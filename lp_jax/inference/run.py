@@ -13,7 +13,6 @@ import sys
 import time
 import warnings
 
-import cv2
 import jax
 import numpy as np
 
@@ -21,7 +20,7 @@ from lp_jax import templates
 from lp_jax.inference import assets
 from lp_jax.inference.cli import add_animation_flags, options_from_args
 from lp_jax.inference.driving import Ratios
-from lp_jax.inference.pipeline import DrivingChunk, LivePortrait, Progress, concat_frame
+from lp_jax.inference.pipeline import DrivingChunk, LivePortrait, Progress, concat_frame, to256
 from lp_jax.io import media
 
 NOT_YET = "is not available in lp_jax yet"
@@ -61,12 +60,6 @@ def enable_compilation_cache(path: str) -> None:
 
 def stem(path: str) -> str:
   return os.path.splitext(os.path.basename(path.rstrip("/")))[0]
-
-
-def to256(frame: np.ndarray) -> np.ndarray:
-  if frame.shape[:2] == (256, 256):
-    return frame
-  return cv2.resize(frame, (256, 256), interpolation=cv2.INTER_LINEAR)
 
 
 def check_inputs(args, options):
