@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
+import face_standins
 from conftest import ROOT, SHARED
 from lp_jax import templates
 from lp_jax.inference import assets
@@ -18,6 +19,7 @@ from lp_jax.io import media
 
 A = os.path.join(SHARED, "assets")
 S31 = os.path.join(A, "source", "s31.jpg")
+S0, S6, S13 = (os.path.join(A, "source", n) for n in ("s0.jpg", "s6.jpg", "s13.mp4"))
 D0, D11 = os.path.join(A, "driving", "d0.mp4"), os.path.join(A, "driving", "d11.mp4")
 D12, D1, D5 = (os.path.join(A, "driving", n) for n in ("d12.jpg", "d1.pkl", "d5.pkl"))
 LIP = os.path.join(A, "resources", "lip_array.pkl")
@@ -27,7 +29,10 @@ LIP = os.path.join(A, "resources", "lip_array.pkl")
 def env(tmp_path_factory):
   root = tmp_path_factory.mktemp("infer")
   weights = assets.write_synthetic(str(root / "weights"), "tiny")
-  return {"weights": weights, "cache": str(root / "cache"), "root": root}
+  faces = face_standins.write_face_models(str(root / "faces"))
+  no_face = face_standins.write_face_models(str(root / "no_face"), face=False)
+  return {"weights": weights, "cache": str(root / "cache"), "root": root, "faces": faces,
+          "no_face": no_face}
 
 
 def infer(env, *args, out="out"):
@@ -95,7 +100,55 @@ def test_image_driving_writes_images(env):
   assert summary is None  # --quiet prints nothing
 
 
-def bad_inputs(tmp):
+@pytest.mark.slow
+def test_crop_paste_back_retargeting_and_gif(env):
+  """Uncropped photo: detector crop, tracked driving landmarks, retargeting, paste-back."""
+  proc, out = infer(env, "-s", S0, "-d", D11, "--face_models", env["faces"], "--max_frames",
+                    "3", "--flag_eye_retargeting", "--flag_lip_retargeting", "--gif",
+                    "--save_template", "pkl")
+  assert proc.returncode == 0, proc.stderr
+  # Paste-back: the result has the source image's size (600x704), the concat the crops'.
+  assert frames_of(out / "s0--d11.mp4") == (3, (600, 704))
+  assert frames_of(out / "s0--d11_concat.mp4") == (3, (1536, 512))
+  assert media.probe_video(str(out / "s0--d11.mp4")).has_audio
+  assert (out / "s0--d11.gif").stat().st_size > 0
+  tpl = templates.load_template(str(out / "d11_motion.pkl"))
+  assert tpl.eye_ratios.shape == (3, 2) and tpl.lip_ratios.shape == (3, 1)
+  np.testing.assert_allclose(tpl.eye_ratios, 0.3, atol=1e-3)  # the stand-in's open eyes
+  # Outside the pasted face the frames are the source photo (up to video compression).
+  first = next(iter(media.VideoReader(str(out / "s0--d11.mp4"))))
+  source = media.read_image(S0)
+  assert np.abs(first[:40].astype(int) - source[:40].astype(int)).mean() < 4.0
+
+
+@pytest.mark.slow
+def test_source_video_with_driving_video_and_template(env):
+  """Portrait video editing: per-frame crops, smoothing, source fps and the source's audio."""
+  proc, out = infer(env, "-s", S13, "-d", D0, "--face_models", env["faces"], "--max_frames",
+                    "4", "--flag_normalize_lip", "--flag_source_video_eye_retargeting")
+  assert proc.returncode == 0, proc.stderr
+  assert frames_of(out / "s13--d0.mp4") == (4, (720, 1080))  # pasted back into each frame
+  assert frames_of(out / "s13--d0_concat.mp4") == (4, (1536, 512))
+  info = media.probe_video(str(out / "s13--d0.mp4"))
+  assert info.fps_int == 25 and info.has_audio  # d0 is silent: the source video's audio
+  proc, out = infer(env, "-s", S13, "-d", D1, "--face_models", env["faces"], "--max_frames",
+                    "3", "--no_flag_pasteback", out="v2v_tpl")
+  assert proc.returncode == 0, proc.stderr
+  assert frames_of(out / "s13--d1.mp4") == (3, (512, 512))
+  assert frames_of(out / "s13--d1_concat.mp4") == (3, (1024, 512))
+  assert media.probe_video(str(out / "s13--d1.mp4")).fps_int == 25  # source fps, not 30
+
+
+@pytest.mark.slow
+def test_non_square_driving_video_is_cropped(env):
+  proc, out = infer(env, "-s", S6, "-d", S13, "--face_models", env["faces"], "--max_frames",
+                    "2", "--no_flag_do_crop", "--audio_priority", "source")
+  assert proc.returncode == 0, proc.stderr
+  assert frames_of(out / "s6--s13.mp4") == (2, (512, 512))
+  assert media.probe_video(str(out / "s6--s13.mp4")).has_audio
+
+
+def bad_inputs(env, tmp):
   text = tmp / "notes.jpg"
   text.write_text("not an image")
   empty = tmp / "empty.mp4"
@@ -103,20 +156,25 @@ def bad_inputs(tmp):
   cut = tmp / "cut.pkl"
   data = open(D5, "rb").read()
   cut.write_bytes(data[: len(data) // 2])
+  no_face = ["--face_models", env["no_face"]]
   return [
-      (["-s", S31, "-d", D0], S31, "--no_flag_do_crop"),  # default crop needs detectors
+      (["-s", S31, "-d", D0], S31, "face models"),  # default crop needs the detectors
       (["-s", str(tmp / "missing.jpg"), "-d", D0, "--no_flag_do_crop"], "missing.jpg",
        "no such file"),
       (["-s", str(text), "-d", D0, "--no_flag_do_crop"], str(text), "not a readable image"),
       (["-s", S31, "-d", str(cut), "--no_flag_do_crop"], str(cut), "pickle"),
       (["-s", S31, "-d", str(empty), "--no_flag_do_crop"], str(empty), "video"),
       (["-s", S31, "-d", D12, "--no_flag_do_crop"], D12, "--lip_array"),
-      (["-s", D0, "-d", D0, "--no_flag_do_crop"], D0, "source video"),
+      (["-s", S31, "-d", S13, "--no_flag_do_crop"], S13, "not square"),
+      (["-s", S0, "-d", D0, *no_face], S0, "no face found in the source image"),
+      (["-s", S13, "-d", D0, *no_face], S13, "no face found in any source frame"),
+      (["-s", S31, "-d", S13, "--no_flag_do_crop", *no_face], S13,
+       "no face found in any driving frame"),
   ]
 
 
 def test_bad_inputs_fail_in_one_line_and_write_nothing(env, tmp_path):
-  for args, name, words in bad_inputs(tmp_path):
+  for args, name, words in bad_inputs(env, tmp_path):
     proc, out = infer(env, *args, out="bad")
     lines = proc.stderr.strip().splitlines()
     assert proc.returncode == 1, (args, proc.stderr)

@@ -18,7 +18,8 @@ import numpy as np
 
 from lp_jax.inference import assets
 from lp_jax.inference.decoder import FrameDecoder
-from lp_jax.inference.driving import Ratios, image_source_keypoints
+from lp_jax.inference.driving import Ratios, image_source_keypoints, video_source_keypoints
+from lp_jax.inference.driving_input import DrivingChunk
 from lp_jax.inference.options import AnimationOptions
 from lp_jax.ops import keypoints
 from lp_jax.wrapper import LivePortraitModels
@@ -36,14 +37,6 @@ class Source:
   x_s: jnp.ndarray  # [1, K, 3]
   ratios: Ratios | None = None  # eye / lip ratios when landmarks exist
   m_c2o: np.ndarray | None = None  # crop -> original affine (3x3) when cropped
-
-
-@dataclasses.dataclass
-class DrivingChunk:
-  """A batch of driving frames (crops, when there are frames) and their motion."""
-  motion: dict  # [n] scale, R, exp, t (+ kp / x_s for templates made here)
-  crops256: np.ndarray | None = None  # uint8 [n, 256, 256, 3]
-  ratios: Ratios | None = None
 
 
 def to256(frame: np.ndarray) -> np.ndarray:
@@ -85,13 +78,31 @@ class LivePortrait:
     return Source(rgb=rgb, crop256=crop256, feature_3d=self.models.extract_feature_3d(image),
                   info=info, x_s=keypoints.transform_kp_info(info), ratios=ratios, m_c2o=m_c2o)
 
+  def _padded(self, crops256: np.ndarray) -> tuple[jnp.ndarray, int]:
+    """Crops padded to a multiple of batch_size (one compiled shape for every batch)."""
+    n = crops256.shape[0]
+    pad = -n % self.batch_size
+    if pad:
+      crops256 = np.concatenate([crops256, np.repeat(crops256[-1:], pad, axis=0)])
+    return to_unit(crops256), n
+
+  def source_features(self, crops256: np.ndarray) -> jnp.ndarray:
+    """F of uint8 [n, 256, 256, 3] source-video crops: [n, D, 64, 64, C]."""
+    image, n = self._padded(crops256)
+    return self.models.extract_feature_3d(image)[:n]
+
+  def animate_source_video(self, feature_3d, x_s, x_d) -> np.ndarray:
+    """uint8 frames for per-frame (f_s, x_s, x_d) of a source-video batch."""
+    return self.decoder(feature_3d, x_s, x_d)
+
   # -- driving ----------------------------------------------------------------------------
 
   def motion_of_frames(self, crops256: np.ndarray) -> dict:
     """Driving motion (scale, R, exp, t, kp, x_s) of uint8 [n, 256, 256, 3] crops."""
-    info = self.models.get_kp_info(to_unit(crops256))
-    out = {k: info[k] for k in MOTION_KEYS + ("kp",)}
-    out["x_s"] = keypoints.transform_kp_info(info)
+    image, n = self._padded(crops256)
+    info = self.models.get_kp_info(image)
+    out = {k: info[k][:n] for k in MOTION_KEYS + ("kp",)}
+    out["x_s"] = keypoints.transform_kp_info(info)[:n]
     return out
 
   def frames_to_chunks(self, frames: Iterator[np.ndarray]) -> Iterator[DrivingChunk]:

@@ -1,5 +1,5 @@
 # Copyright 2026 The lp_jax Authors. Licensed under the Apache License, Version 2.0.
-"""`infer.py`: animate an image with a driving video, image or motion template.
+"""`infer.py`: animate a source image or video with a driving video, image or motion template.
 
 Inputs are checked before the weights are loaded, every error is one line on stderr with exit
 status 1, and outputs appear only when complete (temporary names, then renames).
@@ -18,23 +18,31 @@ import numpy as np
 
 from lp_jax import templates
 from lp_jax.inference import assets
+from lp_jax.inference import driving_input
+from lp_jax.inference import source_video
 from lp_jax.inference.cli import add_animation_flags, options_from_args
-from lp_jax.inference.driving import Ratios
-from lp_jax.inference.pipeline import DrivingChunk, LivePortrait, Progress, concat_frame, to256
+from lp_jax.inference.driving import Ratios, video_source_keypoints
+from lp_jax.inference.faces import FaceStage, SourceFace
+from lp_jax.inference.options import AnimationOptions
+from lp_jax.inference.pipeline import LivePortrait, Progress, concat_frame
 from lp_jax.io import media
-
-NOT_YET = "is not available in lp_jax yet"
+from lp_jax.preprocess import paste_back as paste_back_lib
 
 
 def build_parser() -> argparse.ArgumentParser:
   p = argparse.ArgumentParser(prog="infer.py", description=__doc__,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
-  p.add_argument("-s", "--source", required=True, help="source image (a face crop)")
+  p.add_argument("-s", "--source", required=True,
+                 help="source image or video (cropped to the face unless --no_flag_do_crop)")
   p.add_argument("-d", "--driving", required=True,
                  help="driving video, driving image, or motion template (.pkl official, .npz)")
   p.add_argument("-o", "--output_dir", default="animations", help="where results go")
   p.add_argument("-w", "--weights", default="pretrained_weights",
                  help="pretrained_weights/, its liveportrait/ folder, or a converted directory")
+  p.add_argument("--face_models", default=None,
+                 help="pretrained_weights/ folder holding insightface/ and liveportrait/"
+                      "landmark.onnx (default: the one -w points into, if any)")
+  p.add_argument("--gif", action="store_true", help="also write <src>--<drv>.gif")
   p.add_argument("--batch_size", type=int, default=8,
                  help="driving frames per jitted W+G call (rounded up to the device count)")
   p.add_argument("--lip_array", default=None,
@@ -62,52 +70,12 @@ def stem(path: str) -> str:
   return os.path.splitext(os.path.basename(path.rstrip("/")))[0]
 
 
-def check_inputs(args, options):
-  """Classifies and validates the inputs before any weights are loaded."""
+def check_kinds(args) -> tuple[str, str]:
   src_kind = media.classify(args.source)
   drv_kind = media.classify(args.driving)
-  if src_kind == "video":
-    raise media.MediaError(f"{args.source}: a source video (video-to-video editing) {NOT_YET}")
-  if src_kind != "image":
-    raise media.MediaError(f"{args.source}: the source must be an image")
-  if options.flag_do_crop:
-    raise media.MediaError(
-        f"{args.source}: cropping the source needs the face detectors, which {NOT_YET[3:]}; "
-        "pass --no_flag_do_crop with a source that is already a face crop")
-  source = media.resize_to_limit(media.read_image(args.source), options.source_max_dim,
-                                 options.source_division)
-  if drv_kind == "video":
-    info = media.probe_video(args.driving)
-    if options.flag_crop_driving_video or not info.is_square:
-      raise media.MediaError(
-          f"{args.driving}: cropping the driving video ({info.width}x{info.height}"
-          f"{'' if info.is_square else ', not square'}) needs the face detectors, which "
-          f"{NOT_YET[3:]}; use a square, already-cropped driving video")
-    return source, drv_kind, info
-  if drv_kind == "image":
-    image = media.read_image(args.driving)
-    if options.flag_crop_driving_video or image.shape[0] != image.shape[1]:
-      raise media.MediaError(f"{args.driving}: cropping the driving image needs the face "
-                             f"detectors, which {NOT_YET[3:]}; use a square face crop")
-    if options.flag_relative_motion and not args.lip_array:
-      raise media.MediaError(f"{args.driving}: image driving with relative motion needs the "
-                             "official neutral-lip constant: pass --lip_array lip_array.pkl")
-    return source, drv_kind, image
-  tpl = templates.load_template(args.driving)
-  if args.max_frames:
-    tpl = templates.MotionTemplate(**{
-        f.name: (v[:args.max_frames] if isinstance(v, np.ndarray) else v)
-        for f in dataclasses.fields(tpl) for v in [getattr(tpl, f.name)]})
-  return source, drv_kind, tpl
-
-
-def template_chunks(tpl: templates.MotionTemplate, batch: int):
-  ratios = tpl.eye_ratios is not None and tpl.lip_ratios is not None
-  for i in range(0, tpl.n_frames, batch):
-    sl = slice(i, i + batch)
-    motion = {k: v[sl] for k, v in tpl.motion().items()}
-    yield DrivingChunk(motion, None,
-                       Ratios(tpl.eye_ratios[sl], tpl.lip_ratios[sl]) if ratios else None)
+  if src_kind not in ("image", "video"):
+    raise media.MediaError(f"{args.source}: the source must be an image or a video")
+  return src_kind, drv_kind
 
 
 def run(argv=None) -> int:
@@ -127,98 +95,234 @@ def run(argv=None) -> int:
 
 def _run(args) -> int:
   options = options_from_args(args)
-  source_rgb, drv_kind, driving = check_inputs(args, options)
-  lip_array = templates.load_lip_array(args.lip_array) if args.lip_array else None
-  enable_compilation_cache(args.compilation_cache)
+  src_kind, drv_kind = check_kinds(args)
   start = time.perf_counter()
-  pipe = LivePortrait.from_pretrained(args.weights, batch_size=args.batch_size)
-  pipe.lip_array = lip_array
   log = (lambda *a: None) if args.quiet else (lambda *a: print(*a, file=sys.stderr))
+  # Everything that can fail on the inputs runs before the weights load.
+  weights, face_root = assets.resolve(args.weights)
+  faces = FaceStage.from_weights(args.face_models or face_root)
+  driving = driving_input.prepare(args.driving, drv_kind, options, faces,
+                                  max_frames=args.max_frames)
+  if options.flag_relative_motion and not driving.is_video and not args.lip_array:
+    raise media.MediaError(f"{args.driving}: a single driving frame with relative motion needs "
+                           "the official neutral-lip constant: pass --lip_array lip_array.pkl")
+  lip_array = templates.load_lip_array(args.lip_array) if args.lip_array else None
+  notes = list(driving.notes)
+  if src_kind == "image":
+    source_rgb = media.resize_to_limit(media.read_image(args.source), options.source_max_dim,
+                                       options.source_division)
+    source_face = faces.source_image(source_rgb, args.source, options.flag_do_crop)
+    if source_face.lmk is None and faces.available:
+      notes.append(f"{os.path.basename(args.source)}: no face found by the detector; source "
+                   "ratios (retargeting, lip normalisation) are off")
+  else:
+    video = source_video.prepare(args.source, options, faces, max_frames=args.max_frames)
+    notes += video.notes
+  if not faces.available:
+    notes.append(f"landmark features (paste-back, ratios, retargeting from frames) are off: "
+                 f"{faces.missing}")
+  pasteback = options.flag_pasteback and options.flag_do_crop and options.flag_stitching
+  if options.flag_pasteback and not pasteback:
+    notes.append("paste-back is off: it needs --flag_do_crop and --flag_stitching")
+
+  enable_compilation_cache(args.compilation_cache)
+  pipe = LivePortrait.from_pretrained(weights, batch_size=args.batch_size)
+  pipe.lip_array = lip_array
   if pipe.synthetic:
     log(f"warning: {args.weights} holds synthetic, untrained weights: the output shows that "
         "the pipeline runs, not what LivePortrait looks like")
-  notes = ["paste-back is off: the source was not cropped (needs the face detectors)"]
-  if options.flag_normalize_lip or options.flag_eye_retargeting or options.flag_lip_retargeting:
-    if drv_kind != "template":
-      notes.append("landmark features are off: landmark.onnx " + NOT_YET)
-  source = pipe.encode_source(source_rgb, to256(source_rgb))
+  job = Job(args, options, pipe, driving, notes, pasteback, log, start)
+  if src_kind == "image":
+    return job.image_source(source_rgb, source_face)
+  return job.video_source(video)
 
-  name = f"{stem(args.source)}--{stem(args.driving)}"
-  out_dir = os.path.abspath(args.output_dir)
-  if drv_kind == "image":
-    crops = to256(driving)[None]
-    chunk = DrivingChunk(pipe.motion_of_frames(crops), crops)
-    (frames, _), = pipe.animate(source, iter([chunk]), options, driving_is_video=False,
-                                notes=notes)
-    written = [media.write_image(os.path.join(out_dir, f"{name}.jpg"), frames[0]),
-               media.write_image(os.path.join(out_dir, f"{name}_concat.jpg"),
-                                 concat_frame(crops[0], source.crop256, frames[0]))]
-    motion = {k: np.asarray(v) for k, v in chunk.motion.items()}
-    written += save_template(args, out_dir, motion, 25)
-    report(log, notes, written, 1, time.perf_counter() - start, None)
+
+@dataclasses.dataclass
+class Job:
+  """One animation run: writes the outputs and reports."""
+  args: argparse.Namespace
+  options: AnimationOptions
+  pipe: LivePortrait
+  driving: driving_input.DrivingInput
+  notes: list
+  pasteback: bool
+  log: object
+  start: float
+
+  @property
+  def name(self) -> str:
+    return f"{stem(self.args.source)}--{stem(self.args.driving)}"
+
+  @property
+  def out_dir(self) -> str:
+    return os.path.abspath(self.args.output_dir)
+
+  def path(self, suffix: str) -> str:
+    return os.path.join(self.out_dir, self.name + suffix)
+
+  # -- image source ---------------------------------------------------------------------------
+
+  def image_source(self, rgb: np.ndarray, face: SourceFace) -> int:
+    pipe, driving = self.pipe, self.driving
+    source = pipe.encode_source(rgb, face.crop256, face.ratios, face.m_c2o)
+    mask = None
+    if self.pasteback:
+      mask = paste_back_lib.prepare_paste_back(paste_back_lib.make_crop_mask(), face.m_c2o,
+                                               (rgb.shape[1], rgb.shape[0]))
+    finish = ((lambda f: paste_back_lib.paste_back(f, face.m_c2o, rgb, mask)) if mask is not None
+              else (lambda f: f))
+    chunks = driving.chunks(pipe.motion_of_frames, pipe.batch_size)
+    if not driving.is_video:
+      chunk = next(iter(chunks))
+      (frames, _), = pipe.animate(source, iter([chunk]), self.options, driving_is_video=False,
+                                  notes=self.notes)
+      drv = None if chunk.crops256 is None else chunk.crops256[0]
+      concat = concat_frame(drv, source.crop256, frames[0])
+      written = [media.write_image(self.path(".jpg"), finish(frames[0])),
+                 media.write_image(self.path("_concat.jpg"), concat)]
+      written += self.save_template([chunk])
+      self.report(written, 1, None)
+      return 0
+    frames_iter = ((finish(f), f, drv, source.crop256) for f, drv in
+                   self.stream(pipe.animate(source, chunks, self.options, notes=self.notes)))
+    return self.write_videos(frames_iter, self.driving.fps, driving.audio,
+                             total=driving.template.n_frames if driving.kind == "template"
+                             else None)
+
+  def stream(self, animated):
+    """(generated frame, driving crop or None) pairs; keeps the chunks for the template."""
+    self.chunks_seen = []
+    for frames, chunk in animated:
+      if self.driving.kind == "video":
+        self.chunks_seen.append(chunk)
+      for i, frame in enumerate(frames):
+        yield frame, None if chunk.crops256 is None else chunk.crops256[i]
+
+  # -- source video ---------------------------------------------------------------------------
+
+  def video_source(self, video: source_video.SourceVideo) -> int:
+    pipe, driving, options = self.pipe, self.driving, self.options
+    drv_chunks = []
+    if driving.is_video:  # the whole driving motion: the sequences are smoothed over time
+      drv_chunks = list(driving.chunks(pipe.motion_of_frames, pipe.batch_size))
+      drv_motion = {k: np.concatenate([np.asarray(c.motion[k]) for c in drv_chunks])
+                    for k in ("scale", "R", "exp", "t")}
+      n_drv = drv_motion["exp"].shape[0]
+    else:
+      drv_chunks = list(driving.chunks(pipe.motion_of_frames, 1))
+      drv_motion = {k: np.asarray(drv_chunks[0].motion[k]) for k in ("scale", "R", "exp", "t")}
+      n_drv = None
+    src_motion = video.encode_motion(pipe, limit=n_drv)
+    n = src_motion["exp"].shape[0] if n_drv is None else min(n_drv, src_motion["exp"].shape[0])
+    src = {k: src_motion[k][:n] for k in src_motion}
+    src_ratios = video.ratios
+    if src_ratios is not None:
+      src_ratios = Ratios(src_ratios.eye[:n], src_ratios.lip[:n])
+    drv_ratios = None
+    if all(c.ratios is not None for c in drv_chunks) and drv_chunks:
+      eye = np.concatenate([np.asarray(c.ratios.eye) for c in drv_chunks])
+      lip = np.concatenate([np.asarray(c.ratios.lip) for c in drv_chunks])
+      if not driving.is_video:
+        eye, lip = np.repeat(eye[:1], n, 0), np.repeat(lip[:1], n, 0)
+      drv_ratios = Ratios(eye[:n], lip[:n])
+    x_d, kp_notes = video_source_keypoints(
+        pipe.models, src, src["x_s"], drv_motion, options, driving_is_video=driving.is_video,
+        lip_array=pipe.lip_array, source_ratios=src_ratios, driving_ratios=drv_ratios)
+    self.notes += [m for m in kp_notes if m not in self.notes]
+    x_d = np.asarray(x_d)
+    self.chunks_seen = drv_chunks if driving.kind == "video" else []
+
+    def driving_crops():
+      if driving.kind == "template":
+        while True:
+          yield None
+      if driving.kind == "image":
+        while True:
+          yield driving.image
+      for crop, _ in driving.frames():
+        yield crop
+
+    def generate():
+      batch = []
+      drv_iter = driving_crops()
+
+      def flush(start):
+        crops = np.stack([f.crop256 for _, f in batch])
+        out = pipe.animate_source_video(pipe.source_features(crops), src["x_s"][start:start + len(batch)],
+                                        x_d[start:start + len(batch)])
+        for (rgb, face), frame in zip(batch, out):
+          finished = frame
+          if self.pasteback:
+            mask = paste_back_lib.prepare_paste_back(paste_back_lib.make_crop_mask(), face.m_c2o,
+                                                     (rgb.shape[1], rgb.shape[0]))
+            finished = paste_back_lib.paste_back(frame, face.m_c2o, rgb, mask)
+          yield finished, frame, next(drv_iter), face.crop256
+
+      done = 0
+      for item in video.frames(limit=n):
+        batch.append(item)
+        if len(batch) == pipe.batch_size:
+          yield from flush(done)
+          done += len(batch)
+          batch = []
+      if batch:
+        yield from flush(done)
+
+    audio = media.choose_audio_source(driving.audio, self.args.source, options.audio_priority)
+    return self.write_videos(generate(), video.info.fps_int, audio, total=n)
+
+  # -- outputs --------------------------------------------------------------------------------
+
+  def write_videos(self, frames_iter, fps: int, audio: str | None, total: int | None) -> int:
+    """Streams (result, 512 crop, driving crop, source crop) tuples into the two videos."""
+    progress = Progress(total, self.args.quiet)
+    main = media.VideoWriter(self.path(".mp4"), fps, audio_from=audio)
+    concat = media.VideoWriter(self.path("_concat.mp4"), fps, audio_from=audio)
+    written = []
+    try:
+      for finished, generated, drv256, src256 in frames_iter:
+        main.write(finished)
+        concat.write(concat_frame(drv256, src256, generated))
+        progress.update(1)
+      progress.close()
+      if progress.done == 0:
+        raise media.MediaError(f"{self.args.driving}: no frames to animate")
+      written = [main.close(), concat.close()]
+      if self.args.gif:
+        written.append(media.write_gif(written[0], self.path(".gif")))
+      written += self.save_template(self.chunks_seen, fps)
+    except BaseException:
+      main.abort()
+      concat.abort()
+      for path in written:
+        os.remove(path)
+      raise
+    self.report(written, progress.done, progress.first_frame_s)
     return 0
 
-  reader = None
-  if drv_kind == "video":
-    reader = media.VideoReader(args.driving, max_frames=args.max_frames)
-    chunks, fps, total = pipe.frames_to_chunks(iter(reader)), driving.fps_int, None
-    audio = args.driving if driving.has_audio else None
-  else:
-    chunks, fps, total = template_chunks(driving, pipe.batch_size), driving.output_fps, \
-        driving.n_frames
-    audio = None
-  progress = Progress(total, args.quiet)
-  motion_parts = []
-  main = media.VideoWriter(os.path.join(out_dir, f"{name}.mp4"), fps, audio_from=audio)
-  concat = media.VideoWriter(os.path.join(out_dir, f"{name}_concat.mp4"), fps,
-                             audio_from=audio)
-  written = []
-  try:
-    for frames, chunk in pipe.animate(source, chunks, options, notes=notes):
-      for i, frame in enumerate(frames):
-        main.write(frame)
-        drv256 = None if chunk.crops256 is None else chunk.crops256[i]
-        concat.write(concat_frame(drv256, source.crop256, frame))
-      if drv_kind == "video":
-        motion_parts.append({k: np.asarray(v) for k, v in chunk.motion.items()})
-      progress.update(len(frames))
-    progress.close()
-    written = [main.close(), concat.close()]
-    if motion_parts:
-      motion = {k: np.concatenate([p[k] for p in motion_parts]) for k in motion_parts[0]}
-      written += save_template(args, out_dir, motion, fps)
-  except BaseException:
-    main.abort()
-    concat.abort()
+  def save_template(self, chunks, fps: int = 25) -> list[str]:
+    """The driving motion template, next to the results (never beside the input)."""
+    if self.args.save_template == "none" or self.driving.kind == "template" or not chunks:
+      return []
+    motion = {k: np.concatenate([np.asarray(c.motion[k]) for c in chunks])
+              for k in chunks[0].motion}
+    ratios = all(c.ratios is not None for c in chunks)
+    tpl = templates.MotionTemplate(
+        output_fps=int(fps), scale=motion["scale"], R=motion["R"], exp=motion["exp"],
+        t=motion["t"], kp=motion.get("kp"), x_s=motion.get("x_s"),
+        eye_ratios=np.concatenate([c.ratios.eye for c in chunks]) if ratios else None,
+        lip_ratios=np.concatenate([c.ratios.lip for c in chunks]) if ratios else None)
+    base = os.path.join(self.out_dir, f"{stem(self.args.driving)}_motion")
+    if self.args.save_template == "pkl":
+      return [templates.save_template_official_pkl(base + ".pkl", tpl)]
+    return [templates.save_template(base + ".npz", tpl)]
+
+  def report(self, written, frames, first_frame_s):
+    for note in self.notes:
+      self.log(f"note: {note}")
     for path in written:
-      os.remove(path)
-    raise
-  finally:
-    if reader is not None:
-      reader.close()
-  report(log, notes, written, progress.done, time.perf_counter() - start,
-         progress.first_frame_s)
-  return 0
-
-
-def save_template(args, out_dir, motion: dict, fps: int) -> list[str]:
-  """The driving video's motion template, next to the results (never beside the input)."""
-  if args.save_template == "none":
-    return []
-  tpl = templates.MotionTemplate(output_fps=int(fps), scale=motion["scale"], R=motion["R"],
-                                 exp=motion["exp"], t=motion["t"], kp=motion.get("kp"),
-                                 x_s=motion.get("x_s"))
-  base = os.path.join(out_dir, f"{stem(args.driving)}_motion")
-  if args.save_template == "pkl":
-    return [templates.save_template_official_pkl(base + ".pkl", tpl)]
-  return [templates.save_template(base + ".npz", tpl)]
-
-
-def report(log, notes, written, frames, seconds, first_frame_s):
-  for note in notes:
-    log(f"note: {note}")
-  for path in written:
-    log(f"wrote {path}")
-  log(json.dumps({"frames": frames, "seconds": round(seconds, 2),
-                  "time_to_first_frame_s": None if first_frame_s is None
-                  else round(first_frame_s, 2)}))
+      self.log(f"wrote {path}")
+    self.log(json.dumps({"frames": frames,
+                         "seconds": round(time.perf_counter() - self.start, 2),
+                         "time_to_first_frame_s": None if first_frame_s is None
+                         else round(first_frame_s, 2)}))

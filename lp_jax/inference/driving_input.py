@@ -1,0 +1,176 @@
+# Copyright 2026 The lp_jax Authors. Licensed under the Apache License, Version 2.0.
+"""The driving side of an animation: a video, an image or a motion template, prepared once.
+
+Preparation (before any network weights load) classifies the input, reads what is cheap, and
+for videos that need landmarks (cropping, retargeting) tracks the face in a first pass that keeps
+only landmarks. `chunks()` then streams the driving frames again, cropped and resized to 256, in
+batches with their motion and eye / lip ratios.
+"""
+
+import dataclasses
+import os
+from typing import Iterator
+
+import numpy as np
+
+from lp_jax import templates
+from lp_jax.inference import faces as faces_lib
+from lp_jax.inference.driving import Ratios
+from lp_jax.inference.options import AnimationOptions
+from lp_jax.io import media
+
+
+@dataclasses.dataclass
+class DrivingChunk:
+  """A batch of driving frames (crops, when there are frames) and their motion."""
+  motion: dict  # [n] scale, R, exp, t (+ kp / x_s for templates made here)
+  crops256: np.ndarray | None = None  # uint8 [n, 256, 256, 3]
+  ratios: Ratios | None = None
+
+
+@dataclasses.dataclass
+class DrivingInput:
+  """A prepared driving input; `kind` is 'video', 'image' or 'template'."""
+  kind: str
+  path: str
+  max_frames: int | None = None
+  info: media.VideoInfo | None = None  # video
+  image: np.ndarray | None = None  # image: the 256 crop
+  image_lmk: np.ndarray | None = None  # image: [203, 2] landmarks, when known
+  template: templates.MotionTemplate | None = None
+  crop_box: np.ndarray | None = None  # video: the global crop box, when cropping
+  track: faces_lib.Track | None = None  # video: landmarks from the first pass
+  notes: list = dataclasses.field(default_factory=list)
+
+  @property
+  def is_video(self) -> bool:
+    """The official `flag_is_driving_video`: more than one driving frame."""
+    if self.kind == "template":
+      return self.template.n_frames > 1
+    return self.kind == "video"
+
+  @property
+  def fps(self) -> int:
+    if self.kind == "video":
+      return self.info.fps_int
+    if self.kind == "template":
+      return int(self.template.output_fps)
+    return 25
+
+  @property
+  def audio(self) -> str | None:
+    return self.path if self.kind == "video" and self.info.has_audio else None
+
+  def frames(self) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
+    """(uint8 256 crop, [203, 2] landmarks or None) per usable driving frame (video / image)."""
+    if self.kind == "image":
+      yield self.image, self.image_lmk
+      return
+    skipped = set(self.track.skipped) if self.track else set()
+    with media.VideoReader(self.path, max_frames=self.max_frames, info=self.info) as reader:
+      for i, frame in enumerate(reader):
+        if i in skipped:
+          continue
+        lmk = self.track.lmks[i] if self.track else None
+        if self.crop_box is not None:
+          yield faces_lib.crop_driving(frame, self.crop_box), lmk
+        else:
+          yield faces_lib.crop_lib.resize_linear(frame), lmk
+
+  def chunks(self, motion_of_frames, batch_size: int) -> Iterator[DrivingChunk]:
+    """DrivingChunks of up to `batch_size` frames; `motion_of_frames(uint8 crops)` runs M."""
+    if self.kind == "template":
+      yield from template_chunks(self.template, batch_size)
+      return
+    crops, lmks = [], []
+
+    def flush():
+      stack = np.stack(crops)
+      known = all(l is not None for l in lmks)
+      ratios = faces_lib.ratios_of(np.stack(lmks)) if known else None
+      return DrivingChunk(motion_of_frames(stack), stack, ratios)
+
+    for crop, lmk in self.frames():
+      crops.append(crop)
+      lmks.append(lmk)
+      if len(crops) == batch_size:
+        yield flush()
+        crops, lmks = [], []
+    if crops:
+      yield flush()
+
+
+def template_chunks(tpl: templates.MotionTemplate, batch: int) -> Iterator[DrivingChunk]:
+  ratios = tpl.eye_ratios is not None and tpl.lip_ratios is not None
+  for i in range(0, tpl.n_frames, batch):
+    sl = slice(i, i + batch)
+    motion = {k: v[sl] for k, v in tpl.motion().items()}
+    yield DrivingChunk(motion, None,
+                       Ratios(tpl.eye_ratios[sl], tpl.lip_ratios[sl]) if ratios else None)
+
+
+def wants_landmarks(options: AnimationOptions) -> bool:
+  return options.flag_eye_retargeting or options.flag_lip_retargeting
+
+
+def prepare(path: str, kind: str, options: AnimationOptions, faces: faces_lib.FaceStage, *,
+            max_frames: int | None = None) -> DrivingInput:
+  """Checks and prepares the driving input; errors are one-line MediaError / TemplateError."""
+  if kind == "template":
+    tpl = templates.load_template(path)
+    if max_frames:
+      tpl = templates.MotionTemplate(**{
+          f.name: (v[:max_frames] if isinstance(v, np.ndarray) else v)
+          for f in dataclasses.fields(tpl) for v in [getattr(tpl, f.name)]})
+    out = DrivingInput("template", path, max_frames, template=tpl)
+    if options.flag_crop_driving_video:
+      out.notes.append("--flag_crop_driving_video is ignored for a motion template")
+    return out
+  if kind == "image":
+    image = media.read_image(path)
+    crop = options.flag_crop_driving_video or image.shape[0] != image.shape[1]
+    out = DrivingInput("image", path, max_frames)
+    if crop:
+      faces.require(path, "cropping the driving image (not square, or --flag_crop_driving_video)")
+    lmk = faces.image_landmarks(image) if faces.available else None
+    if crop:
+      if lmk is None:
+        raise media.MediaError(f"{path}: no face found in the driving image")
+      box = faces_lib.driving_crop_box(faces_lib.Track([lmk], []), path)
+      out.image = faces_lib.crop_driving(image, box)
+      out.image_lmk = lmk
+    else:
+      out.image = faces_lib.crop_lib.resize_linear(image)
+      out.image_lmk = lmk
+      if faces.available and lmk is None:
+        out.notes.append(f"{os.path.basename(path)}: no face found by the detector; driving "
+                         "ratios (retargeting) are off")
+    return out
+  info = media.probe_video(path)
+  if info.n_frames == 0:
+    raise media.MediaError(f"{path}: the video has no frames")
+  crop = options.flag_crop_driving_video or not info.is_square
+  out = DrivingInput("video", path, max_frames, info=info)
+  if crop:
+    faces.require(path, f"cropping the driving video ({info.width}x{info.height}"
+                        f"{'' if info.is_square else ', not square'})")
+  if crop or (faces.available and wants_landmarks(options)):
+    with media.VideoReader(path, max_frames=max_frames, info=info) as reader:
+      out.track = faces.track(reader)
+    if all(l is None for l in out.track.lmks):
+      if crop:
+        raise media.MediaError(f"{path}: no face found in any driving frame")
+      out.notes.append(f"{os.path.basename(path)}: no face found in any frame; driving ratios "
+                       "(retargeting) are off")
+      out.track = None
+    elif crop:
+      note = faces_lib.skipped_note(out.track, path)
+      if note:
+        out.notes.append(note)
+      out.crop_box = faces_lib.driving_crop_box(out.track, path)
+    elif out.track.skipped:
+      # Already-cropped frames are all animated; only their ratios would be missing.
+      out.notes.append(f"{os.path.basename(path)}: no face in frame #0 (the tracker starts "
+                       "there); driving ratios (retargeting) are off")
+      out.track = None
+  return out

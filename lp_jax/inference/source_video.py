@@ -1,0 +1,123 @@
+# Copyright 2026 The lp_jax Authors. Licensed under the Apache License, Version 2.0.
+"""A source video (official "portrait video editing"): every source frame is re-animated.
+
+The source video is read three times and never held in memory:
+  1. `prepare`: face tracking (203 points) per frame, before any weights load; only landmarks
+     are kept, so a missing face is reported before the networks are touched;
+  2. `encode_motion`: crops through M -> the per-frame source motion template and x_s;
+  3. `frames`: crops again (same landmarks, same crop) for F and the paste-back, streamed in
+     batches next to W+G.
+The driving sequences are Kalman-smoothed over the whole video (driving.video_source_keypoints).
+"""
+
+import dataclasses
+import os
+from typing import Iterator
+
+import numpy as np
+
+from lp_jax.inference import faces as faces_lib
+from lp_jax.inference.driving import Ratios
+from lp_jax.io import media
+from lp_jax.preprocess import crop as crop_lib
+
+
+@dataclasses.dataclass
+class SourceVideo:
+  """What pass 1 learned about a source video."""
+  path: str
+  info: media.VideoInfo
+  options: object  # AnimationOptions
+  max_frames: int | None
+  track: faces_lib.Track | None  # None without face models (and no cropping)
+  notes: list = dataclasses.field(default_factory=list)
+  motion: dict | None = None  # [T] kp, exp, scale, t, R, x_s after encode_motion
+
+  @property
+  def n_frames(self) -> int:
+    """Usable frames (frames before the first face are skipped when cropping)."""
+    if self.track is None:
+      return self.motion["exp"].shape[0] if self.motion else self.info.n_frames
+    return sum(l is not None for l in self.track.lmks)
+
+  @property
+  def ratios(self) -> Ratios | None:
+    if self.track is None:
+      return None
+    return faces_lib.ratios_of(np.stack([l for l in self.track.lmks if l is not None]))
+
+  def frames(self, limit: int | None = None) -> Iterator[tuple[np.ndarray, faces_lib.SourceFace]]:
+    """(size-limited RGB frame, its SourceFace) for the first `limit` usable frames."""
+    opts = self.options
+    done = 0
+    with media.VideoReader(self.path, max_frames=self.max_frames, info=self.info) as reader:
+      for i, frame in enumerate(reader):
+        if limit is not None and done >= limit:
+          break
+        lmk = self.track.lmks[i] if self.track else None
+        if self.track and lmk is None:
+          continue
+        rgb = media.resize_to_limit(frame, opts.source_max_dim, opts.source_division)
+        if opts.flag_do_crop:
+          face = faces_lib.SourceFace(**_crop(rgb, lmk))
+        else:
+          face = faces_lib.SourceFace(crop_lib.resize_linear(rgb), lmk)
+        done += 1
+        yield rgb, face
+
+  def encode_motion(self, pipe, limit: int | None = None) -> dict:
+    """Pass 2: the source motion template [T] (scale, R, exp, t, kp, x_s)."""
+    parts, batch = [], []
+    for _, face in self.frames(limit):
+      batch.append(face.crop256)
+      if len(batch) == pipe.batch_size:
+        parts.append(pipe.motion_of_frames(np.stack(batch)))
+        batch = []
+    if batch:
+      parts.append(pipe.motion_of_frames(np.stack(batch)))
+    if not parts:
+      raise media.MediaError(f"{self.path}: no usable source frames")
+    self.motion = {k: np.concatenate([np.asarray(p[k]) for p in parts]) for k in parts[0]}
+    return self.motion
+
+
+def _crop(rgb: np.ndarray, lmk: np.ndarray) -> dict:
+  crop = crop_lib.crop_source_image(rgb, lmk)  # 203 points for video frames (official)
+  return dict(crop256=crop["img_crop_256x256"], lmk=lmk, m_c2o=crop["M_c2o"],
+              m_o2c=crop["M_o2c"])
+
+
+def prepare(path: str, options, faces: faces_lib.FaceStage,
+            max_frames: int | None = None) -> SourceVideo:
+  """Pass 1: probe and track the source video (one-line errors, nothing loaded yet)."""
+  info = media.probe_video(path)
+  if info.n_frames == 0:
+    raise media.MediaError(f"{path}: the video has no frames")
+  out = SourceVideo(path, info, options, max_frames, None)
+  if options.flag_do_crop:
+    faces.require(path, "cropping the source video (--flag_do_crop, the default; pass "
+                        "--no_flag_do_crop for already-cropped frames)")
+  if not faces.available:
+    out.notes.append("source landmarks are off (no face models): no paste-back, lip "
+                     "normalisation or eye retargeting for the source video")
+    return out
+
+  def resized():
+    with media.VideoReader(path, max_frames=max_frames, info=info) as reader:
+      for frame in reader:
+        yield media.resize_to_limit(frame, options.source_max_dim, options.source_division)
+
+  track = faces.track(resized())
+  if all(l is None for l in track.lmks):
+    if options.flag_do_crop:
+      raise media.MediaError(f"{path}: no face found in any source frame")
+    out.notes.append(f"{os.path.basename(path)}: no face found; source landmarks are off")
+    return out
+  note = faces_lib.skipped_note(track, path)
+  if note:
+    out.notes.append(note)
+  if not options.flag_do_crop and track.skipped:
+    out.notes.append(f"{os.path.basename(path)}: no face in frame #0; source landmarks are off")
+    return out
+  out.track = track
+  return out
