@@ -23,6 +23,14 @@ setup(
         "imageio-ffmpeg",
         # Runs the official ONNX face models (InsightFace detector, 106 and 203 landmarks).
         "onnxruntime",
+        # Training data (lp_jax.data): Grain pipelines; the lp_clips TFDS builder writes and reads
+        # ArrayRecord shards without TensorFlow. importlib_resources: tensorflow-datasets 4.9.10
+        # imports it while preparing a dataset defined outside its package, but only declares it
+        # for Python < 3.9.
+        "grain",
+        "tensorflow-datasets",
+        "array-record",
+        "importlib_resources",
     ],
     extras_require={
         # torch only writes official-format checkpoints in tests and for --export; the library
