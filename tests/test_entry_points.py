@@ -38,20 +38,27 @@ def test_bench_prints_json_lines():
   assert records[-1]["event"] == "peak_rss" and records[-1]["mib"] > 0
 
 
+def demo(tmp_path, *args):
+  env = dict(os.environ, PYTHONPATH=ROOT, LP_JAX_CACHE=str(tmp_path / "cache"))
+  return subprocess.run([sys.executable, "-m", "lp_jax.demo", "--weights",
+                         str(tmp_path / "absent"), *args], capture_output=True, text=True,
+                        cwd=ROOT, env=env, timeout=600)
+
+
 def test_demo_writes_a_video(tmp_path):
-  out = tmp_path / "demo.mp4"
-  proc = run("lp_jax.demo", "--model_config", "tiny", "--frames", "3", "--batch_size", "2",
-             "--weights", str(tmp_path / "absent"), "--source", SOURCE, "--driving", DRIVING,
-             "--output", str(out))
+  out = tmp_path / "out"
+  proc = demo(tmp_path, "--frames", "3", "--batch_size", "2", "--source", SOURCE,
+              "--driving", DRIVING, "--output_dir", str(out))
   assert proc.returncode == 0, proc.stderr
   assert "UNTRAINED" in proc.stdout
-  cap = cv2.VideoCapture(str(out))
+  cap = cv2.VideoCapture(str(out / "s31--d0.mp4"))
   frames = 0
   while cap.read()[0]:
     frames += 1
   assert frames == 3
   assert (cap.get(cv2.CAP_PROP_FRAME_WIDTH), cap.get(cv2.CAP_PROP_FRAME_HEIGHT)) == (512, 512)
-  assert sorted(os.listdir(tmp_path)) == ["demo.mp4"]  # no temporary file left behind
+  # No temporary file left behind.
+  assert sorted(os.listdir(out)) == ["d0_motion.npz", "s31--d0.mp4", "s31--d0_concat.mp4"]
 
 
 @pytest.mark.parametrize("which", ["source", "driving"])
@@ -59,10 +66,10 @@ def test_demo_bad_input_is_one_line_error(tmp_path, which):
   bad = tmp_path / ("bad.jpg" if which == "source" else "bad.mp4")
   bad.write_text("not media")
   paths = {"source": SOURCE, "driving": DRIVING, which: str(bad)}
-  out = tmp_path / "out" / "demo.mp4"
-  proc = run("lp_jax.demo", "--model_config", "tiny", "--frames", "2", "--source",
-             paths["source"], "--driving", paths["driving"], "--output", str(out))
+  out = tmp_path / "out"
+  proc = demo(tmp_path, "--frames", "2", "--source", paths["source"], "--driving",
+              paths["driving"], "--output_dir", str(out))
   assert proc.returncode != 0
   lines = proc.stderr.strip().splitlines()
   assert len(lines) == 1 and str(bad) in lines[0]
-  assert not out.parent.exists()
+  assert not out.exists()
