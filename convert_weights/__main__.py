@@ -3,6 +3,8 @@
 
 Import:  --src pretrained_weights/liveportrait (or liveportrait_animals) --dst weights/lp_jax
 Export:  --export --src weights/lp_jax --dst some/folder  (official layout again; needs torch)
+Aux:     --aux vgg19|hopenet|arcface --src FILE --dst DIR [--aux_config tiny|arcface=r50]
+         (training's auxiliary networks; see convert_weights/auxiliary.py)
 
 Any problem (missing / unexpected key, wrong shape, unsafe or corrupt file) is reported one line
 each on stderr, the exit status is nonzero and nothing is written.
@@ -26,7 +28,14 @@ def main(argv=None) -> int:
   parser.add_argument("--model_config", default="official",
                       help="configs/models.py variant the weights belong to (official, tiny)")
   parser.add_argument("--force", action="store_true", help="replace an existing --dst")
+  parser.add_argument("--aux", choices=("vgg19", "hopenet", "arcface"),
+                      help="convert one auxiliary training network from --src FILE")
+  parser.add_argument("--aux_config", default=None,
+                      help="configs/auxiliary.py variant for --aux (e.g. arcface=r50, tiny)")
   args = parser.parse_args(argv)
+  if args.aux:
+    from convert_weights import auxiliary  # pylint: disable=g-import-not-at-top
+    return auxiliary.main(args)
 
   from configs import models  # pylint: disable=g-import-not-at-top
   from convert_weights import convert  # pylint: disable=g-import-not-at-top
