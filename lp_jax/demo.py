@@ -13,8 +13,11 @@ the video writer. That output is noise-like and labelled untrained.
 """
 
 import argparse
+import hashlib
 import os
 import sys
+
+from configs import models as model_configs
 
 from lp_jax.detect import models as face_models
 from lp_jax.inference import assets
@@ -53,7 +56,10 @@ def main(argv=None) -> int:
     if not crop:
       print("face models missing: the source must be a face crop; no paste-back")
   else:
-    synthetic = os.path.join(assets.cache_root(), "weights", f"synthetic-{args.model_config}")
+    # Keyed by the config's content: a changed variant never reuses stale shapes.
+    digest = hashlib.sha256(model_configs.get_config(args.model_config).to_json().encode())
+    synthetic = os.path.join(assets.cache_root(), "weights",
+                             f"synthetic-{args.model_config}-{digest.hexdigest()[:12]}")
     if not assets.is_synthetic(synthetic):
       assets.write_synthetic(synthetic, args.model_config)
     print(f"weights: {args.weights} not found; running the same pipeline on a small synthetic "

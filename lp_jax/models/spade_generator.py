@@ -105,6 +105,7 @@ class SPADEResnetBlock(nn.Module):
   fout: int
   spectral_norm_folded: bool = False
   dtype: util.Dtype = jnp.float32
+  spade_hidden: int = 128  # SPADE's shared MLP width (official: 128)
 
   @nn.compact
   def __call__(self, x, seg, train: bool = False):
@@ -112,13 +113,13 @@ class SPADEResnetBlock(nn.Module):
     sn = lambda feats, k, pad, bias, name: SpectralNormConv(
         feats, k, pad, bias, self.spectral_norm_folded, self.dtype, name=name)
     if self.fin != self.fout:
-      x_s = SPADE(self.fin, dtype=self.dtype, name="norm_s")(x, seg)
+      x_s = SPADE(self.fin, self.spade_hidden, dtype=self.dtype, name="norm_s")(x, seg)
       x_s = sn(self.fout, 1, 0, False, "conv_s")(x_s, train)
     else:
       x_s = x
-    dx = nn.leaky_relu(SPADE(self.fin, dtype=self.dtype, name="norm_0")(x, seg), 0.2)
+    dx = nn.leaky_relu(SPADE(self.fin, self.spade_hidden, dtype=self.dtype, name="norm_0")(x, seg), 0.2)
     dx = sn(fmiddle, 3, 1, True, "conv_0")(dx, train)
-    dx = nn.leaky_relu(SPADE(fmiddle, dtype=self.dtype, name="norm_1")(dx, seg), 0.2)
+    dx = nn.leaky_relu(SPADE(fmiddle, self.spade_hidden, dtype=self.dtype, name="norm_1")(dx, seg), 0.2)
     dx = sn(self.fout, 3, 1, True, "conv_1")(dx, train)
     return x_s + dx
 
@@ -140,12 +141,15 @@ class SPADEDecoder(nn.Module):
   num_down_blocks: int = 2
   spectral_norm_folded: bool = False
   dtype: util.Dtype = jnp.float32
+  # Width of every SPADE block's shared MLP. The official 128 is fixed in its code; narrow
+  # configs shrink it, because at 256x256 it dominates a small generator's cost.
+  spade_hidden: int = 128
 
   @nn.compact
   def __call__(self, feature, train: bool = False):
     input_channels = min(self.max_features, self.block_expansion * (2 ** self.num_down_blocks))
     block = lambda fin, fout, name: SPADEResnetBlock(fin, fout, self.spectral_norm_folded,
-                                                     self.dtype, name=name)
+                                                     self.dtype, self.spade_hidden, name=name)
     seg = feature.astype(self.dtype)
     x = util.conv(2 * input_channels, 3, padding=1, dtype=self.dtype, name="fc")(seg)
     for i in range(6):
