@@ -6,6 +6,7 @@ The released human and animal weights share this architecture. Usage:
   from configs import models
   cfg = models.get_config()          # the official networks
   cfg = models.get_config("tiny")    # a narrow variant with the same wiring, for CPU tests
+  cfg = models.get_config("tiny_train")  # tiny with a 32x32 volume: CPU training tests
 
 Every network field keeps the official name so that the yaml and this file can be diffed.
 """
@@ -14,7 +15,7 @@ import ml_collections
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
-  """Returns the model config; `arg` may be None/'official' or 'tiny'."""
+  """Returns the model config; `arg` may be None/'official', 'tiny' or 'tiny_train'."""
   c = ml_collections.ConfigDict()
 
   # Appearance feature extractor F: 256x256 RGB -> 32-channel x 16-depth x 64 x 64 volume.
@@ -31,6 +32,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c.motion_extractor = dict(
       num_kp=21,  # implicit keypoints
       num_bins=66,  # head-pose bins per angle (3 degrees each)
+      depths=(3, 3, 9, 3),  # ConvNeXt-V2 blocks per stage (official: tiny)
+      dims=(96, 192, 384, 768),  # ConvNeXt-V2 channels per stage
   )
   # Warping module W with its dense-motion hourglass.
   c.warping_module = dict(
@@ -60,7 +63,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c.lip = dict(input_size=65, hidden_sizes=(128, 128, 64), output_size=63)  # R_lip
   c.eye = dict(input_size=66, hidden_sizes=(256, 256, 128, 128, 64), output_size=63)  # R_eyes
 
-  if arg == "tiny":  # same wiring, narrow widths: a whole-model CPU smoke test in seconds
+  if arg in ("tiny", "tiny_train"):  # same wiring, narrow widths: a CPU smoke test in seconds
     c.appearance_feature_extractor.block_expansion = 8
     c.appearance_feature_extractor.max_features = 64
     c.appearance_feature_extractor.reshape_channel = 16
@@ -72,6 +75,16 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.warping_module.dense_motion_params.max_features = 32
     c.spade_generator.block_expansion = 8
     c.spade_generator.max_features = 32
-  elif arg not in (None, "", "official"):
-    raise ValueError(f"unknown model config variant {arg!r} (use 'official' or 'tiny')")
+    # A narrow, one-block-per-stage ConvNeXt: M costs ~1/300 of the official FLOPs, so a
+    # Stage I step (M runs on source and driving, forward and backward) stays CPU-cheap.
+    c.motion_extractor.depths = (1, 1, 1, 1)
+    c.motion_extractor.dims = (16, 32, 64, 128)
+  if arg == "tiny_train":
+    # For CPU training tests: F downsamples 256 -> 32, so W and G work on a 32x32 volume and G
+    # renders 256x256 (the objectives compare at the data resolution either way). W and G are
+    # ~4x cheaper; G's SPADE layers (128 hidden channels, fixed) dominate a tiny step otherwise.
+    c.appearance_feature_extractor.num_down_blocks = 3
+  elif arg not in (None, "", "official", "tiny"):
+    raise ValueError(f"unknown model config variant {arg!r} (use 'official', 'tiny' or "
+                     "'tiny_train')")
   return c

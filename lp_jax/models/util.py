@@ -132,10 +132,50 @@ class TapsConv2d(nn.Module):
     return out + bias.astype(self.dtype)
 
 
-def batch_norm(train: bool, dtype: Dtype = jnp.float32, name: str | None = None) -> nn.BatchNorm:
-  """torch.nn.BatchNorm{2,3}d: eps 1e-5, momentum 0.1 (Flax counts momentum the other way)."""
-  return nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5,
-                      use_fast_variance=False, dtype=dtype, name=name)
+class BatchNorm(nn.Module):
+  """torch.nn.BatchNorm{2,3}d over the last axis: eps 1e-5, momentum 0.1, two-pass variances.
+
+  Flax's nn.BatchNorm tracks the *biased* batch variance; PyTorch's running_var tracks the
+  unbiased one (n / (n - 1)), so a Flax-trained running_var drifts low and an exported
+  checkpoint would normalise differently in PyTorch. Normalisation itself uses the biased
+  variance in both. Variables are those of nn.BatchNorm (params scale/bias, batch_stats
+  mean/var), so conversion rules are unchanged. Under `jit` with a sharded batch the statistics
+  are over the global batch (XLA inserts the all-reduce); no axis_name is needed.
+  """
+  use_running_average: bool = True
+  momentum: float = 0.1  # PyTorch convention: new = (1 - momentum) * old + momentum * batch
+  epsilon: float = 1e-5
+  dtype: Dtype = jnp.float32
+
+  @nn.compact
+  def __call__(self, x):
+    c = x.shape[-1]
+    ra_mean = self.variable("batch_stats", "mean", lambda: jnp.zeros((c,), jnp.float32))
+    ra_var = self.variable("batch_stats", "var", lambda: jnp.ones((c,), jnp.float32))
+    scale = self.param("scale", nn.initializers.ones, (c,))
+    bias = self.param("bias", nn.initializers.zeros, (c,))
+    x32 = x.astype(jnp.float32)  # statistics in float32 even under bf16 compute
+    axes = tuple(range(x.ndim - 1))
+    if self.use_running_average:
+      mean, var = ra_mean.value, ra_var.value
+    else:
+      mean = jnp.mean(x32, axis=axes)
+      var = jnp.mean(jnp.square(x32 - mean), axis=axes)  # biased: used to normalise
+      if not self.is_initializing():
+        n = x.size // c
+        unbiased = var * (n / max(n - 1, 1))
+        m = self.momentum
+        ra_mean.value = (1 - m) * ra_mean.value + m * jax.lax.stop_gradient(mean)
+        ra_var.value = (1 - m) * ra_var.value + m * jax.lax.stop_gradient(unbiased)
+    # Same operation order as nn.BatchNorm, so inference numerics are unchanged.
+    mul = jax.lax.rsqrt(var + self.epsilon) * scale
+    y = (x32 - mean) * mul + bias
+    return y.astype(self.dtype)
+
+
+def batch_norm(train: bool, dtype: Dtype = jnp.float32, name: str | None = None) -> BatchNorm:
+  """torch.nn.BatchNorm{2,3}d in train (batch statistics, running update) or eval mode."""
+  return BatchNorm(use_running_average=not train, dtype=dtype, name=name)
 
 
 def instance_norm(x: jax.Array, eps: float = 1e-5) -> jax.Array:
