@@ -69,3 +69,12 @@ def converted_golden_weights(golden, tmp_path_factory):
   proc = run_converter("--src", str(official), "--dst", str(orbax_dir), block_torch=True)
   assert proc.returncode == 0, proc.stderr
   return str(official), str(orbax_dir)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _release_compiled_programs():
+  """Drops every module's jitted executables and dead arrays when it ends (bounded memory)."""
+  yield
+  import gc  # pylint: disable=g-import-not-at-top
+  jax.clear_caches()
+  gc.collect()
