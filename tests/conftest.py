@@ -78,3 +78,13 @@ def _release_compiled_programs():
   import gc  # pylint: disable=g-import-not-at-top
   jax.clear_caches()
   gc.collect()
+
+
+@pytest.fixture(autouse=True)
+def _release_after_heavy_tests(request):
+  """Training tests each build whole models: free their executables after every test."""
+  yield
+  if request.module.__name__.endswith("test_training"):
+    import gc  # pylint: disable=g-import-not-at-top
+    jax.clear_caches()
+    gc.collect()
