@@ -39,13 +39,6 @@ class Source:
   m_c2o: np.ndarray | None = None  # crop -> original affine (3x3) when cropped
 
 
-def to256(frame: np.ndarray) -> np.ndarray:
-  """A frame at the network's 256x256 input size (INTER_LINEAR, as the official resizes)."""
-  if frame.shape[:2] == (256, 256):
-    return frame
-  return cv2.resize(frame, (256, 256), interpolation=cv2.INTER_LINEAR)
-
-
 def to_unit(rgb: np.ndarray) -> jnp.ndarray:
   return jnp.asarray(rgb, jnp.float32) / 255.0
 
@@ -104,19 +97,6 @@ class LivePortrait:
     out = {k: info[k][:n] for k in MOTION_KEYS + ("kp",)}
     out["x_s"] = keypoints.transform_kp_info(info)[:n]
     return out
-
-  def frames_to_chunks(self, frames: Iterator[np.ndarray]) -> Iterator[DrivingChunk]:
-    """Batches already-cropped driving frames (resized to 256, INTER_LINEAR) into chunks."""
-    batch = []
-    for frame in frames:
-      batch.append(to256(frame))
-      if len(batch) == self.batch_size:
-        crops = np.stack(batch)
-        batch = []
-        yield DrivingChunk(self.motion_of_frames(crops), crops)
-    if batch:
-      crops = np.stack(batch)
-      yield DrivingChunk(self.motion_of_frames(crops), crops)
 
   # -- animation --------------------------------------------------------------------------
 

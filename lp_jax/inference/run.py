@@ -28,6 +28,9 @@ from lp_jax.inference.pipeline import LivePortrait, Progress, concat_frame
 from lp_jax.io import media
 from lp_jax.preprocess import paste_back as paste_back_lib
 
+# The feathered 512x512 crop mask, generated once (only its warp depends on the frame).
+CROP_MASK = paste_back_lib.make_crop_mask()
+
 
 def build_parser() -> argparse.ArgumentParser:
   p = argparse.ArgumentParser(prog="infer.py", description=__doc__,
@@ -167,7 +170,7 @@ class Job:
     source = pipe.encode_source(rgb, face.crop256, face.ratios, face.m_c2o)
     mask = None
     if self.pasteback:
-      mask = paste_back_lib.prepare_paste_back(paste_back_lib.make_crop_mask(), face.m_c2o,
+      mask = paste_back_lib.prepare_paste_back(CROP_MASK, face.m_c2o,
                                                (rgb.shape[1], rgb.shape[0]))
     finish = ((lambda f: paste_back_lib.paste_back(f, face.m_c2o, rgb, mask)) if mask is not None
               else (lambda f: f))
@@ -248,12 +251,14 @@ class Job:
 
       def flush(start):
         crops = np.stack([f.crop256 for _, f in batch])
-        out = pipe.animate_source_video(pipe.source_features(crops), src["x_s"][start:start + len(batch)],
-                                        x_d[start:start + len(batch)])
+        frames = slice(start, start + len(batch))
+        out = pipe.animate_source_video(pipe.source_features(crops), src["x_s"][frames],
+                                        x_d[frames])
         for (rgb, face), frame in zip(batch, out):
           finished = frame
           if self.pasteback:
-            mask = paste_back_lib.prepare_paste_back(paste_back_lib.make_crop_mask(), face.m_c2o,
+            # Per frame: each source frame has its own crop transform (official).
+            mask = paste_back_lib.prepare_paste_back(CROP_MASK, face.m_c2o,
                                                      (rgb.shape[1], rgb.shape[0]))
             finished = paste_back_lib.paste_back(frame, face.m_c2o, rgb, mask)
           yield finished, frame, next(drv_iter), face.crop256
