@@ -23,6 +23,9 @@ setup(
         "imageio-ffmpeg",
         # Runs the official ONNX face models (InsightFace detector, 106 and 203 landmarks).
         "onnxruntime",
+        # Reads the 106-point model's graph: InsightFace picks that model's input normalisation
+        # from the names of its first nodes, which onnxruntime does not expose.
+        "onnx",
         # Training data (lp_jax.data): Grain pipelines; the lp_clips TFDS builder writes and reads
         # ArrayRecord shards without TensorFlow. importlib_resources: tensorflow-datasets 4.9.10
         # imports it while preparing a dataset defined outside its package, but only declares it
@@ -35,7 +38,6 @@ setup(
     extras_require={
         # torch only writes official-format checkpoints in tests and for --export; the library
         # never imports it. The pin matches the CPU wheel on the build machines.
-        # onnx builds small stand-in graphs with the official model interfaces.
-        "test": ["pytest", "torch==2.13.0", "psutil", "onnx"],
+        "test": ["pytest", "torch==2.13.0", "psutil"],
     },
 )
