@@ -10,6 +10,8 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.10",
     packages=find_packages(include=["lp_jax", "lp_jax.*", "configs", "convert_weights"]),
+    # The official neutral-lip constant (63 numbers from lip_array.pkl), read by image driving.
+    package_data={"lp_jax": ["resources/*.json"]},
     install_requires=[
         "jax>=0.6",
         "flax>=0.10",

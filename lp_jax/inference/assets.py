@@ -21,6 +21,11 @@ def cache_root() -> str:
                                                       "lp_jax"))
 
 
+def compilation_cache(path: str | None) -> str:
+  """The JAX persistent compilation cache folder ('' disables it; None: under cache_root())."""
+  return os.path.join(cache_root(), "jax") if path is None else path
+
+
 def resolve(path: str) -> tuple[str, str | None]:
   """(network weights: official liveportrait folder or converted dir, pretrained_weights root
   holding the ONNX face models or None) for a user-given path.
