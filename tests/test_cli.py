@@ -2,6 +2,7 @@
 """infer.py's official command line: every ArgumentConfig field, spellings, crop flags, limits,
 frame counts with short audio, v2v lengths, templates, and interruption."""
 
+import json
 import os
 import pickle
 import shutil
@@ -251,3 +252,44 @@ def test_interrupt_leaves_no_file_behind(tiny, sig, code):
   _, err = proc.communicate(timeout=120)
   assert proc.returncode == code, err
   assert not out.exists() or os.listdir(out) == [], os.listdir(out)
+
+
+@pytest.mark.slow
+def test_animals_pipeline(tmp_path):
+  """--animal: liveportrait_animals networks with the human stitching module, uncropped source,
+  absolute driving motion normalised by the first frame (official animals pipeline)."""
+  from conftest import write_official  # pylint: disable=g-import-not-at-top
+  root = tmp_path / "pretrained_weights"
+  write_official(str(root / "liveportrait"), seed=0, module_prefix=True)
+  write_official(str(tmp_path / "animals"), seed=1, module_prefix=True)
+  os.makedirs(root / "liveportrait_animals")
+  shutil.move(str(tmp_path / "animals" / "base_models"),
+              str(root / "liveportrait_animals" / "base_models_v1.1"))
+  argv = ["-s", S31, "-d", D0, "-w", str(root), "-o", str(tmp_path / "out"), "--quiet",
+          "--animal", "--max_frames", "2", "--batch_size", "2",
+          "--compilation_cache", str(tmp_path / "cache")]
+  job = infer_run.prepare(cli.build_parser().parse_args(argv))
+  assert not job.options.flag_do_crop and any("X-Pose" in n for n in job.notes)
+  frames = list(job.frames())
+  assert len(frames) == 2 and frames[0].result.shape == (512, 512, 3)
+  # The official formula, in numpy, from the motion the job measured.
+  src = {k: np.asarray(v, np.float64) for k, v in job.pipe.encode_source(
+      job.source[0], job.source[1].crop256).info.items()}
+  tpl = job.template()
+  rot = np.asarray(tpl.R, np.float64)
+  t = np.asarray(tpl.t, np.float64).copy()
+  t[:, 2] = 0
+  x_d = src["scale"][..., None] * (src["kp"] @ rot + np.asarray(tpl.exp)) + t[:, None]
+  x_s = frames[0].x_s[None].astype(np.float64)
+  from lp_jax.ops.hull import convex_hull_volume  # pylint: disable=g-import-not-at-top
+  mm = np.sqrt(convex_hull_volume(x_s[0])) / np.sqrt(convex_hull_volume(x_d[0]))
+  expected = (x_d - x_d[:1]) * mm + x_s
+  stitched = np.asarray(job.pipe.models.stitching(x_s.astype(np.float32),
+                                                  expected.astype(np.float32)))
+  np.testing.assert_allclose(np.stack([f.x_d for f in frames]), stitched, atol=1e-4)
+  # The stitching module is the human one (liveportrait/retargeting_models), as upstream.
+  manifest = assets.converted(str(root / "liveportrait_animals"))
+  with open(os.path.join(manifest, "manifest.json")) as f:
+    files = {v["file"] for v in json.load(f)["networks"].values()}
+  assert "../liveportrait/retargeting_models/stitching_retargeting_module.pth" in files
+  assert any(f.startswith("base_models_v1.1/") for f in files)

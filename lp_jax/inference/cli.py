@@ -138,6 +138,8 @@ def build_parser(prog: str = "infer.py", description: str | None = None) -> argp
          aliases=("-w",), default="pretrained_weights")
   _value(g, "face_models", "pretrained_weights/ folder holding insightface/ and liveportrait/"
          "landmark.onnx (default: the one -w points into, if any)", default=None)
+  _bool(g, "animal", False, "the official animals pipeline on the liveportrait_animals weights "
+        "(inference_animals.py); animal sources must be pre-cropped")
   g.add_argument("--all_devices", action="store_true",
                  help="shard W+G batches over every local device (overrides --device_id)")
   g.add_argument("--gif", action="store_true", help="also write <src>--<drv>.gif")

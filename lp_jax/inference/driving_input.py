@@ -110,8 +110,12 @@ def template_chunks(tpl: templates.MotionTemplate, batch: int) -> Iterator[Drivi
 
 
 def prepare(path: str, kind: str, options: AnimationOptions, faces: faces_lib.FaceStage, *,
-            max_frames: int | None = None) -> DrivingInput:
-  """Checks and prepares the driving input; errors are one-line MediaError / TemplateError."""
+            max_frames: int | None = None, auto_crop: bool = True) -> DrivingInput:
+  """Checks and prepares the driving input; errors are one-line MediaError / TemplateError.
+
+  `auto_crop`: crop a non-square driving video even without --flag_crop_driving_video (the
+  human pipeline does; the animals pipeline only resizes it).
+  """
   if kind == "template":
     tpl = templates.load_template(path)
     if max_frames:
@@ -145,7 +149,7 @@ def prepare(path: str, kind: str, options: AnimationOptions, faces: faces_lib.Fa
   info = media.probe_video(path)
   if info.n_frames == 0:
     raise media.MediaError(f"{path}: the video has no frames")
-  crop = options.flag_crop_driving_video or not info.is_square
+  crop = options.flag_crop_driving_video or (auto_crop and not info.is_square)
   out = DrivingInput("video", path, max_frames, info=info)
   if crop:
     faces.require(path, f"cropping the driving video ({info.width}x{info.height}"

@@ -19,7 +19,8 @@ import numpy as np
 from lp_jax import templates
 from lp_jax.inference import assets
 from lp_jax.inference.decoder import FrameDecoder
-from lp_jax.inference.driving import Ratios, image_source_keypoints, video_source_keypoints
+from lp_jax.inference.driving import (Ratios, animal_keypoints, image_source_keypoints,
+                                     video_source_keypoints)
 from lp_jax.inference.driving_input import DrivingChunk
 from lp_jax.inference.options import AnimationOptions
 from lp_jax.ops import keypoints
@@ -111,7 +112,8 @@ class LivePortrait:
 
   def animate(self, source: Source, chunks: Iterator[DrivingChunk],
               options: AnimationOptions = AnimationOptions(), *, driving_is_video: bool = True,
-              notes: list[str] | None = None) -> Iterator[tuple[np.ndarray, DrivingChunk]]:
+              notes: list[str] | None = None, animal: bool = False
+              ) -> Iterator[tuple[np.ndarray, DrivingChunk, np.ndarray]]:
     """Yields (uint8 [n, 512, 512, 3] generated crops, the chunk that drove them, x_d [n, K, 3])."""
     notes = notes if notes is not None else []
     drv0 = None
@@ -119,10 +121,14 @@ class LivePortrait:
       motion = {k: jnp.asarray(chunk.motion[k], jnp.float32) for k in MOTION_KEYS}
       if drv0 is None:
         drv0 = {k: v[:1] for k, v in motion.items()}
-      x_d, chunk_notes = image_source_keypoints(
-          self.models, source.info, source.x_s, motion, options,
-          driving_is_video=driving_is_video, lip_array=self.lip_array,
-          source_ratios=source.ratios, driving_ratios=chunk.ratios, drv0=drv0)
+      if animal:  # the official animals pipeline (liveportrait_animals weights)
+        x_d, chunk_notes = animal_keypoints(self.models, source.info, source.x_s, motion,
+                                            options, drv0=drv0), []
+      else:
+        x_d, chunk_notes = image_source_keypoints(
+            self.models, source.info, source.x_s, motion, options,
+            driving_is_video=driving_is_video, lip_array=self.lip_array,
+            source_ratios=source.ratios, driving_ratios=chunk.ratios, drv0=drv0)
       for note in chunk_notes:
         if note not in notes:
           notes.append(note)

@@ -96,6 +96,21 @@ def select_devices(args) -> list:
   return [devices[args.device_id]]
 
 
+def animal_options(args, options: AnimationOptions, src_kind: str, drv_kind: str,
+                   notes: list) -> AnimationOptions:
+  """The official animals pipeline's inputs: a source image and a driving video or template;
+  no source crop (its X-Pose detector is a PyTorch model with custom CUDA ops, not included)."""
+  if src_kind != "image":
+    raise media.MediaError(f"{args.source}: the animals pipeline animates a source image")
+  if drv_kind == "image":
+    raise media.MediaError(f"{args.driving}: the animals pipeline takes a driving video or "
+                           "motion template")
+  if options.flag_do_crop:
+    notes.append("--animal: the source is not cropped (the official animal face detector, "
+                 "X-Pose, is not included): give a pre-cropped animal face")
+  return dataclasses.replace(options, flag_do_crop=False)
+
+
 def stem(path: str) -> str:
   return os.path.splitext(os.path.basename(path.rstrip("/")))[0]
 
@@ -112,12 +127,14 @@ def prepare(args: argparse.Namespace, *, source_frames: int | None = None,
   src_kind, drv_kind = media.classify(args.source), media.classify(args.driving)
   if src_kind not in ("image", "video"):
     raise media.MediaError(f"{args.source}: the source must be an image or a video")
+  notes = []
+  if args.animal:
+    options = animal_options(args, options, src_kind, drv_kind, notes)
   devices = select_devices(args)
   log = (lambda *a: None) if args.quiet else (lambda *a: print(*a, file=sys.stderr))
   start = time.perf_counter()
-  weights, face_root = assets.resolve(args.weights)
+  weights, face_root = assets.resolve(args.weights, animal=args.animal)
   faces = FaceStage.from_weights(args.face_models or face_root, crop)
-  notes = []
   source = video = None
   if src_kind == "image":
     rgb = media.resize_to_limit(media.read_image(args.source), options.source_max_dim,
@@ -134,7 +151,7 @@ def prepare(args: argparse.Namespace, *, source_frames: int | None = None,
       # driving crop box averages only the frames that are animated.
       driving_frames = min(driving_frames or video.info.n_frames, video.info.n_frames)
   driving = driving_input.prepare(args.driving, drv_kind, options, faces,
-                                  max_frames=driving_frames)
+                                  max_frames=driving_frames, auto_crop=not args.animal)
   notes += driving.notes
   if not faces.available:
     notes.append(f"landmark features (paste-back, ratios, retargeting from frames) are off: "
@@ -210,7 +227,7 @@ class Job:
     x_s = np.asarray(source.x_s)[0]
     chunks = driving.chunks(pipe.motion_of_frames, pipe.batch_size)
     animate = pipe.animate(source, chunks, self.options, driving_is_video=driving.is_video,
-                           notes=self.notes)
+                           notes=self.notes, animal=self.args.animal)
     self.driving_chunks = []
     for frames, chunk, x_d in animate:
       if driving.kind != "template":
@@ -354,7 +371,7 @@ class Job:
     base = os.path.join(self.out_dir, stem(self.args.driving))
     if self.args.save_template == "npz":
       return [templates.save_template(base + ".npz", tpl)]
-    if tpl.eye_ratios is None:
+    if tpl.eye_ratios is None and not self.args.animal:  # animal templates carry no ratios
       self.notes.append("no official .pkl template: the official human pipeline needs the eye "
                         "and lip ratios, which need the face models; wrote the .npz instead")
       return [templates.save_template(base + ".npz", tpl)]
