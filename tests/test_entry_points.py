@@ -58,7 +58,7 @@ def test_demo_writes_a_video(tmp_path):
   assert frames == 3
   assert (cap.get(cv2.CAP_PROP_FRAME_WIDTH), cap.get(cv2.CAP_PROP_FRAME_HEIGHT)) == (512, 512)
   # No temporary file left behind.
-  assert sorted(os.listdir(out)) == ["d0_motion.npz", "s31--d0.mp4", "s31--d0_concat.mp4"]
+  assert sorted(os.listdir(out)) == ["d0.npz", "s31--d0.mp4", "s31--d0_concat.mp4"]
 
 
 @pytest.mark.parametrize("which", ["source", "driving"])

@@ -96,8 +96,10 @@ def test_image_driving_writes_images(env):
   # Default flags: relative motion reads the bundled official lip array.
   proc, out = infer(env, "-s", S31, "-d", D12, "--no_flag_do_crop")
   assert proc.returncode == 0, proc.stderr
-  assert media.read_image(str(out / "s31--d12.jpg")).shape == (512, 512, 3)
-  assert media.read_image(str(out / "s31--d12_concat.jpg")).shape == (512, 1536, 3)
+  # No paste-back (an uncropped source): the official <src>--<drv>.jpg is the concat image.
+  concat = media.read_image(str(out / "s31--d12_concat.jpg"))
+  assert concat.shape == (512, 1536, 3)
+  np.testing.assert_array_equal(media.read_image(str(out / "s31--d12.jpg")), concat)
   summary = json.loads(proc.stderr.strip().splitlines()[-1]) if proc.stderr.strip() else None
   assert summary is None  # --quiet prints nothing
 
