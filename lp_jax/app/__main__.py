@@ -11,7 +11,9 @@ Without `-w` and without ./pretrained_weights it runs on the labelled synthetic 
 import argparse
 import atexit
 import os
+import signal
 import sys
+import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -44,6 +46,11 @@ def parse_args(argv=None) -> argparse.Namespace:
   return p.parse_args(argv)
 
 
+def _interrupt(signum, frame):
+  del signum, frame
+  raise KeyboardInterrupt
+
+
 def main(argv=None) -> int:
   args = parse_args(argv)
   os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -67,8 +74,14 @@ def main(argv=None) -> int:
     print(f"error: {str(e).splitlines()[0]}", file=sys.stderr)
     return 1
   print(engine.banner, flush=True)
-  actions = actions_lib.Actions(engine, max_frames=args.max_frames)
+  work_dir = None
+  if args.temp_dir:
+    os.makedirs(args.temp_dir, exist_ok=True)
+    work_dir = tempfile.mkdtemp(prefix="lp_jax_app_", dir=args.temp_dir)
+  actions = actions_lib.Actions(engine, work_dir=work_dir, max_frames=args.max_frames)
   atexit.register(actions.cleanup)
+  # SIGTERM shuts down like Ctrl-C: Gradio closes the server, then the job folders are removed.
+  signal.signal(signal.SIGTERM, _interrupt)
   demo = layout.build(actions, args.concurrency)
   demo.queue(max_size=args.max_queue, default_concurrency_limit=args.concurrency)
   demo.launch(server_name=args.host, server_port=args.port, share=args.share, ssr_mode=False,

@@ -149,7 +149,7 @@ class Actions:
     return self._guard("retargeting", job)
 
   def reset(self, image, scale, do_crop):
-    """Slider defaults (eye / lip: the image's own ratios), crop scale 2.5, stitching and crop on."""
+    """Slider defaults (eye / lip: the image's own ratios), crop scale 2.5, stitching, crop."""
     eye, lip = 0.0, 0.0
     if image:
       try:

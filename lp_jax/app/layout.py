@@ -12,6 +12,7 @@ import os
 import gradio as gr
 
 from lp_jax.app import editing
+from lp_jax.app.components import ImageInput, VideoInput
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ASSETS = os.path.join(ROOT, "..", "shared", "assets")
@@ -48,12 +49,12 @@ def build(actions, concurrency: int = 1) -> gr.Blocks:
       with gr.Column():
         with gr.Tabs():
           with gr.Tab("Source Image") as tab_image:
-            source_image = gr.Image(type="filepath", label="Source Image")
+            source_image = ImageInput(type="filepath", label="Source Image")
             ex = _examples("source", ("s0.jpg", "s6.jpg", "s12.jpg", "s31.jpg"))
             if ex:
               gr.Examples(ex, inputs=[source_image], cache_examples=False)
           with gr.Tab("Source Video") as tab_video:
-            source_video = gr.Video(label="Source Video")
+            source_video = VideoInput(label="Source Video")
             ex = _examples("source", ("s13.mp4",))
             if ex:
               gr.Examples(ex, inputs=[source_video], cache_examples=False)
@@ -69,12 +70,12 @@ def build(actions, concurrency: int = 1) -> gr.Blocks:
       with gr.Column():
         with gr.Tabs():
           with gr.Tab("Driving Video") as tab_dvideo:
-            driving_video = gr.Video(label="Driving Video")
+            driving_video = VideoInput(label="Driving Video")
             ex = _examples("driving", ("d0.mp4", "d11.mp4"))
             if ex:
               gr.Examples(ex, inputs=[driving_video], cache_examples=False)
           with gr.Tab("Driving Image") as tab_dimage:
-            driving_image = gr.Image(type="filepath", label="Driving Image")
+            driving_image = ImageInput(type="filepath", label="Driving Image")
             ex = _examples("driving", ("d12.jpg",))
             if ex:
               gr.Examples(ex, inputs=[driving_image], cache_examples=False)
@@ -173,7 +174,7 @@ def _retargeting_panel(actions, heavy) -> None:
             slider(name)
   reset = gr.Button("Reset", elem_id="reset")
   with gr.Row():
-    image = gr.Image(type="filepath", label="Retargeting Image Input", elem_id="retarget_input")
+    image = ImageInput(type="filepath", label="Retargeting Image Input", elem_id="retarget_input")
     result = gr.Image(type="numpy", format="jpeg", label="Retargeting Result (512x512)",
                       elem_id="retarget_result")
     pasted = gr.Image(type="numpy", format="jpeg", label="Paste-back Result",
@@ -217,7 +218,7 @@ def _video_panel(actions, heavy) -> None:
     silent = gr.Checkbox(value=False, label="keeping the lip silent")
   button = gr.Button("Retargeting Video", variant="primary", elem_id="retarget_video")
   with gr.Row():
-    video = gr.Video(label="Retargeting Video Input")
+    video = VideoInput(label="Retargeting Video Input")
     concat = gr.Video(label="Retargeting Result (source crop | result)", autoplay=False)
     result = gr.Video(label="Paste-back Result", autoplay=False)
   ex = _examples("source", ("s13.mp4",))
