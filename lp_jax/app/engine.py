@@ -96,8 +96,9 @@ def load(weights: str | None, face_models: str | None = None, lip_array: str | N
   if pipe.synthetic:
     banner = (f"SYNTHETIC WEIGHTS ({origin}): random, untrained networks of the "
               f"'{_model_config(weights)}' config. Every stage runs, but the images are not "
-              "what LivePortrait produces. Get the official weights with huggingface-cli download KwaiVGI/LivePortrait --local-dir "
-              "pretrained_weights and start with -w pretrained_weights.")
+              "what LivePortrait produces. Get the official weights with huggingface-cli "
+              "download KwaiVGI/LivePortrait --local-dir pretrained_weights and start with "
+              "-w pretrained_weights.")
   else:
     banner = f"Weights: {weights}"
   if not faces.available:
