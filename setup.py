@@ -21,8 +21,11 @@ setup(
         "ml-dtypes",  # bfloat16 / float8 tensors in .pth files (already a jax dependency)
         # The ffmpeg binary for H.264 output and audio muxing, as the official pipeline uses.
         "imageio-ffmpeg",
-        # Runs the official ONNX face models (InsightFace detector, 106 and 203 landmarks).
+        # Runs the official ONNX face models (InsightFace detector, 106 and 203 landmarks);
+        # onnx reads their graphs (lp_jax.detect.landmark106 picks the input normalisation from
+        # the node names, as InsightFace does), so it is needed at run time, not only in tests.
         "onnxruntime",
+        "onnx",
         # Training data (lp_jax.data): Grain pipelines; the lp_clips TFDS builder writes and reads
         # ArrayRecord shards without TensorFlow. importlib_resources: tensorflow-datasets 4.9.10
         # imports it while preparing a dataset defined outside its package, but only declares it
