@@ -206,6 +206,30 @@ def test_edit_arithmetic_matches_the_official_sequence():
   np.testing.assert_allclose(np.asarray(x_d), want, atol=1e-5)
 
 
+def test_infer_progress_and_error_lines_reach_the_job():
+  """infer.py's stderr from the job's own thread: progress as (done, total, fps), errors as one
+  line; other threads' output is not taken."""
+  import threading  # pylint: disable=g-import-not-at-top
+  from lp_jax.app import animate as animate_lib  # pylint: disable=g-import-not-at-top
+  seen = []
+  listener = animate_lib._Listener(lambda *a: seen.append(a))  # pylint: disable=protected-access
+  original = sys.stderr
+  stderr = animate_lib.ThreadStderr.install()
+  try:
+    stderr.listen(listener)
+    print("\ranimating: 1/4 frames, 0.50 fps", end="", file=sys.stderr)
+    print("\ranimating: 2/4 frames, 0.75 fps", end="", file=sys.stderr)
+    other = threading.Thread(target=lambda: print("error: from elsewhere", file=sys.stderr))
+    other.start()
+    other.join()
+    print("\nanimating: 3 frames, 1.00 fps\nerror: d.pkl: not a template", file=sys.stderr)
+  finally:
+    stderr.listen(None)
+    sys.stderr = original
+  assert seen == [(1, 4, 0.5), (2, 4, 0.75), (3, None, 1.0)]
+  assert listener.error() == "d.pkl: not a template"
+
+
 @pytest.mark.slow
 def test_retarget_image_edit_and_reset(server):
   client = server["client"]

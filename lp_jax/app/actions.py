@@ -105,9 +105,10 @@ class Actions:
           face_root=self.engine.face_root, lip_array=self.engine.lip_array_path,
           max_frames=self.max_frames, batch_size=self.engine.pipe.batch_size)
 
+      expected = _expected_frames(driving, self.max_frames)
+
       def report(done, total, fps):
-        progress((done, total) if total else done, desc=f"animating: {fps:.2f} fps",
-                 unit="frames")
+        progress((done, total or expected), desc=f"animating: {fps:.2f} fps", unit="frames")
 
       progress(0, desc="preparing")
       out = animate_lib.run(argv, out_dir, report)
@@ -179,6 +180,17 @@ class Actions:
           progress=lambda done, total, what: progress((done, total), desc=what, unit="frames"))
 
     return self._guard("video retargeting", job)
+
+
+def _expected_frames(driving: str, max_frames: int | None) -> int | None:
+  """Frames a driving video will give (for the progress bar; None when unknown)."""
+  try:
+    if media.classify(driving) != "video":
+      return None
+    n = media.probe_video(driving).n_frames
+  except (media.MediaError, OSError):
+    return None
+  return min(n, max_frames) if max_frames and n else (n or None)
 
 
 def _pick(options: dict, tab: str | None):

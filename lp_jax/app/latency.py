@@ -8,9 +8,10 @@ Starts the app in this process on a free port and drives it with headless chromi
 /usr/bin/chromium):
   cold: image upload -> first edited image (face detection, crop, F, M, and the compilation of
         the edit program);
-  warm: slider release -> updated image, for `--repeats` smile values.
-Then, in the same process, the parts: W+G alone on one frame (`LivePortraitModels.warp_decode`),
-the jitted edit (keypoint arithmetic + MLPs + W+G), and the whole action (with paste-back).
+  warm: slider release -> updated image, for `--repeats` smile values, each followed by W+G
+        alone on one frame (`LivePortraitModels.warp_decode`) in this process;
+then, in the same process, the parts: W+G, the jitted edit (keypoint arithmetic + MLPs + W+G)
+and the whole action (with paste-back).
 Prints one JSON line (seconds; medians over the repeats).
 """
 
@@ -36,7 +37,9 @@ def _free_port() -> int:
     return s.getsockname()[1]
 
 
-def browser_latency(url: str, source: str, repeats: int, chromium: str) -> dict:
+def browser_latency(url: str, source: str, repeats: int, chromium: str, actions) -> dict:
+  """Cold and warm editing latency in chromium; after every warm edit, W+G alone on one frame
+  right away in this process (the load of a shared machine drifts, so pairs compare best)."""
   from playwright.sync_api import sync_playwright  # pylint: disable=g-import-not-at-top
   with sync_playwright() as p:
     browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
@@ -47,21 +50,32 @@ def browser_latency(url: str, source: str, repeats: int, chromium: str) -> dict:
     page.locator("#retarget_input input[type=file]").set_input_files(source)
     page.locator("#retarget_result img").wait_for(timeout=1_200_000)
     cold = time.perf_counter() - start
+    src = actions.sources.get(source, True, 2.5)
+    models = actions.engine.pipe.models
     box = page.locator("#slider_smile input[type=number]")
-    warm = []
+    warm, action, w_g = [], [], []
     for i in range(repeats):
-      src = page.locator("#retarget_result img").get_attribute("src")
+      before = page.locator("#retarget_result img").get_attribute("src")
       box.fill(f"{0.2 + 0.8 * (i + 1) / repeats:.2f}")
       start = time.perf_counter()
       box.blur()  # the number box's blur is the slider's release event
       page.wait_for_function(
           "src => { const i = document.querySelector('#retarget_result img');"
-          " return i && i.src && i.src !== src; }", arg=src, timeout=1_200_000)
+          " return i && i.src && i.src !== src; }", arg=before, timeout=1_200_000)
       warm.append(time.perf_counter() - start)
+      action.append(actions.timings[-1][1])  # the retarget_image call inside the server
+      start = time.perf_counter()
+      jax.block_until_ready(models.warp_decode(src.feature_3d, src.x_s, src.x_s)["out"])
+      w_g.append(time.perf_counter() - start)
     browser.close()
+  med = statistics.median
   return {"browser_cold_upload_to_image_s": round(cold, 3),
-          "browser_warm_release_to_image_s": round(statistics.median(warm), 3),
-          "browser_warm_all_s": [round(w, 3) for w in warm]}
+          "browser_warm_release_to_image_s": round(med(warm), 3),
+          "server_action_s": round(med(action), 3),
+          "w_g_frame_s": round(med(w_g), 3),
+          "warm_over_w_g": round(med([a / b for a, b in zip(warm, w_g)]), 3),
+          "browser_warm_all_s": [round(w, 3) for w in warm],
+          "w_g_all_s": [round(w, 3) for w in w_g]}
 
 
 def parts(actions, source: str, repeats: int) -> dict:
@@ -71,12 +85,12 @@ def parts(actions, source: str, repeats: int) -> dict:
   models = actions.engine.pipe.models
   eye, lip = src.slider_ratios or (0.0, 0.0)
   values = dict(editing.DEFAULTS, eye_ratio=eye, lip_ratio=lip)
-  times = {"w_g_frame_s": [], "edit_render_s": [], "edit_action_s": []}
+  times = {"inproc_w_g_frame_s": [], "edit_render_s": [], "edit_action_s": []}
   jax.block_until_ready(models.warp_decode(src.feature_3d, src.x_s, src.x_s)["out"])
   for i in range(repeats):
     start = time.perf_counter()
     jax.block_until_ready(models.warp_decode(src.feature_3d, src.x_s, src.x_s)["out"])
-    times["w_g_frame_s"].append(time.perf_counter() - start)
+    times["inproc_w_g_frame_s"].append(time.perf_counter() - start)
     edit = editing.Edit(dict(values, smile=0.1 * (i + 1)))
     start = time.perf_counter()
     actions.renderer(src, edit)
@@ -115,10 +129,8 @@ def main(argv=None) -> int:
       out = {"model_config": args.model_config if args.weights is None else args.weights,
              "repeats": args.repeats}
       out.update(browser_latency(f"http://127.0.0.1:{port}/", args.source, args.repeats,
-                                 args.chromium))
+                                 args.chromium, actions))
       out.update(parts(actions, args.source, args.repeats))
-      out["warm_over_w_g"] = round(out["browser_warm_release_to_image_s"] /
-                                   out["w_g_frame_s"], 3)
     finally:
       demo.close()
   print(json.dumps(out), flush=True)
