@@ -118,12 +118,13 @@ def _edit(client, values: dict, image=S0):
                         api_name="/retarget_image")
 
 
-def _animate(client, driving_video=None, driving_image=None, template=None, source=S0):
+def _animate(client, driving_video=None, driving_image=None, template=None, source=S0,
+             source_video=None):
   f = lambda p: gradio_client.handle_file(p) if p else None
   return client.predict(
-      f(source), None, f(driving_video), f(driving_image), f(template),
+      f(source), f(source_video), f(driving_video), f(driving_image), f(template),
       False, True, True, True, True, "all", "expression-friendly", 1.0, False,
-      2.3, 0.0, -0.125, 2.2, 0.0, -0.1, 3e-7, "Image",
+      2.3, 0.0, -0.125, 2.2, 0.0, -0.1, 3e-7, "Video" if source_video else "Image",
       "Video" if driving_video else "Image" if driving_image else "Template",
       api_name="/animate")
 
@@ -250,6 +251,14 @@ def test_retarget_image_edit_and_reset(server):
   crop2, pasted2 = (_image(p) for p in _edit(client, values))
   np.testing.assert_array_equal(crop2, crop0)
   np.testing.assert_array_equal(pasted2, pasted0)
+  # Users at once queue (one job at a time here) and all get their own result.
+  jobs = [client.submit(*[dict(base, smile=v)[n] for n in editing.CONTROL_NAMES],
+                        gradio_client.handle_file(S0), 2.5, True, True,
+                        api_name="/retarget_image") for v in (0.0, 0.5, 1.0)]
+  crops = [_image(job.result(timeout=600)[0]) for job in jobs]
+  np.testing.assert_array_equal(crops[0], crop0)
+  np.testing.assert_array_equal(crops[2], crop1)
+  assert np.abs(crops[1].astype(int) - crop0.astype(int)).mean() > 0.1
   # The eye-ratio slider runs the eye retargeting MLP: the image changes.
   crop3, _ = (_image(p) for p in _edit(client, dict(base, eye_ratio=0.0)))
   assert np.abs(crop3.astype(int) - crop0.astype(int)).mean() > 0.1
@@ -266,6 +275,10 @@ def test_animate_video_and_image_drivers(server):
   assert video is None and concat is None
   assert _image(image).shape[1::-1] == _source_size(S0)
   assert _image(image_concat).shape == (512, 3 * 512, 3)
+  # A source video (portrait video editing): every source frame re-animated, pasted back.
+  video, concat, _, _ = _animate(client, driving_video=D0, source=None, source_video=S13)
+  assert _video(video) == (MAX_FRAMES, _source_size(S13))
+  assert _video(concat)[0] == MAX_FRAMES
 
 
 @pytest.mark.slow
