@@ -10,6 +10,7 @@ into its own cache, which `delete_cache` cleans), and the work directory goes at
 
 import logging
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -29,9 +30,13 @@ USER_ERRORS = (media.MediaError, templates.TemplateError, ValueError, FileNotFou
 KEEP_JOBS = 4  # job folders kept on disk (outputs still being served)
 
 
+_ABS_PATH = re.compile(r"(?:/[^/\s:'\"]+)+/([^/\s:'\"]+)")
+
+
 def _one_line(e: BaseException) -> str:
+  """The first line of an error, with server paths shortened to file names."""
   text = str(e).strip().splitlines()
-  return text[0] if text else type(e).__name__
+  return _ABS_PATH.sub(r"\1", text[0]) if text else type(e).__name__
 
 
 def _name(path: str | None) -> str:
