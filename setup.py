@@ -10,6 +10,8 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.10",
     packages=find_packages(include=["lp_jax", "lp_jax.*", "configs", "convert_weights"]),
+    # The official neutral-lip constant (63 numbers from lip_array.pkl), read by image driving.
+    package_data={"lp_jax": ["resources/*.json"]},
     install_requires=[
         "jax>=0.6",
         "flax>=0.10",
@@ -21,10 +23,10 @@ setup(
         "ml-dtypes",  # bfloat16 / float8 tensors in .pth files (already a jax dependency)
         # The ffmpeg binary for H.264 output and audio muxing, as the official pipeline uses.
         "imageio-ffmpeg",
-        # Runs the official ONNX face models (InsightFace detector, 106 and 203 landmarks);
-        # onnx reads their graphs (lp_jax.detect.landmark106 picks the input normalisation from
-        # the node names, as InsightFace does), so it is needed at run time, not only in tests.
+        # Runs the official ONNX face models (InsightFace detector, 106 and 203 landmarks).
         "onnxruntime",
+        # Reads the 106-point model's graph: InsightFace picks that model's input normalisation
+        # from the names of its first nodes, which onnxruntime does not expose.
         "onnx",
         # Training data (lp_jax.data): Grain pipelines; the lp_clips TFDS builder writes and reads
         # ArrayRecord shards without TensorFlow. importlib_resources: tensorflow-datasets 4.9.10
@@ -42,10 +44,9 @@ setup(
     extras_require={
         # torch only writes official-format checkpoints in tests and for --export; the library
         # never imports it. The pin matches the CPU wheel on the build machines.
-        # onnx builds small stand-in graphs with the official model interfaces.
         # playwright drives the system chromium (apt) in the web-app browser test; it never
         # downloads a browser of its own.
-        "test": ["pytest", "torch==2.13.0", "psutil", "onnx", "playwright"],
+        "test": ["pytest", "torch==2.13.0", "psutil", "playwright"],
         # Driving the web app from Python (gradio_client also comes with gradio).
         "app": ["gradio_client"],
     },

@@ -8,6 +8,8 @@ A rerun with the same workdir resumes from its newest complete checkpoint. Confi
 overridden with --config.<field>=value; see configs/stage1.py for every field.
 """
 
+import sys
+
 from absl import app, flags, logging
 from ml_collections import config_flags
 
@@ -22,10 +24,17 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   # Imported after flag parsing so that --help is instant and JAX sees the final environment.
-  from lp_jax.training import loop  # pylint: disable=g-import-not-at-top
+  # pylint: disable=g-import-not-at-top
+  from lp_jax.data.index import DataError
+  from lp_jax.training import loop
+  from lp_jax.training.errors import ConfigError
 
   logging.info("config:\n%s", FLAGS.config)
-  loop.train_and_evaluate(FLAGS.config, FLAGS.workdir)
+  try:
+    loop.train_and_evaluate(FLAGS.config, FLAGS.workdir)
+  except (ConfigError, DataError) as e:  # the configuration or the data, not the code
+    print(f"error: {str(e).splitlines()[0]}", file=sys.stderr)
+    sys.exit(1)
 
 
 if __name__ == "__main__":

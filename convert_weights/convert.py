@@ -62,8 +62,12 @@ def sha256(path: str) -> str:
   return digest.hexdigest()
 
 
-def locate_official_files(src: str) -> tuple[str, dict[str, str]]:
+def locate_official_files(src: str, retargeting_from: str | None = None
+                          ) -> tuple[str, dict[str, str]]:
   """(base dir name, {network: path}) of the official files under `src`.
+
+  `retargeting_from`: the folder whose retargeting_models/ to use instead of src's (the official
+  animals pipeline runs the human stitching module).
 
   Raises ConversionError naming the expected files when no base model is found.
   """
@@ -83,7 +87,7 @@ def locate_official_files(src: str) -> tuple[str, dict[str, str]]:
     (found.__setitem__(name, path) if os.path.isfile(path) else missing.append(path))
   if missing:
     raise ConversionError(f"{src}: missing {', '.join(missing)} (get them with {DOWNLOAD_HINT})")
-  retarget = os.path.join(src, RETARGETING_DIR, RETARGETING_FILE)
+  retarget = os.path.join(retargeting_from or src, RETARGETING_DIR, RETARGETING_FILE)
   if os.path.isfile(retarget):
     for name in RETARGETING_GROUPS:
       found[name] = retarget
@@ -156,7 +160,8 @@ def param_count(variables: dict) -> int:
                                                                                 {})).values()))
 
 
-def convert_official(src: str, config) -> tuple[dict, dict]:
+def convert_official(src: str, config, retargeting_from: str | None = None
+                     ) -> tuple[dict, dict]:
   """Reads the official folder into ({network: variables}, manifest); nothing is written.
 
   Raises ConversionError listing every problem (missing / unexpected keys, shape mismatches,
@@ -164,7 +169,7 @@ def convert_official(src: str, config) -> tuple[dict, dict]:
   """
   from lp_jax.models import liveportrait  # pylint: disable=g-import-not-at-top
 
-  base, files = locate_official_files(src)
+  base, files = locate_official_files(src, retargeting_from)
   loaded, problems = {}, []
   for path in sorted(set(files.values())):
     try:

@@ -32,6 +32,7 @@ import contextlib
 import dataclasses
 import importlib
 import io
+import json
 import os
 import pickle
 import pickletools
@@ -623,6 +624,15 @@ def save_template_official_pkl(path, tpl: MotionTemplate) -> str:
                         for i in range(tpl.n_frames)]
   _atomic_write(path, lambda f: pickle.dump(obj, f, protocol=4), label)
   return os.fspath(path)
+
+
+def bundled_lip_array() -> np.ndarray:
+  """The official neutral-lip constant, float64 [1, 21, 3], shipped as package data
+  (`lp_jax/resources/lip_array.json`: the values of the official `lip_array.pkl`)."""
+  path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "resources", "lip_array.json")
+  with open(path, encoding="utf-8") as f:
+    doc = json.load(f)
+  return np.asarray(doc["values"], np.float64).reshape(doc["shape"])
 
 
 def load_lip_array(path) -> np.ndarray:

@@ -4,11 +4,15 @@
 import os
 import subprocess
 import sys
+import tempfile
 
 # Before JAX initialises: a real multi-device mesh on CPU, and no accelerator.
 os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
                            " --xla_force_host_platform_device_count=8").strip()
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
+# Converted weights and compiled programs of in-process runs go to a per-session cache, never to
+# the user's ~/.cache/lp_jax.
+os.environ.setdefault("LP_JAX_CACHE", tempfile.mkdtemp(prefix="lp_jax_test_cache_"))
 
 import jax  # noqa: E402
 import numpy as np  # noqa: E402

@@ -22,7 +22,6 @@ S31 = os.path.join(A, "source", "s31.jpg")
 S0, S6, S13 = (os.path.join(A, "source", n) for n in ("s0.jpg", "s6.jpg", "s13.mp4"))
 D0, D11 = os.path.join(A, "driving", "d0.mp4"), os.path.join(A, "driving", "d11.mp4")
 D12, D1, D5 = (os.path.join(A, "driving", n) for n in ("d12.jpg", "d1.pkl", "d5.pkl"))
-LIP = os.path.join(A, "resources", "lip_array.pkl")
 
 
 @pytest.fixture(scope="module")
@@ -61,25 +60,27 @@ def test_video_driving_with_audio(env):
   assert frames_of(out / "s31--d11_concat.mp4") == (3, (1536, 512))  # driving|source|result
   info = media.probe_video(str(out / "s31--d11.mp4"))
   assert info.fps_int == 25 and info.has_audio
-  tpl = templates.load_template(str(out / "d11_motion.npz"))
+  # Without face models there are no eye / lip ratios, which the official pkl needs: our npz.
+  tpl = templates.load_template(str(out / "d11.npz"))
   assert tpl.n_frames == 3 and tpl.output_fps == 25 and tpl.x_s.shape == (3, 21, 3)
-  assert sorted(os.listdir(out)) == ["d11_motion.npz", "s31--d11.mp4", "s31--d11_concat.mp4"]
+  assert sorted(os.listdir(out)) == ["d11.npz", "s31--d11.mp4", "s31--d11_concat.mp4"]
   # The template of the driving video drives the same animation without the video.
-  proc2, out2 = infer(env, "-s", S31, "-d", str(out / "d11_motion.npz"), "--no_flag_do_crop",
+  proc2, out2 = infer(env, "-s", S31, "-d", str(out / "d11.npz"), "--no_flag_do_crop",
                       out="out_from_template")
   assert proc2.returncode == 0, proc2.stderr
   a = np.stack(list(media.VideoReader(str(out / "s31--d11.mp4"))))
-  b = np.stack(list(media.VideoReader(str(out2 / "s31--d11_motion.mp4"))))
+  b = np.stack(list(media.VideoReader(str(out2 / "s31--d11.mp4"))))
   assert a.shape == b.shape and np.abs(a.astype(int) - b.astype(int)).mean() < 1.0
 
 
 @pytest.mark.slow
 def test_video_without_audio_and_official_template(env):
   proc, out = infer(env, "-s", S31, "-d", D0, "--no_flag_do_crop", "--max_frames", "2",
-                    "--save_template", "pkl", "--no_flag_stitching", "--animation_region", "exp")
+                    "--face_models", env["faces"], "--no_flag_stitching", "--animation_region",
+                    "exp")
   assert proc.returncode == 0, proc.stderr
   assert not media.probe_video(str(out / "s31--d0.mp4")).has_audio
-  tpl = templates.load_template(str(out / "d0_motion.pkl"))  # official layout, safe reader
+  tpl = templates.load_template(str(out / "d0.pkl"))  # official layout (default), safe reader
   assert tpl.n_frames == 2 and tpl.kp.shape == (2, 21, 3)
   proc, out = infer(env, "-s", S31, "-d", D1, "--no_flag_do_crop", "--max_frames", "2",
                     out="tpl")
@@ -92,7 +93,8 @@ def test_video_without_audio_and_official_template(env):
 
 @pytest.mark.slow
 def test_image_driving_writes_images(env):
-  proc, out = infer(env, "-s", S31, "-d", D12, "--no_flag_do_crop", "--lip_array", LIP)
+  # Default flags: relative motion reads the bundled official lip array.
+  proc, out = infer(env, "-s", S31, "-d", D12, "--no_flag_do_crop")
   assert proc.returncode == 0, proc.stderr
   assert media.read_image(str(out / "s31--d12.jpg")).shape == (512, 512, 3)
   assert media.read_image(str(out / "s31--d12_concat.jpg")).shape == (512, 1536, 3)
@@ -104,15 +106,14 @@ def test_image_driving_writes_images(env):
 def test_crop_paste_back_retargeting_and_gif(env):
   """Uncropped photo: detector crop, tracked driving landmarks, retargeting, paste-back."""
   proc, out = infer(env, "-s", S0, "-d", D11, "--face_models", env["faces"], "--max_frames",
-                    "3", "--flag_eye_retargeting", "--flag_lip_retargeting", "--gif",
-                    "--save_template", "pkl")
+                    "3", "--flag_eye_retargeting", "--flag_lip_retargeting", "--gif")
   assert proc.returncode == 0, proc.stderr
   # Paste-back: the result has the source image's size (600x704), the concat the crops'.
   assert frames_of(out / "s0--d11.mp4") == (3, (600, 704))
   assert frames_of(out / "s0--d11_concat.mp4") == (3, (1536, 512))
   assert media.probe_video(str(out / "s0--d11.mp4")).has_audio
   assert (out / "s0--d11.gif").stat().st_size > 0
-  tpl = templates.load_template(str(out / "d11_motion.pkl"))
+  tpl = templates.load_template(str(out / "d11.pkl"))
   assert tpl.eye_ratios.shape == (3, 2) and tpl.lip_ratios.shape == (3, 1)
   np.testing.assert_allclose(tpl.eye_ratios, 0.3, atol=1e-3)  # the stand-in's open eyes
   # Outside the pasted face the frames are the source photo (up to video compression).
@@ -164,7 +165,6 @@ def bad_inputs(env, tmp):
       (["-s", str(text), "-d", D0, "--no_flag_do_crop"], str(text), "not a readable image"),
       (["-s", S31, "-d", str(cut), "--no_flag_do_crop"], str(cut), "pickle"),
       (["-s", S31, "-d", str(empty), "--no_flag_do_crop"], str(empty), "video"),
-      (["-s", S31, "-d", D12, "--no_flag_do_crop"], D12, "--lip_array"),
       (["-s", S31, "-d", S13, "--no_flag_do_crop"], S13, "not square"),
       (["-s", S0, "-d", D0, *no_face], S0, "no face found in the source image"),
       (["-s", S13, "-d", D0, *no_face], S13, "no face found in any source frame"),

@@ -187,7 +187,7 @@ def make_train_dataset(data_config, *, global_batch_size: int,
     process_index = jax.process_index() if process_index is None else process_index
     process_count = jax.process_count() if process_count is None else process_count
   if global_batch_size % process_count:
-    raise ValueError(f"global_batch_size {global_batch_size} does not divide over "
+    raise index.DataError(f"global_batch_size {global_batch_size} does not divide over "
                      f"{process_count} processes")
   clips, reader = open_source(data_config)
   train, held = index.split_clips(clips, data_config)

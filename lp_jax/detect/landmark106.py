@@ -42,16 +42,17 @@ def normalisation_from_graph(graph: onnx.GraphProto) -> tuple[float, float]:
 def crop_transform(bbox: np.ndarray, output_size: int) -> np.ndarray:
   """The [2, 3] float64 image->crop affine InsightFace builds around a detection box."""
   bbox = np.asarray(bbox, dtype=np.float32)
-  # Box arithmetic in float32 then the scale in float64, as numpy 1.x evaluates the official
-  # `face_align.transform(img, center, size, size / (max(w, h) * 1.5), 0)`.
+  # The official `face_align.transform(img, center, size, size / (max(w, h) * 1.5), 0)` under
+  # NumPy 2 (NEP 50: Python scalars do not widen float32): the box, the scale and the scaled
+  # centre are float32; skimage then composes the similarity in float64.
   w, h = bbox[2] - bbox[0], bbox[3] - bbox[1]
-  cx, cy = (bbox[2] + bbox[0]) / 2, (bbox[3] + bbox[1]) / 2
-  # np.float64 rather than a Python float so a degenerate box gives inf (numpy semantics, as
+  cx, cy = (bbox[2] + bbox[0]) / np.float32(2), (bbox[3] + bbox[1]) / np.float32(2)
+  # A float32 division rather than Python's, so a degenerate box gives inf (numpy semantics, as
   # upstream) instead of raising ZeroDivisionError.
-  scale = output_size / (np.float64(max(w, h)) * 1.5)
+  scale = np.float32(output_size) / (np.maximum(w, h) * np.float32(1.5))
   half = output_size / 2
-  return np.array([[scale, 0.0, -(np.float64(cx) * scale) + half],
-                   [0.0, scale, -(np.float64(cy) * scale) + half]], dtype=np.float64)
+  return np.array([[scale, 0.0, np.float64(-(cx * scale)) + half],
+                   [0.0, scale, np.float64(-(cy * scale)) + half]], dtype=np.float64)
 
 
 def transform_points(pts: np.ndarray, m: np.ndarray) -> np.ndarray:

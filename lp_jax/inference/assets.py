@@ -21,12 +21,18 @@ def cache_root() -> str:
                                                       "lp_jax"))
 
 
-def resolve(path: str) -> tuple[str, str | None]:
+def compilation_cache(path: str | None) -> str:
+  """The JAX persistent compilation cache folder ('' disables it; None: under cache_root())."""
+  return os.path.join(cache_root(), "jax") if path is None else path
+
+
+def resolve(path: str, animal: bool = False) -> tuple[str, str | None]:
   """(network weights: official liveportrait folder or converted dir, pretrained_weights root
   holding the ONNX face models or None) for a user-given path.
 
   Accepts the `pretrained_weights` root, its `liveportrait` (or `liveportrait_animals`) folder,
-  or a directory written by `python -m convert_weights`.
+  or a directory written by `python -m convert_weights`. With `animal`, the root resolves to its
+  `liveportrait_animals` folder.
   """
   path = os.path.abspath(path)
   if not os.path.isdir(path):
@@ -36,8 +42,13 @@ def resolve(path: str) -> tuple[str, str | None]:
         f"convert_weights)")
   if convert.is_orbax_dir(path):
     return path, None
-  if os.path.isdir(os.path.join(path, "liveportrait")):
-    return os.path.join(path, "liveportrait"), path
+  sub = "liveportrait_animals" if animal else "liveportrait"
+  if animal and not os.path.isdir(os.path.join(path, sub)) and os.path.isdir(
+      os.path.join(path, "liveportrait")):
+    raise FileNotFoundError(f"{path}: no liveportrait_animals/ folder (the animals weights; get "
+                            f"them with {convert.DOWNLOAD_HINT})")
+  if os.path.isdir(os.path.join(path, sub)):
+    return os.path.join(path, sub), path
   parent = os.path.dirname(path)
   has_faces = any(os.path.exists(os.path.join(parent, f)) for f in FACE_MODEL_FILES)
   return path, parent if has_faces else None
@@ -54,14 +65,31 @@ def _fingerprint(folder: str) -> str:
   return digest.hexdigest()[:24]
 
 
+def human_retargeting(path: str) -> str | None:
+  """For an official `liveportrait_animals` folder, the sibling `liveportrait` folder whose
+  stitching module the official animals pipeline runs (None when absent or not animals)."""
+  human = os.path.join(os.path.dirname(os.path.abspath(path)), "liveportrait")
+  if os.path.basename(os.path.abspath(path)) != "liveportrait_animals":
+    return None
+  return human if os.path.isfile(os.path.join(human, convert.RETARGETING_DIR,
+                                              convert.RETARGETING_FILE)) else None
+
+
 def converted(path: str, config=None) -> str:
   """A converted directory for `path`: itself if already converted, else a cached conversion
-  of the official folder (made on first use, reused while the .pth files are unchanged)."""
+  of the official folder (made on first use, reused while the .pth files are unchanged).
+
+  An animals folder is converted with the human stitching module beside it, as the official
+  animals pipeline loads it."""
   if convert.is_orbax_dir(path):
     return path
-  dst = os.path.join(cache_root(), "weights", _fingerprint(path))
+  human = human_retargeting(path)
+  key = _fingerprint(path) + (_fingerprint(human) if human else "")
+  dst = os.path.join(cache_root(), "weights", hashlib.sha256(key.encode()).hexdigest()[:24]
+                     if human else key)
   if not convert.is_orbax_dir(dst):
-    variables, manifest = convert.convert_official(path, config or model_configs.get_config())
+    variables, manifest = convert.convert_official(path, config or model_configs.get_config(),
+                                                   retargeting_from=human)
     manifest["model_config"] = "official"
     convert.save_orbax(dst, variables, manifest, force=True)
   return dst

@@ -11,6 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from lp_jax.inference.options import AnimationOptions
+from lp_jax.ops import keypoints
 from lp_jax.ops import motion
 from lp_jax.preprocess import smooth
 
@@ -66,6 +67,26 @@ def image_source_keypoints(models, src: dict, x_s, drv: dict, options: Animation
                             source_ratios=source_ratios, driving_ratios=driving_ratios,
                             notes=notes)
   return motion.apply_driving_multiplier(x_d, x_s, options.driving_multiplier), notes
+
+
+def animal_keypoints(models, src: dict, x_s, drv: dict, options: AnimationOptions, *,
+                     drv0: dict | None = None) -> jnp.ndarray:
+  """x_d [T, K, 3] of the official animals pipeline (image source, video / template driving).
+
+  The driving rotation, expression and translation are taken as they are (absolute, every
+  keypoint row) with the source's scale, then normalised like the expression-friendly option
+  (first-frame hull multiplier), stitched (when on) and scaled by the driving multiplier; there
+  is no relative motion, region, retargeting or lip normalisation.
+  """
+  drv0 = {k: v[:1] for k, v in (drv0 or drv).items()}
+  assemble = lambda d: keypoints.transform_keypoint(src["kp"], d["R"], d["exp"], src["scale"],
+                                                    d["t"])
+  x_d, x_d0 = assemble(drv), assemble(drv0)
+  mm = motion.motion_multiplier(np.asarray(x_s), np.asarray(x_d0))
+  x_d = motion.expression_friendly(x_d, x_s, x_d0, mm)
+  if options.flag_stitching:
+    x_d = models.stitching(x_s, x_d)
+  return motion.apply_driving_multiplier(x_d, x_s, options.driving_multiplier)
 
 
 def lip_normalisation(models, x_s, source_ratios: Ratios | None, options: AnimationOptions,

@@ -109,13 +109,13 @@ def template_chunks(tpl: templates.MotionTemplate, batch: int) -> Iterator[Drivi
                        Ratios(tpl.eye_ratios[sl], tpl.lip_ratios[sl]) if ratios else None)
 
 
-def wants_landmarks(options: AnimationOptions) -> bool:
-  return options.flag_eye_retargeting or options.flag_lip_retargeting
-
-
 def prepare(path: str, kind: str, options: AnimationOptions, faces: faces_lib.FaceStage, *,
-            max_frames: int | None = None) -> DrivingInput:
-  """Checks and prepares the driving input; errors are one-line MediaError / TemplateError."""
+            max_frames: int | None = None, auto_crop: bool = True) -> DrivingInput:
+  """Checks and prepares the driving input; errors are one-line MediaError / TemplateError.
+
+  `auto_crop`: crop a non-square driving video even without --flag_crop_driving_video (the
+  human pipeline does; the animals pipeline only resizes it).
+  """
   if kind == "template":
     tpl = templates.load_template(path)
     if max_frames:
@@ -136,7 +136,7 @@ def prepare(path: str, kind: str, options: AnimationOptions, faces: faces_lib.Fa
     if crop:
       if lmk is None:
         raise media.MediaError(f"{path}: no face found in the driving image")
-      box = faces_lib.driving_crop_box(faces_lib.Track([lmk], []), path)
+      box = faces.driving_crop_box(faces_lib.Track([lmk], []), path)
       out.image = faces_lib.crop_driving(image, box)
       out.image_lmk = lmk
     else:
@@ -149,12 +149,14 @@ def prepare(path: str, kind: str, options: AnimationOptions, faces: faces_lib.Fa
   info = media.probe_video(path)
   if info.n_frames == 0:
     raise media.MediaError(f"{path}: the video has no frames")
-  crop = options.flag_crop_driving_video or not info.is_square
+  crop = options.flag_crop_driving_video or (auto_crop and not info.is_square)
   out = DrivingInput("video", path, max_frames, info=info)
   if crop:
     faces.require(path, f"cropping the driving video ({info.width}x{info.height}"
                         f"{'' if info.is_square else ', not square'})")
-  if crop or (faces.available and wants_landmarks(options)):
+  # The official pipeline always computes driving landmarks (its templates carry the eye / lip
+  # ratios); one landmark pass costs little next to the networks.
+  if crop or faces.available:
     with media.VideoReader(path, max_frames=max_frames, info=info) as reader:
       out.track = faces.track(reader)
     if all(l is None for l in out.track.lmks):
@@ -167,7 +169,7 @@ def prepare(path: str, kind: str, options: AnimationOptions, faces: faces_lib.Fa
       note = faces_lib.skipped_note(out.track, path)
       if note:
         out.notes.append(note)
-      out.crop_box = faces_lib.driving_crop_box(out.track, path)
+      out.crop_box = faces.driving_crop_box(out.track, path)
     elif out.track.skipped:
       # Already-cropped frames are all animated; only their ratios would be missing.
       out.notes.append(f"{os.path.basename(path)}: no face in frame #0 (the tracker starts "

@@ -17,6 +17,7 @@ import numpy as np
 
 from lp_jax.detect import models as face_models
 from lp_jax.inference.driving import Ratios
+from lp_jax.inference.options import CropOptions
 from lp_jax.io.media import MediaError
 from lp_jax.preprocess import crop as crop_lib
 from lp_jax.preprocess import ratios as ratios_lib
@@ -54,20 +55,38 @@ def ratios_of(lmk: np.ndarray) -> Ratios:
 class FaceStage:
   """Detection, landmarks and crops; `models` is None when the ONNX files are absent."""
 
-  def __init__(self, models: face_models.FaceModels | None, missing: str | None = None):
+  def __init__(self, models: face_models.FaceModels | None, missing: str | None = None,
+               crop: CropOptions = CropOptions()):
     self.models = models
     self.missing = missing  # why there are no models, for notes and errors
+    self.crop = crop
 
   @classmethod
-  def from_weights(cls, root: str | None) -> "FaceStage":
+  def from_weights(cls, root: str | None, crop: CropOptions = CropOptions()) -> "FaceStage":
     """The face models of a pretrained_weights folder (None or partial: no models)."""
     if root is None:
-      return cls(None, "no pretrained_weights folder with the ONNX face models was given")
+      return cls(None, "no pretrained_weights folder with the ONNX face models was given", crop)
     missing = face_models.missing_files(root)
     if missing:
       return cls(None, f"{os.path.abspath(root)} lacks {', '.join(missing)} (get them with "
-                       f"{face_models.DOWNLOAD_HINT})")
-    return cls(face_models.FaceModels.from_weights_dir(root))
+                       f"{face_models.DOWNLOAD_HINT})", crop)
+    return cls(face_models.FaceModels.from_weights_dir(root, det_thresh=crop.det_thresh),
+               crop=crop)
+
+  def crop_source(self, rgb: np.ndarray, lmk: np.ndarray) -> dict:
+    """The official source crop of a frame from its landmarks, with the crop options."""
+    return crop_lib.crop_source_image(rgb, lmk, scale=self.crop.scale,
+                                      vy_ratio=self.crop.vy_ratio,
+                                      flag_do_rot=self.crop.flag_do_rot)
+
+  def driving_crop_box(self, track: "Track", path: str) -> np.ndarray:
+    """The one axis-aligned box all driving frames are cropped with (mean of per-frame boxes)."""
+    boxes = [crop_lib.driving_bbox(l, scale=self.crop.scale_crop_driving_video,
+                                   vy_ratio=self.crop.vy_ratio_crop_driving_video)
+             for l in track.lmks if l is not None]
+    if not boxes:
+      raise MediaError(f"{path}: no face found in any driving frame")
+    return crop_lib.average_bbox(boxes)
 
   @property
   def available(self) -> bool:
@@ -92,7 +111,7 @@ class FaceStage:
       lmk106 = self._first_face_106(rgb)
       if lmk106 is None:
         raise MediaError(f"{path}: no face found in the source image")
-      crop = crop_lib.crop_source_image(rgb, lmk106)
+      crop = self.crop_source(rgb, lmk106)
       return SourceFace(crop["img_crop_256x256"], self.models.landmark_203(rgb, lmk106),
                         crop["M_c2o"], crop["M_o2c"])
     crop256 = crop_lib.resize_linear(rgb)
@@ -106,7 +125,7 @@ class FaceStage:
     """A source-video frame: cropped from its tracked 203 points (official crop_source_video)."""
     if not do_crop:
       return SourceFace(crop_lib.resize_linear(rgb), lmk203)
-    crop = crop_lib.crop_source_image(rgb, lmk203)
+    crop = self.crop_source(rgb, lmk203)
     return SourceFace(crop["img_crop_256x256"], lmk203, crop["M_c2o"], crop["M_o2c"])
 
   def image_landmarks(self, rgb: np.ndarray) -> np.ndarray | None:
@@ -132,14 +151,6 @@ class FaceStage:
         prev = self.models.landmark_203(frame, prev)
       lmks.append(np.asarray(prev, np.float32))
     return Track(lmks, skipped)
-
-
-def driving_crop_box(track: Track, path: str) -> np.ndarray:
-  """The one axis-aligned box all driving frames are cropped with (mean of per-frame boxes)."""
-  boxes = [crop_lib.driving_bbox(l) for l in track.lmks if l is not None]
-  if not boxes:
-    raise MediaError(f"{path}: no face found in any driving frame")
-  return crop_lib.average_bbox(boxes)
 
 
 def crop_driving(frame: np.ndarray, box: np.ndarray) -> np.ndarray:

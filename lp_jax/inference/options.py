@@ -1,17 +1,43 @@
 # Copyright 2026 The lp_jax Authors. Licensed under the Apache License, Version 2.0.
-"""Animation options with the official CLI names and effective defaults (spec section 19.2).
+"""Animation and crop options with the official CLI names and effective defaults.
 
-The official `ArgumentConfig` overrides some `InferenceConfig` defaults (lip normalisation off,
-expression-friendly driving, detection threshold 0.15); the values here are the ones that
-actually run, so an official command line means the same thing here.
+The official `ArgumentConfig` overrides some `InferenceConfig` / `CropConfig` defaults (lip
+normalisation off, expression-friendly driving, detection threshold 0.15); the values here are the
+ones that actually run, so an official command line means the same thing here.
 """
 
 import dataclasses
+import math
 
 from lp_jax.ops.motion import REGIONS
 
 DRIVING_OPTIONS = ("expression-friendly", "pose-friendly")
 AUDIO_PRIORITIES = ("driving", "source")
+
+
+@dataclasses.dataclass(frozen=True)
+class CropOptions:
+  """The official source / driving crop arguments (`CropConfig` as `ArgumentConfig` sets it)."""
+  det_thresh: float = 0.15  # face detection score threshold
+  scale: float = 2.3  # source crop size over the landmarks' extent (larger: smaller face)
+  # Horizontal shift of the source crop. The official `crop_image` never forwards it, so it has
+  # no effect there; kept identical here.
+  vx_ratio: float = 0.0
+  vy_ratio: float = -0.125  # vertical shift of the source crop, as a fraction of its size
+  flag_do_rot: bool = True  # rotate the source crop upright
+  scale_crop_driving_video: float = 2.2  # driving crop size over the landmarks' extent
+  # Passed by the official code under a keyword nobody reads: no effect there, nor here.
+  vx_ratio_crop_driving_video: float = 0.0
+  vy_ratio_crop_driving_video: float = -0.1  # vertical shift of the driving crop
+
+  def __post_init__(self):
+    _finite(self, ("det_thresh", "scale", "vx_ratio", "vy_ratio", "scale_crop_driving_video",
+                   "vx_ratio_crop_driving_video", "vy_ratio_crop_driving_video"))
+    if not 0.0 <= self.det_thresh <= 1.0:
+      raise ValueError(f"--det_thresh {self.det_thresh}: expected a score in [0, 1]")
+    for name in ("scale", "scale_crop_driving_video"):
+      if getattr(self, name) <= 0:
+        raise ValueError(f"--{name} {getattr(self, name)}: expected a positive scale")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,5 +72,19 @@ class AnimationOptions:
     if self.audio_priority not in AUDIO_PRIORITIES:
       raise ValueError(f"--audio_priority {self.audio_priority!r}: expected one of "
                        f"{', '.join(AUDIO_PRIORITIES)}")
+    _finite(self, ("driving_multiplier", "driving_smooth_observation_variance",
+                   "lip_normalize_threshold", "source_video_eye_retargeting_threshold"))
     if self.driving_smooth_observation_variance <= 0:
-      raise ValueError("--driving_smooth_observation_variance must be positive")
+      raise ValueError(f"--driving_smooth_observation_variance "
+                       f"{self.driving_smooth_observation_variance}: must be positive")
+    if self.source_max_dim < 2:
+      raise ValueError(f"--source_max_dim {self.source_max_dim}: must be at least 2")
+    if self.source_division < 1:
+      raise ValueError(f"--source_division {self.source_division}: must be at least 1")
+
+
+def _finite(options, names) -> None:
+  for name in names:
+    value = getattr(options, name)
+    if not math.isfinite(value):
+      raise ValueError(f"--{name} {value}: must be a finite number")

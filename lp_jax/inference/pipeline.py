@@ -16,9 +16,11 @@ import cv2
 import jax.numpy as jnp
 import numpy as np
 
+from lp_jax import templates
 from lp_jax.inference import assets
 from lp_jax.inference.decoder import FrameDecoder
-from lp_jax.inference.driving import Ratios, image_source_keypoints, video_source_keypoints
+from lp_jax.inference.driving import (Ratios, animal_keypoints, image_source_keypoints,
+                                     video_source_keypoints)
 from lp_jax.inference.driving_input import DrivingChunk
 from lp_jax.inference.options import AnimationOptions
 from lp_jax.ops import keypoints
@@ -47,20 +49,28 @@ class LivePortrait:
   """The image-source animation pipeline over LivePortraitModels."""
 
   def __init__(self, models: LivePortraitModels, *, batch_size: int = 8, lip_array=None,
-               synthetic: bool = False):
+               synthetic: bool = False, devices=None):
     self.models = models
-    self.decoder = FrameDecoder(models, batch_size)
+    self.decoder = FrameDecoder(models, batch_size, devices)
     self.batch_size = self.decoder.batch_size
     self.lip_array = lip_array
     self.synthetic = synthetic  # random weights: say so wherever output is written
 
   @classmethod
-  def from_pretrained(cls, path: str, *, batch_size: int = 8, config=None) -> "LivePortrait":
-    """`path`: pretrained_weights/, its liveportrait/ folder, or a converted directory."""
+  def from_pretrained(cls, path: str, *, batch_size: int = 8, config=None, lip_array=None,
+                      devices=None) -> "LivePortrait":
+    """`path`: pretrained_weights/, its liveportrait/ folder, or a converted directory.
+
+    `lip_array`: the neutral-lip constant of image driving (default: the bundled official one);
+    `devices`: where W+G batches are sharded (default: every local device).
+    """
     weights, _ = assets.resolve(path)
     converted = assets.converted(weights, config)
     models = LivePortraitModels.from_pretrained(converted, config)
-    return cls(models, batch_size=batch_size, synthetic=assets.is_synthetic(converted))
+    if lip_array is None:
+      lip_array = templates.bundled_lip_array()
+    return cls(models, batch_size=batch_size, lip_array=lip_array, devices=devices,
+               synthetic=assets.is_synthetic(converted))
 
   # -- source -----------------------------------------------------------------------------
 
@@ -102,22 +112,28 @@ class LivePortrait:
 
   def animate(self, source: Source, chunks: Iterator[DrivingChunk],
               options: AnimationOptions = AnimationOptions(), *, driving_is_video: bool = True,
-              notes: list[str] | None = None) -> Iterator[tuple[np.ndarray, DrivingChunk]]:
-    """Yields (uint8 [n, 512, 512, 3] generated crops, the chunk that drove them)."""
+              notes: list[str] | None = None, animal: bool = False
+              ) -> Iterator[tuple[np.ndarray, DrivingChunk, np.ndarray]]:
+    """Yields (uint8 [n, 512, 512, 3] generated crops, the chunk that drove them, x_d [n, K, 3])."""
     notes = notes if notes is not None else []
     drv0 = None
     for chunk in chunks:
       motion = {k: jnp.asarray(chunk.motion[k], jnp.float32) for k in MOTION_KEYS}
       if drv0 is None:
         drv0 = {k: v[:1] for k, v in motion.items()}
-      x_d, chunk_notes = image_source_keypoints(
-          self.models, source.info, source.x_s, motion, options,
-          driving_is_video=driving_is_video, lip_array=self.lip_array,
-          source_ratios=source.ratios, driving_ratios=chunk.ratios, drv0=drv0)
+      if animal:  # the official animals pipeline (liveportrait_animals weights)
+        x_d, chunk_notes = animal_keypoints(self.models, source.info, source.x_s, motion,
+                                            options, drv0=drv0), []
+      else:
+        x_d, chunk_notes = image_source_keypoints(
+            self.models, source.info, source.x_s, motion, options,
+            driving_is_video=driving_is_video, lip_array=self.lip_array,
+            source_ratios=source.ratios, driving_ratios=chunk.ratios, drv0=drv0)
       for note in chunk_notes:
         if note not in notes:
           notes.append(note)
-      yield self.decoder(source.feature_3d, source.x_s, np.asarray(x_d)), chunk
+      x_d = np.asarray(x_d)
+      yield self.decoder(source.feature_3d, source.x_s, x_d), chunk, x_d
 
 
 def concat_frame(driving256: np.ndarray | None, source256: np.ndarray,

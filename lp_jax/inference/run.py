@@ -2,25 +2,33 @@
 """`infer.py`: animate a source image or video with a driving video, image or motion template.
 
 Inputs are checked before the weights are loaded, every error is one line on stderr with exit
-status 1, and outputs appear only when complete (temporary names, then renames).
+status 1, and outputs appear only when complete (temporary names, then renames); an interrupted
+run (Ctrl-C, SIGTERM) removes what it had started writing.
+
+`prepare(args)` checks the inputs and builds a `Job`; `Job.frames()` yields every animated frame
+with what produced it (the same stream the writers consume, and what the end-to-end parity test
+compares with the official pipeline); `Job.write()` writes the outputs.
 """
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import os
+import signal
 import sys
 import time
 import warnings
+from typing import Iterator
 
 import jax
 import numpy as np
 
 from lp_jax import templates
 from lp_jax.inference import assets
+from lp_jax.inference import cli
 from lp_jax.inference import driving_input
 from lp_jax.inference import source_video
-from lp_jax.inference.cli import add_animation_flags, options_from_args
 from lp_jax.inference.driving import Ratios, video_source_keypoints
 from lp_jax.inference.faces import FaceStage, SourceFace
 from lp_jax.inference.options import AnimationOptions
@@ -30,35 +38,41 @@ from lp_jax.preprocess import paste_back as paste_back_lib
 
 # The feathered 512x512 crop mask, generated once (only its warp depends on the frame).
 CROP_MASK = paste_back_lib.make_crop_mask()
+ERRORS = (media.MediaError, templates.TemplateError, ValueError, FileNotFoundError)
 
 
-def build_parser() -> argparse.ArgumentParser:
-  p = argparse.ArgumentParser(prog="infer.py", description=__doc__,
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
-  p.add_argument("-s", "--source", required=True,
-                 help="source image or video (cropped to the face unless --no_flag_do_crop)")
-  p.add_argument("-d", "--driving", required=True,
-                 help="driving video, driving image, or motion template (.pkl official, .npz)")
-  p.add_argument("-o", "--output_dir", default="animations", help="where results go")
-  p.add_argument("-w", "--weights", default="pretrained_weights",
-                 help="pretrained_weights/, its liveportrait/ folder, or a converted directory")
-  p.add_argument("--face_models", default=None,
-                 help="pretrained_weights/ folder holding insightface/ and liveportrait/"
-                      "landmark.onnx (default: the one -w points into, if any)")
-  p.add_argument("--gif", action="store_true", help="also write <src>--<drv>.gif")
-  p.add_argument("--batch_size", type=int, default=8,
-                 help="driving frames per jitted W+G call (rounded up to the device count)")
-  p.add_argument("--lip_array", default=None,
-                 help="the official lip_array.pkl (needed for image driving with relative motion)")
-  p.add_argument("--save_template", choices=("npz", "pkl", "none"), default="npz",
-                 help="write the driving motion template: ours (npz) or the official pkl")
-  p.add_argument("--max_frames", type=int, default=None,
-                 help="animate at most this many driving frames")
-  p.add_argument("--quiet", "-q", action="store_true", help="no progress output")
-  p.add_argument("--compilation_cache", default=os.path.join(assets.cache_root(), "jax"),
-                 help="JAX persistent compilation cache ('' disables it)")
-  add_animation_flags(p)
-  return p
+class Terminated(BaseException):
+  """SIGTERM, raised in the main thread so that every writer aborts and cleans up."""
+
+
+@contextlib.contextmanager
+def terminate_as_exception():
+  def handler(signum, frame):
+    raise Terminated()
+  previous = signal.signal(signal.SIGTERM, handler)
+  try:
+    yield
+  finally:
+    signal.signal(signal.SIGTERM, previous)
+
+
+def run(argv=None) -> int:
+  args = cli.build_parser(description=__doc__).parse_args(argv)
+  # The audio mux runs ffmpeg in a subprocess; JAX warns about forking, but the child only
+  # execs ffmpeg and never touches JAX.
+  warnings.filterwarnings("ignore", message="os.fork", category=RuntimeWarning)
+  try:
+    with terminate_as_exception():
+      return prepare(args).write()
+  except ERRORS as e:
+    print(f"error: {str(e).splitlines()[0] if str(e) else type(e).__name__}", file=sys.stderr)
+    return 1
+  except KeyboardInterrupt:
+    print("\ninterrupted: partial outputs removed", file=sys.stderr)
+    return 130
+  except Terminated:
+    print("\nterminated: partial outputs removed", file=sys.stderr)
+    return 143
 
 
 def enable_compilation_cache(path: str) -> None:
@@ -69,88 +83,122 @@ def enable_compilation_cache(path: str) -> None:
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
 
 
+def select_devices(args) -> list:
+  """The devices the networks run on: `--flag_force_cpu`, `--device_id` (official meaning),
+  or every local device with `--all_devices`."""
+  devices = jax.local_devices(backend="cpu") if args.flag_force_cpu else jax.local_devices()
+  if args.all_devices:
+    return devices
+  if not 0 <= args.device_id < len(devices):
+    raise ValueError(f"--device_id {args.device_id}: this machine has {len(devices)} "
+                     f"{devices[0].platform} device(s) (ids 0-{len(devices) - 1})")
+  jax.config.update("jax_default_device", devices[args.device_id])
+  return [devices[args.device_id]]
+
+
+def animal_options(args, options: AnimationOptions, src_kind: str, drv_kind: str,
+                   notes: list) -> AnimationOptions:
+  """The official animals pipeline's inputs: a source image and a driving video or template;
+  no source crop (its X-Pose detector is a PyTorch model with custom CUDA ops, not included)."""
+  if src_kind != "image":
+    raise media.MediaError(f"{args.source}: the animals pipeline animates a source image")
+  if drv_kind == "image":
+    raise media.MediaError(f"{args.driving}: the animals pipeline takes a driving video or "
+                           "motion template")
+  if options.flag_do_crop:
+    notes.append("--animal: the source is not cropped (the official animal face detector, "
+                 "X-Pose, is not included): give a pre-cropped animal face")
+  return dataclasses.replace(options, flag_do_crop=False)
+
+
 def stem(path: str) -> str:
   return os.path.splitext(os.path.basename(path.rstrip("/")))[0]
 
 
-def check_kinds(args) -> tuple[str, str]:
-  src_kind = media.classify(args.source)
-  drv_kind = media.classify(args.driving)
+def prepare(args: argparse.Namespace, *, source_frames: int | None = None,
+            driving_frames: int | None = None) -> "Job":
+  """Checks every input and builds the job (weights loaded last).
+
+  `source_frames` / `driving_frames` limit each side separately (default `--max_frames`).
+  """
+  options, crop = cli.options_from_args(args)
+  source_frames = source_frames or args.max_frames
+  driving_frames = driving_frames or args.max_frames
+  src_kind, drv_kind = media.classify(args.source), media.classify(args.driving)
   if src_kind not in ("image", "video"):
     raise media.MediaError(f"{args.source}: the source must be an image or a video")
-  return src_kind, drv_kind
-
-
-def run(argv=None) -> int:
-  args = build_parser().parse_args(argv)
-  if args.max_frames is not None and args.max_frames < 1:
-    print("error: --max_frames must be positive", file=sys.stderr)
-    return 1
-  # The audio mux runs ffmpeg in a subprocess; JAX warns about forking, but the child only
-  # execs ffmpeg and never touches JAX.
-  warnings.filterwarnings("ignore", message="os.fork", category=RuntimeWarning)
-  try:
-    return _run(args)
-  except (media.MediaError, templates.TemplateError, ValueError, FileNotFoundError) as e:
-    print(f"error: {str(e).splitlines()[0] if str(e) else type(e).__name__}", file=sys.stderr)
-    return 1
-
-
-def _run(args) -> int:
-  options = options_from_args(args)
-  src_kind, drv_kind = check_kinds(args)
-  start = time.perf_counter()
+  notes = []
+  if args.animal:
+    options = animal_options(args, options, src_kind, drv_kind, notes)
+  devices = select_devices(args)
   log = (lambda *a: None) if args.quiet else (lambda *a: print(*a, file=sys.stderr))
-  # Everything that can fail on the inputs runs before the weights load.
-  weights, face_root = assets.resolve(args.weights)
-  faces = FaceStage.from_weights(args.face_models or face_root)
-  driving = driving_input.prepare(args.driving, drv_kind, options, faces,
-                                  max_frames=args.max_frames)
-  if options.flag_relative_motion and not driving.is_video and not args.lip_array:
-    raise media.MediaError(f"{args.driving}: a single driving frame with relative motion needs "
-                           "the official neutral-lip constant: pass --lip_array lip_array.pkl")
-  lip_array = templates.load_lip_array(args.lip_array) if args.lip_array else None
-  notes = list(driving.notes)
+  start = time.perf_counter()
+  weights, face_root = assets.resolve(args.weights, animal=args.animal)
+  faces = FaceStage.from_weights(args.face_models or face_root, crop)
+  source = video = None
   if src_kind == "image":
-    source_rgb = media.resize_to_limit(media.read_image(args.source), options.source_max_dim,
-                                       options.source_division)
-    source_face = faces.source_image(source_rgb, args.source, options.flag_do_crop)
-    if source_face.lmk is None and faces.available:
+    rgb = media.resize_to_limit(media.read_image(args.source), options.source_max_dim,
+                                options.source_division)
+    source = (rgb, faces.source_image(rgb, args.source, options.flag_do_crop))
+    if source[1].lmk is None and faces.available:
       notes.append(f"{os.path.basename(args.source)}: no face found by the detector; source "
                    "ratios (retargeting, lip normalisation) are off")
   else:
-    video = source_video.prepare(args.source, options, faces, max_frames=args.max_frames)
+    video = source_video.prepare(args.source, options, faces, max_frames=source_frames)
     notes += video.notes
+    if drv_kind == "video" and video.info.n_frames:
+      # Official: a driving video is cut to the source's length before it is cropped, so the
+      # driving crop box averages only the frames that are animated.
+      driving_frames = min(driving_frames or video.info.n_frames, video.info.n_frames)
+  driving = driving_input.prepare(args.driving, drv_kind, options, faces,
+                                  max_frames=driving_frames, auto_crop=not args.animal)
+  notes += driving.notes
   if not faces.available:
     notes.append(f"landmark features (paste-back, ratios, retargeting from frames) are off: "
                  f"{faces.missing}")
+  lip_array = templates.load_lip_array(args.lip_array) if args.lip_array else (
+      templates.bundled_lip_array())
   pasteback = options.flag_pasteback and options.flag_do_crop and options.flag_stitching
   if options.flag_pasteback and not pasteback:
     notes.append("paste-back is off: it needs --flag_do_crop and --flag_stitching")
 
-  enable_compilation_cache(args.compilation_cache)
-  pipe = LivePortrait.from_pretrained(weights, batch_size=args.batch_size)
-  pipe.lip_array = lip_array
+  enable_compilation_cache(assets.compilation_cache(args.compilation_cache))
+  pipe = LivePortrait.from_pretrained(weights, batch_size=args.batch_size, lip_array=lip_array,
+                                      devices=devices)
   if pipe.synthetic:
     log(f"warning: {args.weights} holds synthetic, untrained weights: the output shows that "
         "the pipeline runs, not what LivePortrait looks like")
-  job = Job(args, options, pipe, driving, notes, pasteback, log, start)
-  if src_kind == "image":
-    return job.image_source(source_rgb, source_face)
-  return job.video_source(video)
+  return Job(args, options, pipe, faces, driving, notes, pasteback, log, start, source=source,
+             video=video)
+
+
+@dataclasses.dataclass
+class Frame:
+  """One animated frame and what produced it."""
+  result: np.ndarray  # uint8: pasted back into the source frame, or the 512 crop
+  crop: np.ndarray  # uint8 [512, 512, 3], the generated crop
+  driving256: np.ndarray | None  # the driving network input (None for a template)
+  source256: np.ndarray  # the source network input
+  x_s: np.ndarray  # [K, 3] source keypoints
+  x_d: np.ndarray  # [K, 3] driving keypoints passed to W
 
 
 @dataclasses.dataclass
 class Job:
-  """One animation run: writes the outputs and reports."""
+  """One animation run: the animated frames, then the files."""
   args: argparse.Namespace
   options: AnimationOptions
   pipe: LivePortrait
+  faces: FaceStage
   driving: driving_input.DrivingInput
   notes: list
   pasteback: bool
   log: object
   start: float
+  source: tuple[np.ndarray, SourceFace] | None = None  # image source: (frame, face)
+  video: source_video.SourceVideo | None = None  # video source
+  # The driving chunks of the animated frames (the motion template), filled by frames().
+  driving_chunks: list = dataclasses.field(default_factory=list)
 
   @property
   def name(self) -> str:
@@ -163,58 +211,46 @@ class Job:
   def path(self, suffix: str) -> str:
     return os.path.join(self.out_dir, self.name + suffix)
 
+  def frames(self) -> Iterator[Frame]:
+    """Every animated frame, streamed (the driving motion is kept for the template)."""
+    if self.video is not None:
+      return self._video_source_frames()
+    return self._image_source_frames()
+
   # -- image source ---------------------------------------------------------------------------
 
-  def image_source(self, rgb: np.ndarray, face: SourceFace) -> int:
+  def _image_source_frames(self) -> Iterator[Frame]:
     pipe, driving = self.pipe, self.driving
+    rgb, face = self.source
     source = pipe.encode_source(rgb, face.crop256, face.ratios, face.m_c2o)
-    mask = None
-    if self.pasteback:
-      mask = paste_back_lib.prepare_paste_back(CROP_MASK, face.m_c2o,
-                                               (rgb.shape[1], rgb.shape[0]))
-    finish = ((lambda f: paste_back_lib.paste_back(f, face.m_c2o, rgb, mask)) if mask is not None
-              else (lambda f: f))
+    finish = self._finisher(rgb, face.m_c2o)
+    x_s = np.asarray(source.x_s)[0]
     chunks = driving.chunks(pipe.motion_of_frames, pipe.batch_size)
-    if not driving.is_video:
-      chunk = next(iter(chunks))
-      (frames, _), = pipe.animate(source, iter([chunk]), self.options, driving_is_video=False,
-                                  notes=self.notes)
-      drv = None if chunk.crops256 is None else chunk.crops256[0]
-      concat = concat_frame(drv, source.crop256, frames[0])
-      written = [media.write_image(self.path(".jpg"), finish(frames[0])),
-                 media.write_image(self.path("_concat.jpg"), concat)]
-      written += self.save_template([chunk])
-      self.report(written, 1, None)
-      return 0
-    frames_iter = ((finish(f), f, drv, source.crop256) for f, drv in
-                   self.stream(pipe.animate(source, chunks, self.options, notes=self.notes)))
-    return self.write_videos(frames_iter, self.driving.fps, driving.audio,
-                             total=driving.template.n_frames if driving.kind == "template"
-                             else None)
-
-  def stream(self, animated):
-    """(generated frame, driving crop or None) pairs; keeps the chunks for the template."""
-    self.chunks_seen = []
-    for frames, chunk in animated:
-      if self.driving.kind == "video":
-        self.chunks_seen.append(chunk)
+    animate = pipe.animate(source, chunks, self.options, driving_is_video=driving.is_video,
+                           notes=self.notes, animal=self.args.animal)
+    self.driving_chunks = []
+    for frames, chunk, x_d in animate:
+      if driving.kind != "template":
+        self.driving_chunks.append(chunk)
       for i, frame in enumerate(frames):
-        yield frame, None if chunk.crops256 is None else chunk.crops256[i]
+        drv = None if chunk.crops256 is None else chunk.crops256[i]
+        yield Frame(finish(frame), frame, drv, source.crop256, x_s, np.asarray(x_d[i]))
+
+  def _finisher(self, rgb: np.ndarray, m_c2o):
+    """Paste-back into `rgb` when on (the mask's warp is per source frame, as upstream)."""
+    if not self.pasteback:
+      return lambda frame: frame
+    mask = paste_back_lib.prepare_paste_back(CROP_MASK, m_c2o, (rgb.shape[1], rgb.shape[0]))
+    return lambda frame: paste_back_lib.paste_back(frame, m_c2o, rgb, mask)
 
   # -- source video ---------------------------------------------------------------------------
 
-  def video_source(self, video: source_video.SourceVideo) -> int:
-    pipe, driving, options = self.pipe, self.driving, self.options
-    drv_chunks = []
-    if driving.is_video:  # the whole driving motion: the sequences are smoothed over time
-      drv_chunks = list(driving.chunks(pipe.motion_of_frames, pipe.batch_size))
-      drv_motion = {k: np.concatenate([np.asarray(c.motion[k]) for c in drv_chunks])
-                    for k in ("scale", "R", "exp", "t")}
-      n_drv = drv_motion["exp"].shape[0]
-    else:
-      drv_chunks = list(driving.chunks(pipe.motion_of_frames, 1))
-      drv_motion = {k: np.asarray(drv_chunks[0].motion[k]) for k in ("scale", "R", "exp", "t")}
-      n_drv = None
+  def _video_source_frames(self) -> Iterator[Frame]:
+    pipe, driving, options, video = self.pipe, self.driving, self.options, self.video
+    drv_chunks = list(driving.chunks(pipe.motion_of_frames,
+                                     pipe.batch_size if driving.is_video else 1))
+    drv_motion, drv_all_ratios = _merge(drv_chunks)
+    n_drv = drv_motion["exp"].shape[0] if driving.is_video else None
     src_motion = video.encode_motion(pipe, limit=n_drv)
     n = src_motion["exp"].shape[0] if n_drv is None else min(n_drv, src_motion["exp"].shape[0])
     src = {k: src_motion[k][:n] for k in src_motion}
@@ -222,9 +258,8 @@ class Job:
     if src_ratios is not None:
       src_ratios = Ratios(src_ratios.eye[:n], src_ratios.lip[:n])
     drv_ratios = None
-    if all(c.ratios is not None for c in drv_chunks) and drv_chunks:
-      eye = np.concatenate([np.asarray(c.ratios.eye) for c in drv_chunks])
-      lip = np.concatenate([np.asarray(c.ratios.lip) for c in drv_chunks])
+    if drv_all_ratios is not None:
+      eye, lip = drv_all_ratios.eye, drv_all_ratios.lip
       if not driving.is_video:
         eye, lip = np.repeat(eye[:1], n, 0), np.repeat(lip[:1], n, 0)
       drv_ratios = Ratios(eye[:n], lip[:n])
@@ -232,62 +267,74 @@ class Job:
         pipe.models, src, src["x_s"], drv_motion, options, driving_is_video=driving.is_video,
         lip_array=pipe.lip_array, source_ratios=src_ratios, driving_ratios=drv_ratios)
     self.notes += [m for m in kp_notes if m not in self.notes]
-    x_d = np.asarray(x_d)
-    self.chunks_seen = drv_chunks if driving.kind == "video" else []
+    x_d, x_s = np.asarray(x_d), np.asarray(src["x_s"])
+    # The template holds the animated driving frames (min(source, driving) for a video).
+    keep = n if driving.is_video else 1
+    self.driving_chunks = [] if driving.kind == "template" else [driving_input.DrivingChunk(
+        {k: v[:keep] for k, v in drv_motion.items()}, None,
+        None if drv_all_ratios is None else Ratios(drv_all_ratios.eye[:keep],
+                                                   drv_all_ratios.lip[:keep]))]
+    drv_crops = (c for c in _driving_crops(driving))
+    batch = []
 
-    def driving_crops():
-      if driving.kind == "template":
-        while True:
-          yield None
-      if driving.kind == "image":
-        while True:
-          yield driving.image
-      for crop, _ in driving.frames():
-        yield crop
+    def flush(start):
+      crops = np.stack([f.crop256 for _, f in batch])
+      frames = slice(start, start + len(batch))
+      out = pipe.animate_source_video(pipe.source_features(crops), x_s[frames], x_d[frames])
+      for i, ((rgb, face), frame) in enumerate(zip(batch, out)):
+        yield Frame(self._finisher(rgb, face.m_c2o)(frame), frame, next(drv_crops), face.crop256,
+                    x_s[start + i], x_d[start + i])
 
-    def generate():
-      batch = []
-      drv_iter = driving_crops()
-
-      def flush(start):
-        crops = np.stack([f.crop256 for _, f in batch])
-        frames = slice(start, start + len(batch))
-        out = pipe.animate_source_video(pipe.source_features(crops), src["x_s"][frames],
-                                        x_d[frames])
-        for (rgb, face), frame in zip(batch, out):
-          finished = frame
-          if self.pasteback:
-            # Per frame: each source frame has its own crop transform (official).
-            mask = paste_back_lib.prepare_paste_back(CROP_MASK, face.m_c2o,
-                                                     (rgb.shape[1], rgb.shape[0]))
-            finished = paste_back_lib.paste_back(frame, face.m_c2o, rgb, mask)
-          yield finished, frame, next(drv_iter), face.crop256
-
-      done = 0
-      for item in video.frames(limit=n):
-        batch.append(item)
-        if len(batch) == pipe.batch_size:
-          yield from flush(done)
-          done += len(batch)
-          batch = []
-      if batch:
+    done = 0
+    for item in video.frames(limit=n):
+      batch.append(item)
+      if len(batch) == pipe.batch_size:
         yield from flush(done)
-
-    audio = media.choose_audio_source(driving.audio, self.args.source, options.audio_priority)
-    return self.write_videos(generate(), video.info.fps_int, audio, total=n)
+        done += len(batch)
+        batch = []
+    if batch:
+      yield from flush(done)
 
   # -- outputs --------------------------------------------------------------------------------
 
-  def write_videos(self, frames_iter, fps: int, audio: str | None, total: int | None) -> int:
-    """Streams (result, 512 crop, driving crop, source crop) tuples into the two videos."""
+  def write(self) -> int:
+    """Writes the results; an image driving an image gives images, anything else videos."""
+    if self.video is None and not self.driving.is_video and self.driving.kind != "template":
+      return self._write_images()
+    if self.video is not None:
+      fps = self.video.info.fps_int
+      audio = media.choose_audio_source(self.driving.audio, self.args.source,
+                                        self.options.audio_priority)
+      total = None
+    else:
+      fps, audio = self.driving.fps, self.driving.audio
+      total = self.driving.template.n_frames if self.driving.kind == "template" else None
+    return self._write_videos(fps, audio, total)
+
+  def _write_images(self) -> int:
+    frame = next(iter(self.frames()))
+    concat = concat_frame(frame.driving256, frame.source256, frame.crop)
+    # Official: without paste-back the main image is the concatenation too.
+    written = [media.write_image(self.path(".jpg"), frame.result if self.pasteback else concat),
+               media.write_image(self.path("_concat.jpg"), concat)]
+    try:
+      written += self.save_template()
+    except BaseException:
+      for path in written:
+        os.remove(path)
+      raise
+    self.report(written, 1, None)
+    return 0
+
+  def _write_videos(self, fps: int, audio: str | None, total: int | None) -> int:
     progress = Progress(total, self.args.quiet)
     main = media.VideoWriter(self.path(".mp4"), fps, audio_from=audio)
     concat = media.VideoWriter(self.path("_concat.mp4"), fps, audio_from=audio)
     written = []
     try:
-      for finished, generated, drv256, src256 in frames_iter:
-        main.write(finished)
-        concat.write(concat_frame(drv256, src256, generated))
+      for frame in self.frames():
+        main.write(frame.result)
+        concat.write(concat_frame(frame.driving256, frame.source256, frame.crop))
         progress.update(1)
       progress.close()
       if progress.done == 0:
@@ -295,7 +342,7 @@ class Job:
       written = [main.close(), concat.close()]
       if self.args.gif:
         written.append(media.write_gif(written[0], self.path(".gif")))
-      written += self.save_template(self.chunks_seen, fps)
+      written += self.save_template()
     except BaseException:
       main.abort()
       concat.abort()
@@ -305,22 +352,30 @@ class Job:
     self.report(written, progress.done, progress.first_frame_s)
     return 0
 
-  def save_template(self, chunks, fps: int = 25) -> list[str]:
-    """The driving motion template, next to the results (never beside the input)."""
-    if self.args.save_template == "none" or self.driving.kind == "template" or not chunks:
+  def template(self) -> templates.MotionTemplate | None:
+    """The driving motion template of what was animated (None for a template driver)."""
+    if not self.driving_chunks:
+      return None
+    motion, ratios = _merge(self.driving_chunks)
+    return templates.MotionTemplate(
+        output_fps=int(self.driving.fps), scale=motion["scale"], R=motion["R"],
+        exp=motion["exp"], t=motion["t"], kp=motion.get("kp"), x_s=motion.get("x_s"),
+        eye_ratios=None if ratios is None else ratios.eye,
+        lip_ratios=None if ratios is None else ratios.lip)
+
+  def save_template(self) -> list[str]:
+    """`<driving>.pkl` (official) or `.npz` in the output folder, never beside the input."""
+    tpl = self.template()
+    if self.args.save_template == "none" or tpl is None:
       return []
-    motion = {k: np.concatenate([np.asarray(c.motion[k]) for c in chunks])
-              for k in chunks[0].motion}
-    ratios = all(c.ratios is not None for c in chunks)
-    tpl = templates.MotionTemplate(
-        output_fps=int(fps), scale=motion["scale"], R=motion["R"], exp=motion["exp"],
-        t=motion["t"], kp=motion.get("kp"), x_s=motion.get("x_s"),
-        eye_ratios=np.concatenate([c.ratios.eye for c in chunks]) if ratios else None,
-        lip_ratios=np.concatenate([c.ratios.lip for c in chunks]) if ratios else None)
-    base = os.path.join(self.out_dir, f"{stem(self.args.driving)}_motion")
-    if self.args.save_template == "pkl":
-      return [templates.save_template_official_pkl(base + ".pkl", tpl)]
-    return [templates.save_template(base + ".npz", tpl)]
+    base = os.path.join(self.out_dir, stem(self.args.driving))
+    if self.args.save_template == "npz":
+      return [templates.save_template(base + ".npz", tpl)]
+    if tpl.eye_ratios is None and not self.args.animal:  # animal templates carry no ratios
+      self.notes.append("no official .pkl template: the official human pipeline needs the eye "
+                        "and lip ratios, which need the face models; wrote the .npz instead")
+      return [templates.save_template(base + ".npz", tpl)]
+    return [templates.save_template_official_pkl(base + ".pkl", tpl)]
 
   def report(self, written, frames, first_frame_s):
     for note in self.notes:
@@ -331,3 +386,24 @@ class Job:
                          "seconds": round(time.perf_counter() - self.start, 2),
                          "time_to_first_frame_s": None if first_frame_s is None
                          else round(first_frame_s, 2)}))
+
+
+def _merge(chunks) -> tuple[dict, Ratios | None]:
+  """The motion and ratios of consecutive chunks as one [T] sequence."""
+  motion = {k: np.concatenate([np.asarray(c.motion[k]) for c in chunks]) for k in chunks[0].motion}
+  if any(c.ratios is None for c in chunks):
+    return motion, None
+  return motion, Ratios(np.concatenate([np.asarray(c.ratios.eye) for c in chunks]),
+                        np.concatenate([np.asarray(c.ratios.lip) for c in chunks]))
+
+
+def _driving_crops(driving: driving_input.DrivingInput):
+  """The driving network input shown in the concat video, per animated frame."""
+  if driving.kind == "template":
+    while True:
+      yield None
+  if driving.kind == "image":
+    while True:
+      yield driving.image
+  for crop, _ in driving.frames():
+    yield crop

@@ -19,7 +19,6 @@ import numpy as np
 from lp_jax.inference import faces as faces_lib
 from lp_jax.inference.driving import Ratios
 from lp_jax.io import media
-from lp_jax.preprocess import crop as crop_lib
 
 
 @dataclasses.dataclass
@@ -28,6 +27,7 @@ class SourceVideo:
   path: str
   info: media.VideoInfo
   options: object  # AnimationOptions
+  faces: faces_lib.FaceStage
   max_frames: int | None
   track: faces_lib.Track | None  # None without face models (and no cropping)
   notes: list = dataclasses.field(default_factory=list)
@@ -58,12 +58,8 @@ class SourceVideo:
         if self.track and lmk is None:
           continue
         rgb = media.resize_to_limit(frame, opts.source_max_dim, opts.source_division)
-        if opts.flag_do_crop:
-          face = faces_lib.SourceFace(**_crop(rgb, lmk))
-        else:
-          face = faces_lib.SourceFace(crop_lib.resize_linear(rgb), lmk)
         done += 1
-        yield rgb, face
+        yield rgb, self.faces.source_frame(rgb, lmk, opts.flag_do_crop)
 
   def encode_motion(self, pipe, limit: int | None = None) -> dict:
     """Pass 2: the source motion template [T] (scale, R, exp, t, kp, x_s)."""
@@ -81,19 +77,13 @@ class SourceVideo:
     return self.motion
 
 
-def _crop(rgb: np.ndarray, lmk: np.ndarray) -> dict:
-  crop = crop_lib.crop_source_image(rgb, lmk)  # 203 points for video frames (official)
-  return dict(crop256=crop["img_crop_256x256"], lmk=lmk, m_c2o=crop["M_c2o"],
-              m_o2c=crop["M_o2c"])
-
-
 def prepare(path: str, options, faces: faces_lib.FaceStage,
             max_frames: int | None = None) -> SourceVideo:
   """Pass 1: probe and track the source video (one-line errors, nothing loaded yet)."""
   info = media.probe_video(path)
   if info.n_frames == 0:
     raise media.MediaError(f"{path}: the video has no frames")
-  out = SourceVideo(path, info, options, max_frames, None)
+  out = SourceVideo(path, info, options, faces, max_frames, None)
   if options.flag_do_crop:
     faces.require(path, "cropping the source video (--flag_do_crop, the default; pass "
                         "--no_flag_do_crop for already-cropped frames)")

@@ -3,10 +3,11 @@
 
 Everything video-related runs the ffmpeg binary that imageio-ffmpeg ships, with the arguments the
 official code ends up using (imageio's ffmpeg reader / writer: rgb24 rawvideo in and out, H.264
-yuv420p at crf 18; audio muxed with `-map 0:v -map 1:a -c:v copy -shortest`), so frames and files
-match the official pipeline's. Decoding and encoding run on background threads behind bounded
-queues: they overlap with inference, and a video of any length streams through constant memory.
-Outputs are written under a temporary name in the destination folder and renamed only once
+yuv420p at crf 18; audio muxed with `-map 0:v -map 1:a -c:v copy`), so frames and files match the
+official pipeline's; audio shorter than the video is padded with silence where the official
+`-shortest` would drop the last frames. Decoding and encoding run on background threads behind
+bounded queues: they overlap with inference, and a video of any length streams through constant
+memory. Outputs are written under a temporary name in the destination folder and renamed only once
 complete, so a failure or an interrupt never leaves a half-written result behind.
 
 Every problem with a file is reported as a `MediaError` whose message is one line that starts with
@@ -615,10 +616,10 @@ class VideoWriter:
   Mirrors the official images2video (imageio's ffmpeg writer, libx264, yuv420p, crf 18,
   macro_block_size 2): a frame with an odd side is scaled up to the next even size, as imageio
   does. Frames go to `<name>.partial-<pid>.mp4` in the destination folder; `close()` waits for the
-  encoder, muxes audio from `audio_from` when that file has an audio stream (official
-  add_audio_to_video: `-map 0:v -map 1:a -c:v copy -shortest`) and only then renames the result
-  to `path`. `abort()` -- or leaving a `with` block by an exception -- deletes the temporary
-  files, so nothing is left behind; leaving the block normally closes the writer.
+  encoder, muxes audio from `audio_from` when that file has an audio stream (as the official
+  add_audio_to_video, with short audio padded rather than frames dropped) and only then renames
+  the result to `path`. `abort()` -- or leaving a `with` block by an exception -- deletes the
+  temporary files, so nothing is left behind; leaving the block normally closes the writer.
 
     with VideoWriter("out.mp4", fps=25, audio_from="d11.mp4") as writer:
       for frame in frames:
@@ -778,7 +779,11 @@ class VideoWriter:
 
   def _mux_audio(self) -> None:
     cmd = [ffmpeg_exe(), "-y", "-nostdin", "-v", "error", "-i", self._tmp, "-i", self.audio_from,
-           "-map", "0:v", "-map", "1:a", "-c:v", "copy", "-shortest", self._tmp_audio]
+           # apad + -shortest: audio shorter than the video is padded with silence, so every
+           # frame is kept (the official `-shortest` alone drops the frames past the audio);
+           # longer audio is cut at the video's end.
+           "-map", "0:v", "-map", "1:a", "-c:v", "copy", "-af", "apad", "-shortest",
+           self._tmp_audio]
     proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, check=False)
     if proc.returncode != 0:
       raise MediaError(f"{self.path}: adding the audio of {self.audio_from} failed "

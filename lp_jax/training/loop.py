@@ -23,6 +23,7 @@ from lp_jax.training import mesh as mesh_lib
 from lp_jax.training import metrics as metrics_lib
 from lp_jax.training import state as state_lib
 from lp_jax.training import step as step_lib
+from lp_jax.training.errors import ConfigError
 
 
 def maybe_initialize_distributed(config) -> None:
@@ -74,7 +75,6 @@ def train_and_evaluate(config, workdir: str):
   logging.info("process %d / %d, local devices %s", jax.process_index(), jax.process_count(),
                jax.local_devices())
   workdir = os.path.abspath(workdir)
-  _write_config(config, workdir)
   devices = jax.devices()
   if config.get("num_devices"):
     devices = devices[:config.num_devices]
@@ -83,10 +83,19 @@ def train_and_evaluate(config, workdir: str):
   n_batch_shards = int(np.prod([dict(zip(mesh.axis_names, mesh.devices.shape))[a]
                                 for a in mesh_lib.batch_axes(mesh)]))
   if config.batch_size % n_batch_shards or config.batch_size % jax.process_count():
-    raise ValueError(f"batch_size {config.batch_size} must be divisible by the {n_batch_shards} "
-                     f"batch shards and the {jax.process_count()} processes")
+    raise ConfigError(f"config.batch_size {config.batch_size} must be divisible by the "
+                      f"{n_batch_shards} batch shards of the mesh and the "
+                      f"{jax.process_count()} processes")
 
   t0 = time.perf_counter()
+  # The data source is checked before the (slow) state init, so a bad path fails at once.
+  from lp_jax import data  # pylint: disable=g-import-not-at-top
+  dataset = data.make_train_dataset(config.data, global_batch_size=config.batch_size,
+                                    process_index=jax.process_index(),
+                                    process_count=jax.process_count())
+  data_iter = iter(dataset)
+  logging.info("data ready after %.1f s", time.perf_counter() - t0)
+  _write_config(config, workdir)
   init_rng, train_rng = jax.random.split(jax.random.key(config.seed))
   run = state_lib.build(config, mesh, init_rng)
   logging.info("models and state built in %.1f s", time.perf_counter() - t0)
@@ -94,13 +103,6 @@ def train_and_evaluate(config, workdir: str):
       step_lib.stage1_step if config.stage == 1 else step_lib.stage2_step, models=run.models,
       loss_config=config.loss, mesh=mesh, state_shardings=run.shardings,
       extra_shardings=run.extra_shardings)
-
-  from lp_jax import data  # pylint: disable=g-import-not-at-top
-  dataset = data.make_train_dataset(config.data, global_batch_size=config.batch_size,
-                                    process_index=jax.process_index(),
-                                    process_count=jax.process_count())
-  data_iter = iter(dataset)
-  logging.info("data ready after %.1f s", time.perf_counter() - t0)
 
   ckpt = ckpt_lib.Checkpointer(workdir, save_every=config.checkpoint.every,
                                keep=config.checkpoint.keep,

@@ -20,6 +20,8 @@ import jax
 import numpy as np
 from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec as P
 
+from lp_jax.training.errors import ConfigError
+
 BATCH_AXES = ("data", "fsdp")
 
 
@@ -28,14 +30,14 @@ def mesh_shape(spec, num_devices: int) -> tuple[tuple[str, ...], tuple[int, ...]
   names = tuple(str(n) for n, _ in spec)
   sizes = [int(s) for _, s in spec]
   if sizes.count(-1) > 1:
-    raise ValueError(f"mesh {spec}: at most one axis may be -1")
+    raise ConfigError(f"mesh {spec}: at most one axis may be -1")
   known = int(np.prod([s for s in sizes if s != -1]))
   if -1 in sizes:
     if num_devices % known:
-      raise ValueError(f"mesh {spec}: {num_devices} devices are not divisible by {known}")
+      raise ConfigError(f"mesh {spec}: {num_devices} devices are not divisible by {known}")
     sizes[sizes.index(-1)] = num_devices // known
   if int(np.prod(sizes)) != num_devices:
-    raise ValueError(f"mesh {spec} needs {int(np.prod(sizes))} devices, have {num_devices}")
+    raise ConfigError(f"mesh {spec} needs {int(np.prod(sizes))} devices, have {num_devices}")
   return names, tuple(sizes)
 
 
@@ -86,7 +88,7 @@ def leaf_spec(path: str, shape: tuple[int, ...], mesh: Mesh, sharding_config) ->
       action = act
       break
   if action not in ("fsdp", "replicate"):
-    raise ValueError(f"sharding rule action {action!r} (expected 'fsdp' or 'replicate')")
+    raise ConfigError(f"sharding rule action {action!r} (expected 'fsdp' or 'replicate')")
   if action == "replicate" or fsdp == 1 or int(np.prod(shape)) < sharding_config.fsdp_min_size:
     return P()
   # The largest divisible dimension: for conv kernels [kh, kw, I, O] that is I or O, so each

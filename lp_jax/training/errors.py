@@ -1,0 +1,6 @@
+# Copyright 2026 The lp_jax Authors. Licensed under the Apache License, Version 2.0.
+"""A training configuration that cannot run; train.py prints its one-line message and exits 1."""
+
+
+class ConfigError(ValueError):
+  """A bad configuration value (mesh, batch size, init checkpoint); the message names it."""

@@ -1,0 +1,308 @@
+# Copyright 2026 The lp_jax Authors. Licensed under the Apache License, Version 2.0.
+"""End-to-end parity with the official pipeline, face models included (golden/E2E.md).
+
+Any golden of the `e2e_seed0.npz` format can be given with LP_E2E_GOLDEN. Its weights folder is
+rebuilt (recipe checkpoints + the detectors folder beside the npz), every case runs through
+`lp_jax.inference.run.prepare(...).frames()` -- the code infer.py runs, before any encoding --
+with the recorded options and frame ranges, and each stage is compared: decoded inputs,
+detections, landmarks, crops, matrices, ratios, motion, keypoints, and the animated frames.
+"""
+
+import hashlib
+import json
+import os
+import shutil
+
+import numpy as np
+import pytest
+
+from conftest import GOLDEN_DIR, SHARED, write_official
+from lp_jax.inference import cli
+from lp_jax.inference import run as infer_run
+from lp_jax.io import media
+from lp_jax.preprocess import crop as crop_lib
+
+GOLDEN = os.path.abspath(os.environ.get("LP_E2E_GOLDEN",
+                                        os.path.join(GOLDEN_DIR, "e2e_seed0.npz")))
+FACE_FILES = {"det_10g.onnx": "insightface/models/buffalo_l/det_10g.onnx",
+              "2d106det.onnx": "insightface/models/buffalo_l/2d106det.onnx",
+              "landmark.onnx": "liveportrait/landmark.onnx"}
+# (absolute tolerance) per compared quantity; measured errors are printed beside them.
+TOL = {"bbox": 1e-3, "score": 1e-5, "kps": 1e-3, "lmk106": 1e-3, "lmk": 1e-3, "matrix": 1e-4,
+       "ratio": 1e-5, "motion": 1e-4, "kp": 1e-4}
+# uint8 images: share of pixels within 2 levels, and the 256 network inputs exactly.
+MIN_WITHIN_2 = 0.999
+
+
+def _cases() -> list[str]:
+  if not os.path.exists(GOLDEN):
+    return ["<missing golden>"]
+  with np.load(GOLDEN) as g:
+    return [str(c) for c in g["meta/cases"]]
+
+
+def sha256(arr: np.ndarray) -> str:
+  return hashlib.sha256(np.ascontiguousarray(arr).tobytes()).hexdigest()
+
+
+def file_sha256(path: str) -> str:
+  with open(path, "rb") as f:
+    return hashlib.sha256(f.read()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def e2e():
+  if not os.path.exists(GOLDEN):
+    pytest.fail(f"end-to-end golden {GOLDEN} not found (set LP_E2E_GOLDEN or put ../shared "
+                "beside the repository)")
+  with np.load(GOLDEN) as g:
+    return {k: g[k] for k in g.files}
+
+
+def input_root(name: str) -> str:
+  """`shared` is ../shared/assets; another golden names its root beside itself."""
+  if name == "shared":
+    return os.path.join(SHARED, "assets")
+  return os.environ.get(f"LP_E2E_ROOT_{name.upper()}",
+                        os.path.join(os.path.dirname(GOLDEN), name))
+
+
+@pytest.fixture(scope="module")
+def weights(e2e, tmp_path_factory):
+  """The pretrained_weights/ folder the golden describes, checked against its pins."""
+  root = tmp_path_factory.mktemp("e2e") / "pretrained_weights"
+  write_official(str(root / "liveportrait"), int(e2e["meta/seed"]),
+                 bool(e2e["meta/module_prefix"]))
+  detectors = os.path.join(os.path.dirname(GOLDEN), f"detectors_seed{int(e2e['meta/det_seed'])}")
+  for name, rel in FACE_FILES.items():
+    src = os.path.join(detectors, name)
+    assert file_sha256(src) == str(e2e[f"meta/detectors_sha256/{name}"]), src
+    os.makedirs(os.path.dirname(root / rel), exist_ok=True)
+    shutil.copyfile(src, root / rel)
+  return str(root)
+
+
+def case_argv(e2e, case: str, weights: str, out_dir: str) -> tuple[list[str], dict]:
+  """infer.py's command line for a case (every recorded official field) and frame limits."""
+  c = f"case/{case}"
+  args = json.loads(str(e2e[f"{c}/args_json"]))
+  paths = {}
+  for role in ("source", "driving"):
+    rel, root = str(e2e[f"{c}/{role}"]), str(e2e[f"{c}/{role}_root"])
+    paths[role] = os.path.join(input_root(root), rel)
+    pin = f"meta/input_sha256/{root}:{rel}"
+    assert file_sha256(paths[role]) == str(e2e[pin]), f"{paths[role]} differs from {pin}"
+  argv = ["-s", paths["source"], "-d", paths["driving"], "-o", out_dir, "-w", weights,
+          "--quiet", "--batch_size", "1", "--save_template", "none"]
+  for key, value in sorted(args.items()):
+    if key in ("source", "driving", "output_dir") or value is None:
+      continue
+    if isinstance(value, bool):
+      argv.append(f"--{key}" if value else f"--no_{key}")
+    else:
+      argv += [f"--{key}", str(value)]
+  limits = {}
+  for role in ("source", "driving"):
+    index = e2e[f"{c}/input/{role}/frame_index"]
+    if index.tolist() != [-1]:
+      assert index.tolist() == list(range(len(index))), f"{case}: {role} range must start at 0"
+      limits[f"{role}_frames"] = len(index)
+  return argv, limits
+
+
+@pytest.fixture(scope="module")
+def results(e2e, weights, tmp_path_factory):
+  """Each case run once through the pipeline (cached across the tests of this module)."""
+  cache = {}
+
+  def get(case):
+    if case not in cache:
+      out = tmp_path_factory.mktemp(case)
+      argv, limits = case_argv(e2e, case, weights, str(out))
+      job = infer_run.prepare(cli.build_parser().parse_args(argv), **limits)
+      frames = list(job.frames())
+      cache[case] = (job, frames, argv)
+    return cache[case]
+  return get
+
+
+class Table:
+  """Per-quantity errors; `check` records and asserts."""
+
+  def __init__(self, case):
+    self.case, self.rows, self.failures = case, [], []
+
+  def _expect(self, ok, message):
+    if not ok:
+      self.failures.append(f"{self.case} {message}")
+
+  def close(self, name, ours, ref, tol):
+    ours, ref = np.asarray(ours, np.float64), np.asarray(ref, np.float64)
+    if ours.shape != ref.shape:
+      return self._expect(False, f"{name}: shape {ours.shape} vs {ref.shape}")
+    err = np.abs(ours - ref)
+    self.rows.append((name, float(err.max(initial=0)), float(err.mean()) if err.size else 0.0,
+                      f"tol {tol}"))
+    self._expect(err.max(initial=0) <= tol, f"{name}: max error {err.max()} > {tol}")
+
+  def images(self, name, ours, ref, min_within_2=MIN_WITHIN_2):
+    ours, ref = np.asarray(ours), np.asarray(ref)
+    if ours.shape != ref.shape:
+      return self._expect(False, f"{name}: shape {ours.shape} vs {ref.shape}")
+    err = np.abs(ours.astype(np.int16) - ref.astype(np.int16))
+    within1, within2 = float((err <= 1).mean()), float((err <= 2).mean())
+    self.rows.append((name, f"max {int(err.max())}", f"mean {float(err.mean()):.5f}",
+                      f"<=1 {within1:.5f}", f"<=2 {within2:.5f}"))
+    self._expect(within2 >= min_within_2, f"{name}: {within2:.5f} of pixels within 2 levels "
+                 f"(max {err.max()}, mean {err.mean():.4f})")
+
+  def equal(self, name, ours, ref):
+    self.rows.append((name, "equal" if ours == ref else f"{ours} != {ref}"))
+    self._expect(ours == ref, f"{name}: {ours} != {ref}")
+
+  def check(self):
+    assert not self.failures, "\n".join(self.failures) + "\n" + str(self)
+
+  def __str__(self):
+    return "\n".join(f"{self.case:30s} " + " ".join(str(round(v, 6)) if isinstance(v, float)
+                                                   else str(v) for v in row)
+                     for row in self.rows)
+
+
+def decoded_inputs(job, e2e, case):
+  """(source frames, driving frames) as our readers return them, checked against the pins."""
+  c = f"case/{case}"
+  out = []
+  for role, path in (("source", job.args.source), ("driving", job.args.driving)):
+    index = e2e[f"{c}/input/{role}/frame_index"]
+    if media.classify(path) == "image":
+      frames = [media.read_image(path)]
+    elif media.classify(path) == "video":
+      with media.VideoReader(path, max_frames=len(index)) as reader:
+        frames = list(reader)
+    else:
+      frames = []
+    if frames:
+      assert [sha256(f) for f in frames] == e2e[f"{c}/input/{role}/frame_sha256"].tolist(), (
+          f"{case}: decoded {role} frames differ from the official reader's")
+    out.append(frames)
+  return out
+
+
+def compare_case(e2e, case, job, frames) -> Table:
+  """Every stage of one case against the golden; raises AssertionError on the first miss."""
+  c, t = f"case/{case}", Table(case)
+  g = lambda k: e2e[f"{c}/{k}"]
+  has = lambda k: f"{c}/{k}" in e2e
+  src_frames, drv_frames = decoded_inputs(job, e2e, case)
+  limit = lambda f: media.resize_to_limit(f, job.options.source_max_dim,
+                                          job.options.source_division)
+  face_models = job.faces.models
+  for stage, frame_list, resize in (("source", src_frames, limit), ("driving", drv_frames, None)):
+    if not has(f"det/{stage}/bbox"):
+      continue
+    frame = frame_list[int(g(f"det/{stage}/frame"))]
+    faces = face_models.detect_faces(resize(frame) if resize else frame)
+    t.equal(f"det/{stage} count", len(faces), len(g(f"det/{stage}/bbox")))
+    t.close(f"det/{stage}/bbox", [f.bbox for f in faces], g(f"det/{stage}/bbox"), TOL["bbox"])
+    t.close(f"det/{stage}/score", [f.det_score for f in faces], g(f"det/{stage}/score"),
+            TOL["score"])
+    t.close(f"det/{stage}/kps", [f.kps for f in faces], g(f"det/{stage}/kps"), TOL["kps"])
+    t.close(f"det/{stage}/lmk106", [f.landmark_2d_106 for f in faces], g(f"det/{stage}/lmk106"),
+            TOL["lmk106"])
+  if job.video is None:  # image source
+    rgb, face = job.source
+    t.images("src/img_crop_256x256", face.crop256, g("src/img_crop_256x256"), 1.0)
+    t.close("src/lmk_crop", face.lmk, g("src/lmk_crop"), TOL["lmk"])
+    t.close("src/M_c2o", face.m_c2o, g("src/M_c2o"), TOL["matrix"])
+    t.close("src/M_o2c", face.m_o2c, g("src/M_o2c"), TOL["matrix"])
+  else:
+    faces = [f for _, f in job.video.frames(limit=len(frames))]
+    t.images("src/frame_crop_256", [f.crop256 for f in faces], g("src/frame_crop_256"), 1.0)
+    t.close("src/M_c2o", [f.m_c2o for f in faces], g("src/M_c2o"), TOL["matrix"])
+    lmk256 = [crop_lib.transform_pts(f.lmk.astype(np.float64), f.m_o2c) * 0.5 for f in faces]
+    t.close("src/lmk_crop_256", lmk256, g("src/lmk_crop_256"), TOL["lmk"])
+    ratios = job.video.ratios
+    t.close("src/c_eyes", ratios.eye[:len(frames), None], g("src/c_eyes"), TOL["ratio"])
+    t.close("src/c_lip", ratios.lip[:len(frames), None], g("src/c_lip"), TOL["ratio"])
+    for k in ("scale", "R", "exp", "t", "kp", "x_s"):
+      t.close(f"src/motion/{k}", job.video.motion[k][:len(frames), None], g(f"src/motion/{k}"),
+              TOL["motion"])
+  compare_driving(t, job, frames, g, has)
+  t.close("kp/x_s", [f.x_s[None] for f in frames], g("kp/x_s"), TOL["kp"])
+  t.close("kp/x_d", [f.x_d[None] for f in frames], g("kp/x_d"), TOL["kp"])
+  t.equal("out/n_frames", len(frames), int(g("out/n_frames")))
+  t.images("out/crop", [f.crop for f in frames], g("out/crop"))
+  if bool(g("out/pasteback")):
+    t.images("out/pasted", [f.result for f in frames], g("out/pasted"))
+  kind = "video" if (job.video is not None or job.driving.is_video
+                     or job.driving.kind == "template") else "image"
+  t.equal("out/kind", kind, str(g("out/kind")))
+  if kind == "video":
+    fps = job.video.info.fps_int if job.video is not None else job.driving.fps
+    t.equal("out/fps", fps, int(g("out/fps")))
+  t.check()
+  return t
+
+
+def compare_driving(t, job, frames, g, has):
+  """Driving landmarks, network inputs, ratios and motion (the motion template)."""
+  drv = job.driving
+  n = len(g("drv/motion/exp"))
+  if drv.kind == "template":
+    tpl = drv.template
+    motion = {k: getattr(tpl, k) for k in ("scale", "R", "exp", "t", "kp", "x_s")}
+    eye, lip = tpl.eye_ratios, tpl.lip_ratios
+  else:
+    tpl = job.template()
+    motion = {k: getattr(tpl, k) for k in ("scale", "R", "exp", "t", "kp", "x_s")}
+    eye, lip = tpl.eye_ratios, tpl.lip_ratios
+    lmks = drv.track.lmks if drv.track is not None else [drv.image_lmk]
+    lmks = [l for l in lmks if l is not None][:n]
+    if drv.crop_box is not None:  # crop-space landmarks, as crop_driving_video returns them
+      blank = np.zeros((2, 2, 3), np.uint8)
+      lmks = [crop_lib.crop_image_by_bbox(blank, drv.crop_box, lmk=l)["lmk_crop"] for l in lmks]
+    t.close("drv/lmk", lmks, g("drv/lmk"), TOL["lmk"])
+    t.equal("drv/crop_256_sha256", [sha256(f.driving256) for f in frames][:n],
+            g("drv/crop_256_sha256").tolist())
+    t.close("drv/c_eyes", eye[:, None], g("drv/c_eyes"), TOL["ratio"])
+    t.close("drv/c_lip", lip[:, None], g("drv/c_lip"), TOL["ratio"])
+  for k, v in motion.items():
+    key = "R_d" if k == "R" and has("drv/motion/R_d") else k
+    if v is not None and has(f"drv/motion/{key}"):
+      t.close(f"drv/motion/{key}", np.asarray(v)[:, None], g(f"drv/motion/{key}"),
+              TOL["motion"])
+  t.close("drv/template_c_eyes", np.asarray(eye)[:, None], g("drv/template_c_eyes"),
+          TOL["ratio"])
+  t.close("drv/template_c_lip", np.asarray(lip)[:, None], g("drv/template_c_lip"), TOL["ratio"])
+  t.equal("drv/template_n_frames", len(motion["exp"]), int(g("drv/template_n_frames")))
+  t.equal("drv/template_output_fps", int(tpl.output_fps), int(g("drv/template_output_fps")))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", _cases())
+def test_case_matches_official(e2e, results, case, capsys):
+  job, frames, _ = results(case)
+  table = compare_case(e2e, case, job, frames)
+  with capsys.disabled():
+    print(f"\n{table}")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("key,delta", [("kp/x_d", 1e-3), ("src/M_c2o", 1e-3),
+                                       ("drv/c_eyes", 1e-4), ("out/crop", 3)])
+def test_moved_golden_value_fails(e2e, results, key, delta):
+  """A golden value moved beyond tolerance must fail the comparison."""
+  case = next(c for c in _cases() if f"case/{c}/{key}" in e2e and c != "g_source_video")
+  job, frames, _ = results(case)
+  moved = dict(e2e)
+  value = e2e[f"case/{case}/{key}"]
+  if value.dtype == np.uint8:  # a whole frame moved by `delta` levels
+    value = value.copy()
+    value[0] = np.clip(value[0].astype(np.int16) + delta, 0, 255).astype(np.uint8)
+    value[0][value[0] == e2e[f"case/{case}/{key}"][0]] ^= 16  # saturated pixels move too
+  else:
+    value = value + delta
+  moved[f"case/{case}/{key}"] = value
+  with pytest.raises(AssertionError):
+    compare_case(moved, case, job, frames)
