@@ -228,7 +228,8 @@ def test_infer_progress_and_error_lines_reach_the_job():
     stderr.listen(None)
     sys.stderr = original
   assert seen == [(1, 4, 0.5), (2, 4, 0.75), (3, None, 1.0)]
-  assert listener.error() == "d.pkl: not a template"
+  assert listener.lines[-1] == "error: d.pkl: not a template"
+  assert not [l for l in listener.lines if "elsewhere" in l]
 
 
 @pytest.mark.slow

@@ -1,11 +1,12 @@
 # Copyright 2026 The lp_jax Authors. Licensed under the Apache License, Version 2.0.
 """The Animate action: the official app's animation controls turned into an `infer.py` command
-line and run through `lp_jax.inference.run.run`, so the app and the CLI behave the same.
+line, parsed by infer.py's own parser and run by `lp_jax.inference.run.prepare(args).write()`,
+so the app and the CLI behave the same (`run.run` itself installs a SIGTERM handler, which only
+the main thread may do; Gradio runs actions on worker threads).
 
-`infer.py` reports errors as one `error: ...` line on stderr and progress as `\\ranimating: n/N
-frames, x fps`; `ThreadStderr` hands the lines written by the running job's own thread to the
-job (other threads' output passes through untouched), which turns them into the page's progress
-bar and one-line error.
+`infer.py` reports progress on stderr as `\\ranimating: n/N frames, x fps`; `ThreadStderr`
+hands the lines written by the running job's own thread to the job (other threads' output
+passes through untouched), which turns them into the page's progress bar.
 """
 
 import dataclasses
@@ -15,12 +16,12 @@ import re
 import sys
 import threading
 
+from lp_jax.inference import cli
 from lp_jax.inference import run as infer_run
 
-# Official app defaults for the crop controls (CropConfig as ArgumentConfig sets it).
-CROP_DEFAULTS = {"scale": 2.3, "vx_ratio": 0.0, "vy_ratio": -0.125,
-                 "scale_crop_driving_video": 2.2, "vx_ratio_crop_driving_video": 0.0,
-                 "vy_ratio_crop_driving_video": -0.1}
+# The crop controls of the official app, named as infer.py's flags.
+CROP_FLAGS = ("scale", "vx_ratio", "vy_ratio", "scale_crop_driving_video",
+              "vx_ratio_crop_driving_video", "vy_ratio_crop_driving_video")
 _PROGRESS = re.compile(r"(\w[\w ]*): (\d+)(?:/(\d+))? frames, ([\d.]+) fps")
 
 
@@ -68,7 +69,7 @@ class JobOutput:
 
 
 class _Listener:
-  """Collects a job's stderr: error lines, and progress reported through `on_progress`."""
+  """Collects a job's stderr lines, and reports progress lines through `on_progress`."""
 
   def __init__(self, on_progress):
     self.on_progress = on_progress
@@ -91,29 +92,11 @@ class _Listener:
       self.on_progress(int(m.group(2)), int(m.group(3)) if m.group(3) else None,
                        float(m.group(4)))
 
-  def error(self) -> str:
-    errors = [l for l in self.lines if l.startswith("error:")]
-    return errors[-1][len("error:"):].strip() if errors else "the animation failed"
-
-
-def supported_flags() -> set:
-  """Option strings infer.py's parser accepts (its crop flags may be absent in older trees)."""
-  build = getattr(infer_run, "build_parser", None)
-  if build is None:
-    from lp_jax.inference import cli  # pylint: disable=g-import-not-at-top
-    build = cli.build_parser
-  return set(build()._option_string_actions)  # pylint: disable=protected-access
-
 
 def command_line(source: str, driving: str, out_dir: str, controls: dict, *, weights: str,
                  face_root: str | None, lip_array: str | None, max_frames: int | None,
                  batch_size: int) -> list[str]:
-  """infer.py arguments for the official app's animation controls.
-
-  Raises:
-    ValueError: a crop control differs from its default but this infer.py has no such flag.
-  """
-  flags = supported_flags()
+  """infer.py arguments for the official app's animation controls (official flag names)."""
   argv = ["-s", source, "-d", driving, "-o", out_dir, "-w", weights,
           "--batch_size", str(batch_size), "--save_template", "none"]
   if face_root:
@@ -130,28 +113,32 @@ def command_line(source: str, driving: str, out_dir: str, controls: dict, *, wei
            "--driving_multiplier", repr(float(controls["driving_multiplier"])),
            "--driving_smooth_observation_variance",
            repr(float(controls["driving_smooth_observation_variance"]))]
-  for name, default in CROP_DEFAULTS.items():
-    value = float(controls[name])
-    if f"--{name}" in flags:
-      argv += [f"--{name}", repr(value)]
-    elif abs(value - default) > 1e-9:
-      raise ValueError(f"{name} = {value}: this lp_jax's infer.py has no --{name} flag yet; "
-                       f"leave it at {default}")
+  for name in CROP_FLAGS:
+    argv += [f"--{name}", repr(float(controls[name]))]
   return argv
 
 
 def run(argv: list[str], out_dir: str, on_progress=None) -> JobOutput:
-  """Runs infer.py in this thread; returns its outputs or raises ValueError (one line)."""
+  """Runs infer.py's job in this thread; returns its outputs.
+
+  Raises:
+    ValueError: a setting infer.py's parser refuses (one line).
+    The errors of infer.py's inputs (MediaError, TemplateError, ValueError, FileNotFoundError).
+  """
   stderr = ThreadStderr.install()
   listener = _Listener(on_progress)
   stderr.listen(listener)
   try:
-    code = infer_run.run(argv)
+    try:
+      args = cli.build_parser().parse_args(argv)
+    except SystemExit:
+      listener("\n")
+      usage = [l for l in listener.lines if ": error: " in l]
+      raise ValueError(usage[-1].split(": error: ", 1)[1] if usage
+                       else "invalid animation settings") from None
+    infer_run.prepare(args).write()
   finally:
     stderr.listen(None)
-    listener("\n")
-  if code != 0:
-    raise ValueError(listener.error())
   out = JobOutput()
   for name in sorted(os.listdir(out_dir)):
     path = os.path.join(out_dir, name)

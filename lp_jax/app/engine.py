@@ -20,10 +20,6 @@ from lp_jax.inference import assets
 from lp_jax.inference.faces import FaceStage
 from lp_jax.inference.pipeline import LivePortrait
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-# The neutral-lip constant bundled with lp_jax (when this checkout ships it).
-BUNDLED_LIP_ARRAY = os.path.join(ROOT, "lp_jax", "resources", "lip_array.json")
-
 
 def synthetic_weights(model_config: str = "tiny") -> str:
   """The demo's synthetic checkpoint for `model_config` (written once, keyed by the config)."""
@@ -35,15 +31,10 @@ def synthetic_weights(model_config: str = "tiny") -> str:
   return path
 
 
-def load_neutral_lip(path: str | None) -> np.ndarray | None:
-  """[1, 21, 3] neutral-lip expression: `path` (official .pkl), else the bundled copy, else None."""
-  if path:
-    return np.asarray(templates.load_lip_array(path), np.float32)
-  if os.path.isfile(BUNDLED_LIP_ARRAY):
-    with open(BUNDLED_LIP_ARRAY) as f:
-      data = json.load(f)
-    return np.asarray(data["values"], np.float32).reshape(data["shape"])
-  return None
+def load_neutral_lip(path: str | None) -> np.ndarray:
+  """[1, 21, 3] neutral-lip expression: `path` (the official .pkl), else the bundled copy."""
+  lip = templates.load_lip_array(path) if path else templates.bundled_lip_array()
+  return np.asarray(lip, np.float32)
 
 
 def _model_config(path: str) -> str:
@@ -62,7 +53,7 @@ class Engine:
   weights: str  # what `-w` of infer.py gets (a converted directory or the official folder)
   face_root: str | None  # the pretrained_weights folder holding the ONNX face models
   lip_array_path: str | None  # the official lip_array.pkl given on the command line
-  neutral_lip: np.ndarray | None
+  neutral_lip: np.ndarray
   banner: str  # shown on the page: which weights, and whether they are synthetic
 
   @property
@@ -79,7 +70,7 @@ def load(weights: str | None, face_models: str | None = None, lip_array: str | N
       the synthetic demo checkpoint of `model_config`.
     face_models: folder with insightface/ and liveportrait/landmark.onnx (default: the one
       `weights` points into, if any).
-    lip_array: the official lip_array.pkl (default: the bundled copy when present).
+    lip_array: the official lip_array.pkl (default: the bundled copy).
     model_config: configs/models.py variant of the synthetic checkpoint.
     batch_size: frames per W+G call of the animation.
   """

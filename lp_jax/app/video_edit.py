@@ -60,13 +60,13 @@ def _batches(items, size: int):
 
 def retarget_video(pipe, faces, path: str, out_dir: str, *, lip_ratio: float, scale: float,
                    smooth_variance: float, silent: bool, do_crop: bool,
-                   neutral_lip: np.ndarray | None, max_frames: int | None = None,
+                   neutral_lip: np.ndarray, max_frames: int | None = None,
                    progress: Callable[[int, int, str], None] | None = None) -> tuple[str, str]:
   """Writes the retargeted video and its concat; returns (concat path, result path).
 
   Raises:
     media.MediaError: one line, for an unreadable or empty video, no face, missing models.
-    ValueError: a bad setting (smoothing variance, missing neutral-lip constant).
+    ValueError: a bad setting (the smoothing variance).
   """
   name = os.path.splitext(os.path.basename(path))[0]
   info = media.probe_video(path)
@@ -74,9 +74,6 @@ def retarget_video(pipe, faces, path: str, out_dir: str, *, lip_ratio: float, sc
     raise media.MediaError(f"{os.path.basename(path)}: the video has no frames")
   if not smooth_variance or smooth_variance <= 0:
     raise ValueError("motion smooth strength must be positive")
-  if silent and neutral_lip is None:
-    raise ValueError("keeping the lips silent needs the neutral-lip constant: start the app "
-                     "with --lip_array lip_array.pkl")
   if do_crop or not silent:
     faces.require(os.path.basename(path), "cropping the video or measuring its lip ratio")
   lmks = None
