@@ -119,12 +119,12 @@ def _edit(client, values: dict, image=S0):
 
 
 def _animate(client, driving_video=None, driving_image=None, template=None, source=S0,
-             source_video=None):
+             source_video=None, scale=2.3):
   f = lambda p: gradio_client.handle_file(p) if p else None
   return client.predict(
       f(source), f(source_video), f(driving_video), f(driving_image), f(template),
       False, True, True, True, True, "all", "expression-friendly", 1.0, False,
-      2.3, 0.0, -0.125, 2.2, 0.0, -0.1, 3e-7, "Video" if source_video else "Image",
+      scale, 0.0, -0.125, 2.2, 0.0, -0.1, 3e-7, "Video" if source_video else "Image",
       "Video" if driving_video else "Image" if driving_image else "Template",
       api_name="/animate")
 
@@ -276,6 +276,10 @@ def test_animate_video_and_image_drivers(server):
   assert video is None and concat is None
   assert _image(image).shape[1::-1] == _source_size(S0)
   assert _image(image_concat).shape == (512, 3 * 512, 3)
+  # The source crop scale reaches infer.py's crop: a wider crop gives another source crop.
+  _, _, _, wider_concat = _animate(client, driving_image=D12, scale=3.0)
+  source_col = lambda img: img[:, 512:1024].astype(int)  # driving | source | result
+  assert np.abs(source_col(_image(wider_concat)) - source_col(_image(image_concat))).mean() > 5
   # A source video (portrait video editing): every source frame re-animated, pasted back.
   video, concat, _, _ = _animate(client, driving_video=D0, source=None, source_video=S13)
   assert _video(video) == (MAX_FRAMES, _source_size(S13))
