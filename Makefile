@@ -15,7 +15,7 @@ $(BASE_STAMP): setup.py
 	rm -f $(VENV)/.installed-base-* && touch $@
 
 $(STAMP): $(BASE_STAMP)
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q -e '.[test,app]'
 	rm -f $(VENV)/.installed-test-* && touch $@
 
 demo: $(BASE_STAMP)

@@ -36,10 +36,18 @@ setup(
         "tensorflow-datasets",
         "array-record",
         "importlib_resources",
+        # The web app (python -m lp_jax.app): Gradio, the standard UI of the field (the official
+        # LivePortrait app uses it). In the base install so a fresh clone serves the page after
+        # `make demo`'s install; 6.x for api_visibility / footer_links / launch(css=...).
+        "gradio>=6.0",
     ],
     extras_require={
         # torch only writes official-format checkpoints in tests and for --export; the library
         # never imports it. The pin matches the CPU wheel on the build machines.
-        "test": ["pytest", "torch==2.13.0", "psutil"],
+        # playwright drives the system chromium (apt) in the web-app browser test; it never
+        # downloads a browser of its own.
+        "test": ["pytest", "torch==2.13.0", "psutil", "playwright"],
+        # Driving the web app from Python (gradio_client also comes with gradio).
+        "app": ["gradio_client"],
     },
 )

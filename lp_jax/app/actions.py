@@ -1,0 +1,206 @@
+# Copyright 2026 The lp_jax Authors. Licensed under the Apache License, Version 2.0.
+"""The app's actions, as plain functions of the page's values (and of the API's inputs).
+
+Every failure a user can cause (not an image, an empty or corrupt video, no face, a corrupt or
+malicious template, a bad setting) becomes one `gr.Error` line; anything else is logged with its
+traceback and reported as one line too, so the server keeps running. Each job writes into its
+own folder under the app's work directory; only the newest few are kept (Gradio copies outputs
+into its own cache, which `delete_cache` cleans), and the work directory goes at exit.
+"""
+
+import logging
+import os
+import re
+import shutil
+import tempfile
+import threading
+import time
+import traceback
+
+import gradio as gr
+
+from lp_jax import templates
+from lp_jax.app import animate as animate_lib
+from lp_jax.app import editing
+from lp_jax.app import video_edit
+from lp_jax.app.sources import SourceCache
+from lp_jax.io import media
+
+USER_ERRORS = (media.MediaError, templates.TemplateError, ValueError, FileNotFoundError)
+KEEP_JOBS = 4  # job folders kept on disk (outputs still being served)
+
+
+_ABS_PATH = re.compile(r"(?:/[^/\s:'\"]+)+/([^/\s:'\"]+)")
+
+
+def _one_line(e: BaseException) -> str:
+  """The first line of an error, with server paths shortened to file names."""
+  text = str(e).strip().splitlines()
+  return _ABS_PATH.sub(r"\1", text[0]) if text else type(e).__name__
+
+
+def _name(path: str | None) -> str:
+  return os.path.basename(path) if path else ""
+
+
+class Actions:
+  """Binds the engine, the source cache and the work directory to the page's events."""
+
+  def __init__(self, engine, work_dir: str | None = None, max_frames: int | None = None):
+    self.engine = engine
+    self.sources = SourceCache(engine.pipe, engine.faces)
+    self.renderer = editing.EditRenderer(engine.pipe.models)
+    self.work_dir = work_dir or tempfile.mkdtemp(prefix="lp_jax_app_")
+    self.max_frames = max_frames
+    self._jobs = []
+    self._lock = threading.Lock()
+    self.timings = []  # (action, seconds) of the latest calls, for the latency report
+
+  # -- plumbing -------------------------------------------------------------------------------
+
+  def _job_dir(self) -> str:
+    with self._lock:
+      path = tempfile.mkdtemp(prefix="job_", dir=self.work_dir)
+      self._jobs.append(path)
+      while len(self._jobs) > KEEP_JOBS:
+        shutil.rmtree(self._jobs.pop(0), ignore_errors=True)
+    return path
+
+  def cleanup(self) -> None:
+    shutil.rmtree(self.work_dir, ignore_errors=True)
+
+  def _guard(self, what: str, fn, *args, **kwargs):
+    start = time.perf_counter()
+    try:
+      return fn(*args, **kwargs)
+    except gr.Error:
+      raise
+    except USER_ERRORS as e:
+      raise gr.Error(_one_line(e), duration=None, print_exception=False) from None
+    except Exception as e:  # pylint: disable=broad-except
+      logging.error("%s failed:\n%s", what, traceback.format_exc())
+      raise gr.Error(f"{what} failed: {_one_line(e)}", duration=None,
+                     print_exception=False) from None
+    finally:
+      self.timings = (self.timings + [(what, time.perf_counter() - start)])[-50:]
+
+  # -- animation ------------------------------------------------------------------------------
+
+  def animate(self, source_image, source_video, driving_video, driving_image, driving_template,
+              flag_normalize_lip, flag_relative_motion, flag_do_crop, flag_pasteback,
+              flag_stitching, animation_region, driving_option, driving_multiplier,
+              flag_crop_driving_video, scale, vx_ratio, vy_ratio, scale_crop_driving_video,
+              vx_ratio_crop_driving_video, vy_ratio_crop_driving_video,
+              driving_smooth_observation_variance, source_tab="Image", driving_tab="Video",
+              progress=gr.Progress()):
+    """(video, concat video, image, concat image); the unused pair is None."""
+    controls = dict(locals())
+    sources = {"Image": source_image, "Video": source_video}
+    drivers = {"Video": driving_video, "Image": driving_image, "Template": driving_template}
+    source = _pick(sources, source_tab)
+    driving = _pick(drivers, driving_tab)
+    if not source or not driving:
+      raise gr.Error("Please upload a source portrait (image or video) and a driving video, "
+                     "image or motion template.", duration=None, print_exception=False)
+
+    def job():
+      out_dir = self._job_dir()
+      argv = animate_lib.command_line(
+          source, driving, out_dir, controls, weights=self.engine.weights,
+          face_root=self.engine.face_root, lip_array=self.engine.lip_array_path,
+          max_frames=self.max_frames, batch_size=self.engine.pipe.batch_size)
+
+      expected = _expected_frames(driving, self.max_frames)
+
+      def report(done, total, fps):
+        progress((done, total or expected), desc=f"animating: {fps:.2f} fps", unit="frames")
+
+      progress(0, desc="preparing")
+      out = animate_lib.run(argv, out_dir, report)
+      return out.video, out.video_concat, out.image, out.image_concat
+
+    return self._guard("animate", job)
+
+  # -- image retargeting and editing ----------------------------------------------------------
+
+  def source_ratios(self, image, scale, do_crop):
+    """The eye / lip ratio sliders of a newly uploaded image (its own ratios)."""
+    if not image:
+      return 0.0, 0.0
+
+    def job():
+      src = self.sources.get(image, bool(do_crop), float(scale))
+      return src.slider_ratios or (0.0, 0.0)
+
+    return self._guard("encoding the source", job)
+
+  def retarget_image(self, *args):
+    """(512x512 result, result pasted back into the source image).
+
+    Args (the official order): the 17 slider values of editing.CONTROLS, the image path, crop
+    scale, stitching, do crop.
+    """
+    *values, image, scale, flag_stitching, flag_do_crop = args
+    if not image:
+      raise gr.Error("Please upload a source portrait as the retargeting input.",
+                     duration=None, print_exception=False)
+    if len(values) != len(editing.CONTROLS) or any(v is None for v in values):
+      raise gr.Error("Invalid slider input.", duration=None, print_exception=False)
+
+    def job():
+      src = self.sources.get(image, bool(flag_do_crop), float(scale))
+      frame, _ = self.renderer(src, editing.Edit.from_args(values, flag_stitching))
+      return frame, src.paste_back(frame) if flag_do_crop else frame
+
+    return self._guard("retargeting", job)
+
+  def reset(self, image, scale, do_crop):
+    """Slider defaults (eye / lip: the image's own ratios), crop scale 2.5, stitching, crop."""
+    eye, lip = 0.0, 0.0
+    if image:
+      try:
+        eye, lip = self.source_ratios(image, scale, do_crop)
+      except gr.Error:
+        pass
+    values = dict(editing.DEFAULTS, eye_ratio=eye, lip_ratio=lip)
+    return tuple(values[n] for n in editing.CONTROL_NAMES) + (2.5, True, True)
+
+  # -- video retargeting ----------------------------------------------------------------------
+
+  def retarget_video(self, lip_ratio, video, scale, smooth_variance, silent, do_crop,
+                     progress=gr.Progress()):
+    """(concat video: source crop | result, result video pasted back), with the source audio."""
+    if not video:
+      raise gr.Error("Please upload a source video as the retargeting input.", duration=None,
+                     print_exception=False)
+
+    def job():
+      out_dir = self._job_dir()
+      progress(0, desc="tracking the face")
+      return video_edit.retarget_video(
+          self.engine.pipe, self.engine.faces, video, out_dir, lip_ratio=float(lip_ratio),
+          scale=float(scale), smooth_variance=float(smooth_variance), silent=bool(silent),
+          do_crop=bool(do_crop), neutral_lip=self.engine.neutral_lip,
+          max_frames=self.max_frames,
+          progress=lambda done, total, what: progress((done, total), desc=what, unit="frames"))
+
+    return self._guard("video retargeting", job)
+
+
+def _expected_frames(driving: str, max_frames: int | None) -> int | None:
+  """Frames a driving video will give (for the progress bar; None when unknown)."""
+  try:
+    if media.classify(driving) != "video":
+      return None
+    n = media.probe_video(driving).n_frames
+  except (media.MediaError, OSError):
+    return None
+  return min(n, max_frames) if max_frames and n else (n or None)
+
+
+def _pick(options: dict, tab: str | None):
+  """The input of the selected tab, or the only one given (API callers may skip the tab)."""
+  if options.get(tab):
+    return options[tab]
+  given = [v for v in options.values() if v]
+  return given[0] if len(given) == 1 else None

@@ -1,0 +1,100 @@
+# Copyright 2026 The lp_jax Authors. Licensed under the Apache License, Version 2.0.
+"""What the web app runs on: the networks (official, converted or synthetic), the face models and
+the neutral-lip constant, loaded once per server.
+
+Weights resolve like `make demo`: the official `pretrained_weights/` folder or a converted
+directory when given, else the labelled synthetic `tiny` checkpoint (random, untrained weights)
+that the demo writes to the lp_jax cache. `banner` says which, and the page shows it.
+"""
+
+import dataclasses
+import hashlib
+import json
+import os
+
+import numpy as np
+
+from configs import models as model_configs
+from lp_jax import templates
+from lp_jax.inference import assets
+from lp_jax.inference.faces import FaceStage
+from lp_jax.inference.pipeline import LivePortrait
+
+
+def synthetic_weights(model_config: str = "tiny") -> str:
+  """The demo's synthetic checkpoint for `model_config` (written once, keyed by the config)."""
+  digest = hashlib.sha256(model_configs.get_config(model_config).to_json().encode())
+  path = os.path.join(assets.cache_root(), "weights",
+                      f"synthetic-{model_config}-{digest.hexdigest()[:12]}")
+  if not assets.is_synthetic(path):
+    assets.write_synthetic(path, model_config)
+  return path
+
+
+def load_neutral_lip(path: str | None) -> np.ndarray:
+  """[1, 21, 3] neutral-lip expression: `path` (the official .pkl), else the bundled copy."""
+  lip = templates.load_lip_array(path) if path else templates.bundled_lip_array()
+  return np.asarray(lip, np.float32)
+
+
+def _model_config(path: str) -> str:
+  try:
+    with open(os.path.join(path, "manifest.json")) as f:
+      return json.load(f).get("model_config", "official")
+  except (OSError, ValueError):
+    return "official"
+
+
+@dataclasses.dataclass
+class Engine:
+  """The loaded pipeline and everything the actions share."""
+  pipe: LivePortrait
+  faces: FaceStage
+  weights: str  # what `-w` of infer.py gets (a converted directory or the official folder)
+  face_root: str | None  # the pretrained_weights folder holding the ONNX face models
+  lip_array_path: str | None  # the official lip_array.pkl given on the command line
+  neutral_lip: np.ndarray
+  banner: str  # shown on the page: which weights, and whether they are synthetic
+
+  @property
+  def synthetic(self) -> bool:
+    return self.pipe.synthetic
+
+
+def load(weights: str | None, face_models: str | None = None, lip_array: str | None = None,
+         model_config: str = "tiny", batch_size: int = 8) -> Engine:
+  """Loads the networks and face models.
+
+  Args:
+    weights: pretrained_weights/, its liveportrait/ folder or a converted directory; None uses
+      the synthetic demo checkpoint of `model_config`.
+    face_models: folder with insightface/ and liveportrait/landmark.onnx (default: the one
+      `weights` points into, if any).
+    lip_array: the official lip_array.pkl (default: the bundled copy).
+    model_config: configs/models.py variant of the synthetic checkpoint.
+    batch_size: frames per W+G call of the animation.
+  """
+  face_root = None
+  if weights is None:
+    weights = synthetic_weights(model_config)
+    origin = "no weights folder was found"
+  else:
+    weights, face_root = assets.resolve(weights)
+    origin = weights
+  pipe = LivePortrait.from_pretrained(weights, batch_size=batch_size)
+  face_root = face_models or face_root
+  faces = FaceStage.from_weights(face_root)
+  if pipe.synthetic:
+    banner = (f"SYNTHETIC WEIGHTS ({origin}): random, untrained networks of the "
+              f"'{_model_config(weights)}' config. Every stage runs, but the images are not "
+              "what LivePortrait produces. Get the official weights with huggingface-cli "
+              "download KwaiVGI/LivePortrait --local-dir pretrained_weights and start with "
+              "-w pretrained_weights.")
+  else:
+    banner = f"Weights: {weights}"
+  if not faces.available:
+    banner += (f" | No face models ({faces.missing}): sources must be face crops; cropping, "
+               "paste-back and eye / lip ratios are off.")
+  return Engine(pipe=pipe, faces=faces, weights=weights, face_root=face_root,
+                lip_array_path=lip_array, neutral_lip=load_neutral_lip(lip_array),
+                banner=banner)
