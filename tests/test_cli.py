@@ -254,10 +254,9 @@ def test_interrupt_leaves_no_file_behind(tiny, sig, code):
   assert not out.exists() or os.listdir(out) == [], os.listdir(out)
 
 
-@pytest.mark.slow
-def test_animals_pipeline(tmp_path):
-  """--animal: liveportrait_animals networks with the human stitching module, uncropped source,
-  absolute driving motion normalised by the first frame (official animals pipeline)."""
+def test_animals_weights_use_the_human_stitching_module(tmp_path):
+  """`-w pretrained_weights --animal` resolves to liveportrait_animals (base_models_v1.1) and
+  converts it with liveportrait/'s stitching module, as the official animals pipeline loads."""
   from conftest import write_official  # pylint: disable=g-import-not-at-top
   root = tmp_path / "pretrained_weights"
   write_official(str(root / "liveportrait"), seed=0, module_prefix=True)
@@ -265,21 +264,34 @@ def test_animals_pipeline(tmp_path):
   os.makedirs(root / "liveportrait_animals")
   shutil.move(str(tmp_path / "animals" / "base_models"),
               str(root / "liveportrait_animals" / "base_models_v1.1"))
-  argv = ["-s", S31, "-d", D0, "-w", str(root), "-o", str(tmp_path / "out"), "--quiet",
-          "--animal", "--max_frames", "2", "--batch_size", "2",
-          "--compilation_cache", str(tmp_path / "cache")]
+  weights, faces = assets.resolve(str(root), animal=True)
+  assert weights == str(root / "liveportrait_animals") and faces == str(root)
+  with open(os.path.join(assets.converted(weights), "manifest.json")) as f:
+    files = {v["file"] for v in json.load(f)["networks"].values()}
+  assert "../liveportrait/retargeting_models/stitching_retargeting_module.pth" in files
+  assert any(f.startswith("base_models_v1.1/") for f in files)
+  with pytest.raises(FileNotFoundError, match="liveportrait_animals"):
+    shutil.rmtree(root / "liveportrait_animals")
+    assets.resolve(str(root), animal=True)
+
+
+@pytest.mark.slow
+def test_animals_pipeline(tiny, tmp_path):
+  """--animal: uncropped source, absolute driving motion normalised by the first frame, then
+  stitching (official animals pipeline), checked against the formula in numpy."""
+  argv = ["-s", S31, "-d", D0, "-w", tiny["weights"], "-o", str(tmp_path / "out"), "--quiet",
+          "--animal", "--max_frames", "2", "--batch_size", "2"]
   job = infer_run.prepare(cli.build_parser().parse_args(argv))
   assert not job.options.flag_do_crop and any("X-Pose" in n for n in job.notes)
   frames = list(job.frames())
   assert len(frames) == 2 and frames[0].result.shape == (512, 512, 3)
-  # The official formula, in numpy, from the motion the job measured.
   src = {k: np.asarray(v, np.float64) for k, v in job.pipe.encode_source(
       job.source[0], job.source[1].crop256).info.items()}
   tpl = job.template()
-  rot = np.asarray(tpl.R, np.float64)
   t = np.asarray(tpl.t, np.float64).copy()
   t[:, 2] = 0
-  x_d = src["scale"][..., None] * (src["kp"] @ rot + np.asarray(tpl.exp)) + t[:, None]
+  x_d = src["scale"][..., None] * (src["kp"] @ np.asarray(tpl.R, np.float64)
+                                   + np.asarray(tpl.exp)) + t[:, None]
   x_s = frames[0].x_s[None].astype(np.float64)
   from lp_jax.ops.hull import convex_hull_volume  # pylint: disable=g-import-not-at-top
   mm = np.sqrt(convex_hull_volume(x_s[0])) / np.sqrt(convex_hull_volume(x_d[0]))
@@ -287,9 +299,9 @@ def test_animals_pipeline(tmp_path):
   stitched = np.asarray(job.pipe.models.stitching(x_s.astype(np.float32),
                                                   expected.astype(np.float32)))
   np.testing.assert_allclose(np.stack([f.x_d for f in frames]), stitched, atol=1e-4)
-  # The stitching module is the human one (liveportrait/retargeting_models), as upstream.
-  manifest = assets.converted(str(root / "liveportrait_animals"))
-  with open(os.path.join(manifest, "manifest.json")) as f:
-    files = {v["file"] for v in json.load(f)["networks"].values()}
-  assert "../liveportrait/retargeting_models/stitching_retargeting_module.pth" in files
-  assert any(f.startswith("base_models_v1.1/") for f in files)
+  # Animal inputs the official animals pipeline refuses.
+  for bad, words in ((["-s", S13, "-d", D0], "animates a source image"),
+                     (["-s", S31, "-d", D12], "driving video or motion template")):
+    with pytest.raises(media.MediaError, match=words):
+      infer_run.prepare(cli.build_parser().parse_args(
+          bad + ["-w", tiny["weights"], "--animal", "-o", str(tmp_path / "bad")]))
