@@ -22,6 +22,26 @@ def to_uint8(image):
   return (jnp.clip(image, 0.0, 1.0) * 255.0).astype(jnp.uint8)
 
 
+def decode_steps(warp_net, gen_net, mesh: Mesh, generator_chunk: int | None) -> dict:
+  """{shared: jitted step(warp_vars, gen_vars, f_s, x_s, x_d) -> uint8 frames} on `mesh`.
+
+  Frames are split over the mesh's 'data' axis and the variables replicated; `shared` means
+  f_s / x_s have batch 1 (an image source), else one per frame (a video source). lp_jax.aot
+  compiles these same programs for GPUs and TPUs.
+  """
+  frames, replicated = NamedSharding(mesh, P("data")), NamedSharding(mesh, P())
+  decode = functools.partial(warp_decode_fn, warp_net, gen_net, generator_chunk=generator_chunk)
+
+  def step(warp_vars, gen_vars, feature_3d, kp_source, kp_driving):
+    return to_uint8(decode(warp_vars, gen_vars, feature_3d, kp_source, kp_driving)["out"])
+
+  return {shared: jax.jit(step, in_shardings=(replicated, replicated,
+                                              replicated if shared else frames,
+                                              replicated if shared else frames, frames),
+                          out_shardings=frames)
+          for shared in (True, False)}
+
+
 class FrameDecoder:
   """Generates frames from (f_s, x_s, x_d) in fixed-size, device-sharded batches."""
 
@@ -31,27 +51,14 @@ class FrameDecoder:
     # A batch must split evenly over the devices: round it up to a multiple of their count.
     self.batch_size = -(-max(1, batch_size) // len(devices)) * len(devices)
     self.mesh = Mesh(np.array(devices), ("data",))
-    self.frames = NamedSharding(self.mesh, P("data"))
     self.replicated = NamedSharding(self.mesh, P())
     # Frame-by-frame generator inside a batch only pays off on one CPU device (see wrapper).
     chunk = default_generator_chunk() if len(devices) == 1 else None
-    decode = functools.partial(warp_decode_fn, models.nets["warping_module"],
-                               models.nets["spade_generator"], generator_chunk=chunk)
-
-    def step(warp_vars, gen_vars, feature_3d, kp_source, kp_driving):
-      return to_uint8(decode(warp_vars, gen_vars, feature_3d, kp_source, kp_driving)["out"])
-
     self.variables = jax.device_put(
         (models.variables["warping_module"], models.variables["spade_generator"]),
         self.replicated)
-    self._steps = {
-        # f_s / x_s shared by every frame (image source) or one per frame (video source).
-        shared: jax.jit(step, in_shardings=(self.replicated, self.replicated,
-                                            self.replicated if shared else self.frames,
-                                            self.replicated if shared else self.frames,
-                                            self.frames),
-                        out_shardings=self.frames)
-        for shared in (True, False)}
+    self._steps = decode_steps(models.nets["warping_module"], models.nets["spade_generator"],
+                               self.mesh, chunk)
 
   def _pad(self, x: np.ndarray) -> np.ndarray:
     pad = self.batch_size - x.shape[0]

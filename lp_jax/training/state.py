@@ -326,38 +326,44 @@ class Run:
   _loaded: Any = None  # Stage II: what init_from held (base and maybe retargeting networks)
 
 
-def _aux_networks(config, rng):
-  """({field: module or None}, {kind: variables}) of VGG-19 / HopeNet / ArcFace."""
-  from lp_jax.models import auxiliary  # pylint: disable=g-import-not-at-top
-  modules, variables = {}, {}
-  for i, (kind, field) in enumerate((("vgg19", "vgg"), ("hopenet", "hopenet"),
-                                     ("arcface", "arcface"))):
-    modules[field] = None
-    if config.aux_init == "random":  # tests: every term computes, on random features
-      module, x = auxiliary.build(kind, config.aux), auxiliary.example_input(kind, config.aux)
-      variables[kind] = jax.jit(lambda r, m=module, x=x: merge_variables(*init_module(m, r, x)))(
-          jax.random.fold_in(rng, i))
-    elif config.aux_init == "paths" and config.aux.paths.get(kind):
-      variables[kind] = auxiliary.load_variables(kind, config.aux.paths[kind], config.aux)
-    else:
-      continue
-    modules[field] = auxiliary.build(kind, config.aux, dtype=compute_dtype(config))
-  return modules, variables
+def aux_kinds(config) -> tuple[str, ...]:
+  """The auxiliary networks (vgg19 / hopenet / arcface) whose variables this run has."""
+  if config.aux_init == "random":  # tests: every term computes, on random features
+    return ("vgg19", "hopenet", "arcface")
+  if config.aux_init == "paths":
+    return tuple(k for k in ("vgg19", "hopenet", "arcface") if config.aux.paths.get(k))
+  return ()
 
 
-def build(config, mesh, rng) -> Run:
-  """Modules, sharded initial state and step inputs of `config.stage` on `mesh`."""
+_AUX_FIELDS = {"vgg19": "vgg", "hopenet": "hopenet", "arcface": "arcface"}
+
+
+@dataclasses.dataclass
+class Setup:
+  """What a stage's state and step are built from, before anything is allocated.
+
+  `extra_inits` maps each entry of the step's third argument (aux variables in Stage I, the
+  frozen base in Stage II) to a zero-argument function of rng giving its (random) variables;
+  `jax.eval_shape` of it is the entry's shape without any allocation (lp_jax.aot).
+  """
+  models: Any
+  init_fn: Callable
+  extra_inits: dict
+
+
+def stage_setup(config) -> Setup:
+  """Modules, the state's init function and the step's third argument of `config.stage`."""
   from lp_jax.models import auxiliary  # pylint: disable=g-import-not-at-top
   from lp_jax.training import objectives  # pylint: disable=g-import-not-at-top
 
   dtype = compute_dtype(config)
-  init_rng, aux_rng = jax.random.split(rng)
   if config.stage == 1:
-    aux_modules, aux_variables = _aux_networks(config, aux_rng)
+    kinds = aux_kinds(config)
+    aux_modules = {f: (auxiliary.build(k, config.aux, dtype=dtype) if k in kinds else None)
+                   for k, f in _AUX_FIELDS.items()}
     disc = auxiliary.build("discriminator", config.aux, dtype=dtype)
-    models = objectives.Stage1Models.from_config(config.model, dtype=dtype, D=disc, **aux_modules)
-    for line in objectives.describe_terms(models, config.loss):
-      logging.info("%s", line)
+    models = objectives.Stage1Models.from_config(config.model, dtype=dtype, D=disc,
+                                                 **aux_modules)
     d_input = auxiliary.example_input("discriminator", config.aux)
 
     def disc_init(r):
@@ -366,15 +372,51 @@ def build(config, mesh, rng) -> Run:
         params[region], states[region] = init_module(disc, jax.random.fold_in(r, i), d_input)
       return params, states
 
+    def aux_init(kind):
+      module, x = auxiliary.build(kind, config.aux), auxiliary.example_input(kind, config.aux)
+      return lambda r: merge_variables(*init_module(module, r, x))
+
     init_fn = stage1_init_fn(models.networks(), disc_init, config.model, config.optimizer)
-    state, shardings, abstract = sharded_init(init_fn, init_rng, mesh, config.sharding)
+    return Setup(models, init_fn, {k: aux_init(k) for k in kinds})
+  models = objectives.Stage2Models.from_config(config.model, dtype=dtype)
+  base_fn = base_init_fn(dict(zip(GENERATOR_NETWORKS, (models.F, models.M, models.W, models.G))),
+                         config.model)
+  mlps = {n: getattr(models, n) for n in RETARGETING_NETWORKS}
+  return Setup(models, stage2_init_fn(mlps, config.model, config.optimizer), {"base": base_fn})
+
+
+def _aux_networks(config, setup: Setup, rng) -> dict:
+  """{kind: variables} of VGG-19 / HopeNet / ArcFace (random in tests, else from paths)."""
+  from lp_jax.models import auxiliary  # pylint: disable=g-import-not-at-top
+  variables = {}
+  for i, kind in enumerate(_AUX_FIELDS):  # the same fold_in index whichever kinds are present
+    if kind not in setup.extra_inits:
+      continue
+    if config.aux_init == "random":
+      variables[kind] = jax.jit(setup.extra_inits[kind])(jax.random.fold_in(rng, i))
+    else:
+      variables[kind] = auxiliary.load_variables(kind, config.aux.paths[kind], config.aux)
+  return variables
+
+
+def build(config, mesh, rng) -> Run:
+  """Modules, sharded initial state and step inputs of `config.stage` on `mesh`."""
+  from lp_jax.training import objectives  # pylint: disable=g-import-not-at-top
+
+  setup = stage_setup(config)
+  models = setup.models
+  init_rng, aux_rng = jax.random.split(rng)
+  if config.stage == 1:
+    for line in objectives.describe_terms(models, config.loss):
+      logging.info("%s", line)
+    aux_variables = _aux_networks(config, setup, aux_rng)
+    state, shardings, abstract = sharded_init(setup.init_fn, init_rng, mesh, config.sharding)
     extra_shardings = mesh_lib.state_shardings(aux_variables, mesh, config.sharding)
     extra = place(aux_variables, extra_shardings)
     overview = (param_overview(state.generator.params) + "; discriminator: " +
                 f"{sum(x.size for x in jax.tree.leaves(state.discriminator.params)):,}")
     return Run(config, models, state, shardings, abstract, extra, extra_shardings, overview)
 
-  models = objectives.Stage2Models.from_config(config.model, dtype=dtype)
   loaded = None
   if config.get("init_from"):
     loaded = load_pretrained(config.init_from, config.model)
@@ -386,13 +428,10 @@ def build(config, mesh, rng) -> Run:
     extra = place(base, extra_shardings)
   else:
     logging.warning("Stage II without config.init_from: the frozen base is RANDOM (tests only)")
-    base_fn = base_init_fn(dict(zip(GENERATOR_NETWORKS, (models.F, models.M, models.W,
-                                                         models.G))), config.model)
-    extra, extra_shardings, _ = sharded_init(base_fn, jax.random.fold_in(aux_rng, 7), mesh,
+    extra, extra_shardings, _ = sharded_init(setup.extra_inits["base"],
+                                             jax.random.fold_in(aux_rng, 7), mesh,
                                              config.sharding)
-  mlps = {n: getattr(models, n) for n in RETARGETING_NETWORKS}
-  init_fn = stage2_init_fn(mlps, config.model, config.optimizer)
-  state, shardings, abstract = sharded_init(init_fn, init_rng, mesh, config.sharding)
+  state, shardings, abstract = sharded_init(setup.init_fn, init_rng, mesh, config.sharding)
   run = Run(config, models, state, shardings, abstract, extra, extra_shardings,
             param_overview(state.params))
   run._loaded = loaded  # pylint: disable=protected-access
