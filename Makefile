@@ -14,8 +14,10 @@ $(BASE_STAMP): setup.py
 	$(PY) -m pip install -q -e .
 	rm -f $(VENV)/.installed-base-* && touch $@
 
+# The AOT extras (tpu: libtpu, gpu-aot: the CUDA compiler plugin) let the tests compile for
+# TPUs and GPUs.
 $(STAMP): $(BASE_STAMP)
-	$(PY) -m pip install -q -e '.[test,app]'
+	$(PY) -m pip install -q -e '.[test,app,tpu,gpu-aot]'
 	rm -f $(VENV)/.installed-test-* && touch $@
 
 demo: $(BASE_STAMP)

@@ -3,6 +3,10 @@
 
 from setuptools import find_packages, setup
 
+# The jax release the AOT extras (libtpu, the CUDA compiler plugin) are pinned to; they are
+# built per release and pull that jax / jaxlib in with them.
+JAX_VERSION = "0.10.2"
+
 setup(
     name="lp_jax",
     version="0.1.0",
@@ -10,8 +14,9 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.10",
     packages=find_packages(include=["lp_jax", "lp_jax.*", "configs", "convert_weights"]),
-    # The official neutral-lip constant (63 numbers from lip_array.pkl), read by image driving.
-    package_data={"lp_jax": ["resources/*.json"]},
+    # The official neutral-lip constant (63 numbers from lip_array.pkl), read by image driving;
+    # the GPU target configs of `python -m lp_jax.aot` (GpuTargetConfigProto text).
+    package_data={"lp_jax": ["resources/*.json"], "lp_jax.aot": ["gpu_targets/*.txtpb"]},
     install_requires=[
         "jax>=0.6",
         "flax>=0.10",
@@ -49,5 +54,10 @@ setup(
         "test": ["pytest", "torch==2.13.0", "psutil", "playwright"],
         # Driving the web app from Python (gradio_client also comes with gradio).
         "app": ["gradio_client"],
+        # Ahead-of-time compilation (python -m lp_jax.aot) without the hardware, pinned to the
+        # jax version they were built against: libtpu for TPU topologies, the CUDA PJRT plugin
+        # (no GPU or driver needed) for GPU targets.
+        "tpu": [f"jax[tpu]=={JAX_VERSION}"],
+        "gpu-aot": [f"jax-cuda12-plugin=={JAX_VERSION}", f"jax-cuda12-pjrt=={JAX_VERSION}"],
     },
 )

@@ -1,0 +1,111 @@
+# Copyright 2026 The lp_jax Authors. Licensed under the Apache License, Version 2.0.
+"""Compile lp_jax's programs ahead of time for a named TPU slice or GPU, on this CPU machine.
+
+  python -m lp_jax.aot --target v5e-256 --job stage1 --config configs/stage1.py \
+      --per_device_batch 1 --config.mixed_precision=True
+  python -m lp_jax.aot --target H100 --job infer --batch_sizes 1,8,32 --precision fp16
+  python -m lp_jax.aot --target v5p-128 --job stage1 --config configs/stage1.py --max_batch
+  python -m lp_jax.aot --list_targets
+
+Prints one JSON line per compiled program (per-device memory against the chip's, FLOPs and
+bytes per step, collectives by kind, compile seconds, a roofline estimate); see lp_jax/aot.
+Needs `pip install -e '.[tpu]'` for TPU targets and `pip install -e '.[gpu-aot]'` for GPUs.
+Exit status 1 with one line on stderr for bad input, and after the memory report for a program
+that does not fit.
+"""
+
+import json
+import os
+import sys
+
+os.environ.setdefault("JAX_PLATFORMS", "cpu")  # compile-only devices; never touch a local GPU
+
+from absl import app, flags  # noqa: E402
+from ml_collections import config_flags  # noqa: E402
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("target", None, "named target (--list_targets)")
+flags.DEFINE_enum("job", "infer", ["stage1", "stage2", "infer"], "which program to compile")
+config_flags.DEFINE_config_file("config", None, "training config (stage1 / stage2 jobs), with "
+                                "--config.<field>=value overrides exactly as train.py takes them",
+                                lock_config=True)
+flags.DEFINE_string("mesh", None, "training mesh override, e.g. data=-1,fsdp=4 (default: "
+                    "config.mesh)")
+flags.DEFINE_integer("per_device_batch", None, "training: samples per batch shard (default: "
+                     "config.batch_size / shards)")
+flags.DEFINE_string("batch_sizes", "1", "infer: comma-separated frames per device")
+flags.DEFINE_string("precision", None, "infer: fp32 | bf16 | fp16, or a comma list (default: "
+                    "fp16 on GPU, bf16 on TPU, as --flag_use_half_precision)")
+flags.DEFINE_string("model_config", "official", "infer: configs/models.py variant")
+flags.DEFINE_bool("max_batch", False, "find the largest per-device batch that fits")
+flags.DEFINE_integer("max_batch_limit", 1024, "upper bound of the --max_batch search")
+flags.DEFINE_bool("list_targets", False, "print the named targets and exit")
+
+
+def emit(record: dict) -> None:
+  print(json.dumps(record), flush=True)
+
+
+def fail(message: str) -> int:
+  print(f"error: {message}", file=sys.stderr, flush=True)
+  return 1
+
+
+def run() -> int:
+  """The command; returns the exit status."""
+  from lp_jax.aot import jobs, report, targets  # pylint: disable=g-import-not-at-top
+
+  if FLAGS.list_targets:
+    print(targets.target_table())
+    return 0
+  if not FLAGS.target:
+    return fail(f"--target is required; known targets: {', '.join(targets.TARGETS)}")
+  try:
+    target = targets.get_target(FLAGS.target)
+    devices = targets.devices(target)
+    if FLAGS.job == "infer":
+      precisions = (FLAGS.precision or jobs.default_precision(target.platform)).split(",")
+      for p in precisions:
+        if p not in jobs.PRECISIONS:
+          raise targets.AotError(f"--precision {p!r}: expected fp32, bf16 or fp16")
+      builders = [(p, lambda b, p=p: jobs.infer_program(target, devices, b, p,
+                                                         FLAGS.model_config))
+                  for p in precisions]
+      batches = [int(b) for b in FLAGS.batch_sizes.split(",")]
+    else:
+      config = FLAGS.config
+      if config is None:
+        raise targets.AotError(f"--job {FLAGS.job} needs --config configs/stage"
+                               f"{FLAGS.job[-1]}.py (optionally :tiny)")
+      if config.stage != int(FLAGS.job[-1]):
+        raise targets.AotError(f"--job {FLAGS.job} with a Stage {config.stage} config")
+      if FLAGS.mesh:
+        with config.unlocked():
+          config.mesh = jobs.parse_mesh(FLAGS.mesh)
+      builders = [(None, lambda b: jobs.training_program(config, target, devices, b))]
+      batches = [FLAGS.per_device_batch]
+    status = 0
+    for _, build in builders:
+      if FLAGS.max_batch:
+        emit(report.max_batch(build, target, FLAGS.job, FLAGS.max_batch_limit, emit=emit))
+        continue
+      for b in batches:
+        try:
+          emit(report.compile_program(build(b), target, FLAGS.job))
+        except report.DoesNotFit as e:
+          emit(e.record)
+          print(f"error: {e}", file=sys.stderr, flush=True)
+          status = 1
+    return status
+  except targets.AotError as e:
+    return fail(str(e))
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  sys.exit(run())
+
+
+if __name__ == "__main__":
+  app.run(main)

@@ -1,0 +1,149 @@
+# Copyright 2026 The lp_jax Authors. Licensed under the Apache License, Version 2.0.
+"""The programs that `train.py` and `infer.py` run, built as shapes only for a target's devices.
+
+- stage1 / stage2: `lp_jax.training.step.jit_step` of the stage's step (Stage I: generator and
+  discriminator updates in one program; Stage II: the retargeting update), with the state's
+  rule-derived shardings, the batch over data x fsdp and the state donated, exactly as
+  `lp_jax.training.loop` builds it. State, auxiliary networks / frozen base and batch are
+  `jax.eval_shape` results carrying shardings: nothing is allocated.
+- infer: `lp_jax.inference.decoder.decode_steps`, the W+G batch program of `infer.py` for an
+  image source (f_s and x_s shared, x_d per frame), frames split over the devices.
+"""
+
+import dataclasses
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec as P
+
+from lp_jax.aot.targets import AotError, Target
+
+PRECISIONS = {"fp32": jnp.float32, "bf16": jnp.bfloat16, "fp16": jnp.float16}
+
+
+@dataclasses.dataclass
+class Program:
+  """One jitted program and its abstract arguments."""
+  name: str  # 'stage1_step' / 'stage2_step' / 'wg_batch'
+  fn: Any  # the jitted function
+  args: tuple  # ShapeDtypeStructs (with shardings where the program has them)
+  mesh: dict  # {axis: size}
+  per_device_batch: int
+  global_batch: int
+  precision: str  # compute dtype: 'fp32' | 'bf16' | 'fp16'
+  unit: str  # what one batch element is: 'sample' (training pair) or 'frame'
+
+
+def default_precision(platform: str) -> str:
+  """The official --flag_use_half_precision: fp16 on CUDA, bf16 on TPU, fp32 on CPU."""
+  return {"cuda": "fp16", "gpu": "fp16", "tpu": "bf16"}.get(platform, "fp32")
+
+
+def parse_mesh(text: str) -> list:
+  """'data=-1,fsdp=4' -> [('data', -1), ('fsdp', 4)]."""
+  out = []
+  for part in text.split(","):
+    name, _, size = part.partition("=")
+    if not name or not size.lstrip("-").isdigit():
+      raise AotError(f"--mesh {text!r}: expected axis=size pairs, e.g. data=-1,fsdp=4")
+    out.append((name.strip(), int(size)))
+  return out
+
+
+def training_mesh(config, devices: list, num_slices: int = 1) -> Mesh:
+  """`config.mesh` over `devices`, slices (if several) along the first axis (DCN)."""
+  from lp_jax.training import mesh as mesh_lib  # pylint: disable=g-import-not-at-top
+  try:
+    names, sizes = mesh_lib.mesh_shape(config.mesh, len(devices))
+  except ValueError as e:
+    raise AotError(str(e)) from None
+  if num_slices == 1:
+    return mesh_lib.create_mesh(config, devices)
+  if sizes[0] % num_slices:
+    raise AotError(f"mesh {dict(zip(names, sizes))}: the first axis must be divisible by the "
+                   f"{num_slices} slices (they are joined along it)")
+  from jax.experimental import mesh_utils  # pylint: disable=g-import-not-at-top
+  ici = (sizes[0] // num_slices,) + tuple(sizes[1:])
+  dcn = (num_slices,) + (1,) * (len(sizes) - 1)
+  grid = mesh_utils.create_hybrid_device_mesh(ici, dcn, devices=devices)
+  return Mesh(grid, names, axis_types=(AxisType.Auto,) * len(names))
+
+
+def abstract_batch(config, global_batch: int, sharding) -> dict:
+  """ShapeDtypeStructs of one training batch (schema of lp_jax.data.pipeline)."""
+  from lp_jax.data import frames  # pylint: disable=g-import-not-at-top
+  s, b = int(config.data.image_size), global_batch
+  f32 = lambda *shape: jax.ShapeDtypeStruct(shape, jnp.float32, sharding=sharding)
+  flag = lambda: jax.ShapeDtypeStruct((b,), jnp.bool_, sharding=sharding)
+  return {"source": f32(b, s, s, 3), "driving": f32(b, s, s, 3), "is_image": flag(),
+          "source_landmarks": f32(b, frames.NUM_LANDMARKS, 2),
+          "driving_landmarks": f32(b, frames.NUM_LANDMARKS, 2), "has_landmarks": flag()}
+
+
+def training_program(config, target: Target, devices: list,
+                     per_device_batch: int | None = None) -> Program:
+  """The jitted Stage I / II step of `config` on `target`, with abstract arguments."""
+  from lp_jax.training import mesh as mesh_lib  # pylint: disable=g-import-not-at-top
+  from lp_jax.training import state as state_lib  # pylint: disable=g-import-not-at-top
+  from lp_jax.training import step as step_lib  # pylint: disable=g-import-not-at-top
+
+  if config.get("num_devices"):
+    devices = devices[:config.num_devices]
+  mesh = training_mesh(config, devices, target.num_slices)
+  axes = dict(zip(mesh.axis_names, mesh.devices.shape))
+  shards = int(np.prod([axes[a] for a in mesh_lib.batch_axes(mesh)]))
+  if per_device_batch is None:
+    if config.batch_size % shards:
+      raise AotError(f"batch_size {config.batch_size} is not divisible by the {shards} batch "
+                     f"shards of mesh {axes}; pass --per_device_batch")
+    per_device_batch = config.batch_size // shards
+  global_batch = per_device_batch * shards
+
+  setup = state_lib.stage_setup(config)
+  key = jax.eval_shape(lambda: jax.random.key(0))
+  abstract = jax.eval_shape(setup.init_fn, key)
+  shardings = mesh_lib.state_shardings(abstract, mesh, config.sharding)
+  extra = {k: jax.eval_shape(init, key) for k, init in setup.extra_inits.items()}
+  if config.stage == 2:
+    extra = extra["base"]
+  extra_shardings = mesh_lib.state_shardings(extra, mesh, config.sharding)
+  replicated = NamedSharding(mesh, P())
+  fn = step_lib.jit_step(step_lib.stage1_step if config.stage == 1 else step_lib.stage2_step,
+                         models=setup.models, loss_config=config.loss, mesh=mesh,
+                         state_shardings=shardings, extra_shardings=extra_shardings)
+  args = (state_lib.with_shardings(abstract, shardings),
+          abstract_batch(config, global_batch, mesh_lib.batch_sharding(mesh)),
+          state_lib.with_shardings(extra, extra_shardings),
+          jax.ShapeDtypeStruct(key.shape, key.dtype, sharding=replicated))
+  precision = "bf16" if config.get("mixed_precision") else "fp32"
+  return Program(f"stage{config.stage}_step", fn, args, axes, per_device_batch, global_batch,
+                 precision, "sample")
+
+
+def infer_program(target: Target, devices: list, batch: int, precision: str,
+                  model_variant: str = "official") -> Program:
+  """infer.py's W+G batch program (image source) at `batch` frames per device."""
+  from configs import models as model_configs  # pylint: disable=g-import-not-at-top
+  from lp_jax.inference import decoder  # pylint: disable=g-import-not-at-top
+  from lp_jax.models import liveportrait  # pylint: disable=g-import-not-at-top
+
+  config = model_configs.get_config(model_variant)
+  dtype = PRECISIONS[precision]
+  nets = {n: liveportrait.build(n, config, spectral_norm_folded=True, dtype=dtype)
+          for n in ("warping_module", "spade_generator")}
+  mesh = Mesh(np.array(devices), ("data",))  # FrameDecoder's mesh over the local devices
+  # generator_chunk None: the whole batch at once, FrameDecoder's choice off XLA:CPU (asking
+  # jax.default_backend() here would answer 'cpu', the compiling host).
+  fn = decoder.decode_steps(nets["warping_module"], nets["spade_generator"], mesh, None)[True]
+  # The inference form's variables (G's spectral norm folded, as lp_jax.weights.for_inference
+  # leaves them): the folded modules' own init shapes.
+  key = jax.eval_shape(lambda: jax.random.key(0))
+  warp_vars, gen_vars = (
+      jax.eval_shape(nets[n].init, key, *liveportrait.example_inputs(n, config))
+      for n in ("warping_module", "spade_generator"))
+  f_s, kp, _ = jax.eval_shape(lambda: liveportrait.example_inputs("warping_module", config, 1))
+  x_d = jax.ShapeDtypeStruct((batch * len(devices),) + kp.shape[1:], kp.dtype)
+  return Program("wg_batch", fn, (warp_vars, gen_vars, f_s, kp, x_d), {"data": len(devices)},
+                 batch, batch * len(devices), precision, "frame")

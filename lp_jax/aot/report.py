@@ -1,0 +1,139 @@
+# Copyright 2026 The lp_jax Authors. Licensed under the Apache License, Version 2.0.
+"""Compile a Program for a target and report it; find the largest per-device batch that fits.
+
+Roofline (an estimate, per device and step): max(FLOPs / peak FLOP/s of the compute dtype,
+bytes accessed / HBM bandwidth, collective bytes / interconnect bandwidth). It leaves out
+kernel launch and host overheads, imperfect overlap of the three, achievable (not peak) rates,
+DCN between slices (counted at ICI speed), and the host side (data, decoding, encoding).
+"""
+
+import time
+
+from lp_jax.aot import hlo
+from lp_jax.aot.targets import CHIPS, AotError, Target
+
+# A ring all-reduce moves ~2x its buffer per device; the other collectives ~1x.
+_COMM_FACTOR = {"all-reduce": 2.0}
+
+
+class DoesNotFit(AotError):
+  """The program needs more device memory than the chip has (the report says how much)."""
+
+  def __init__(self, message: str, record: dict):
+    super().__init__(message)
+    self.record = record
+
+
+def _resource_exhausted(e: Exception) -> bool:
+  return "RESOURCE_EXHAUSTED" in str(e) or "exceeds available" in str(e)
+
+
+def memory_report(compiled, capacity: int) -> dict:
+  m = compiled.memory_analysis()
+  rec = {"argument_bytes": int(m.argument_size_in_bytes),
+         "output_bytes": int(m.output_size_in_bytes),
+         "alias_bytes": int(m.alias_size_in_bytes),
+         "temp_bytes": int(m.temp_size_in_bytes),
+         "code_bytes": int(m.generated_code_size_in_bytes)}
+  # Donated (aliased) buffers are counted in both arguments and outputs.
+  total = (rec["argument_bytes"] + rec["output_bytes"] - rec["alias_bytes"] + rec["temp_bytes"] +
+           rec["code_bytes"])
+  rec.update(total_bytes=total, capacity_bytes=int(capacity),
+             total_gib=round(total / 2 ** 30, 3), fraction_of_capacity=round(total / capacity, 4),
+             fits=total <= capacity)
+  return rec
+
+
+def roofline(cost: dict, comm: dict, target: Target, precision: str, per_step_units: int,
+             unit: str) -> dict:
+  chip = CHIPS[target.chip]
+  peak = chip.flops.get(precision)
+  rec = {"peak_flops_per_s": peak, "hbm_bytes_per_s": chip.hbm_bytes_per_s,
+         "interconnect_bytes_per_s": chip.interconnect_bytes_per_s}
+  if peak is None:
+    rec["note"] = f"{chip.name} has no {precision} matrix path"
+    return rec
+  compute_s = cost["flops"] / peak
+  memory_s = cost["bytes_accessed"] / chip.hbm_bytes_per_s
+  comm_bytes = sum(v["bytes"] * _COMM_FACTOR.get(k, 1.0) for k, v in comm.items())
+  comm_s = comm_bytes / chip.interconnect_bytes_per_s if chip.interconnect_bytes_per_s else 0.0
+  terms = {"compute": compute_s, "memory": memory_s, "collectives": comm_s}
+  step_s = max(terms.values())
+  rec.update(compute_s=compute_s, memory_s=memory_s, collectives_s=comm_s, step_s=step_s,
+             bound=max(terms, key=terms.get))
+  rec[f"ms_per_{unit}"] = 1e3 * step_s / max(per_step_units, 1)
+  if not chip.interconnect_bytes_per_s and comm:
+    rec["note"] = f"no interconnect figure for {chip.name}: collectives not in the estimate"
+  return rec
+
+
+def compile_program(program, target: Target, job: str) -> dict:
+  """Compiles `program` for `target`; returns its report (raises DoesNotFit when it does not)."""
+  chip = CHIPS[target.chip]
+  base = {"event": "compiled", "target": target.name, "job": job, "program": program.name,
+          "chip": chip.name, "devices": target.num_devices, "mesh": program.mesh,
+          "per_device_batch": program.per_device_batch, "global_batch": program.global_batch,
+          "precision": program.precision}
+  start = time.perf_counter()
+  try:
+    lowered = program.fn.lower(*program.args)
+    compiled = lowered.compile()
+  except Exception as e:  # pylint: disable=broad-except
+    if not _resource_exhausted(e):
+      raise
+    lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+    record = {**base, "event": "does_not_fit", "compile_s": round(time.perf_counter() - start, 1),
+              "capacity_bytes": chip.memory_bytes, "compiler_report": lines[:6]}
+    raise DoesNotFit(f"{program.name} at per-device batch {program.per_device_batch} does not "
+                     f"fit {chip.name}: {lines[0] if lines else 'RESOURCE_EXHAUSTED'}",
+                     record) from None
+  compile_s = time.perf_counter() - start
+  memory = memory_report(compiled, chip.memory_bytes)
+  cost = hlo.program_cost(lowered, compiled, target.platform, target.num_devices)
+  comm = hlo.collectives(compiled.as_text())
+  record = {**base, "compile_s": round(compile_s, 1), "memory": memory, "cost": cost,
+            "collectives": comm,
+            "roofline": roofline(cost, comm, target, program.precision,
+                                 program.per_device_batch, program.unit)}
+  if not memory["fits"]:  # GPU compilers accept any size: compare with the card ourselves
+    record["event"] = "does_not_fit"
+    raise DoesNotFit(f"{program.name} at per-device batch {program.per_device_batch} needs "
+                     f"{memory['total_gib']} GiB per device, {chip.name} has "
+                     f"{round(chip.memory_bytes / 2 ** 30, 2)} GiB", record)
+  return record
+
+
+def max_batch(build, target: Target, job: str, limit: int = 4096, emit=None) -> dict:
+  """Largest per-device batch b <= limit whose program fits: doubling, then bisection.
+
+  Args:
+    build: b -> Program.
+    emit: called with every attempt's record (fits or not).
+  Returns:
+    {'event': 'max_batch', 'per_device_batch': b, 'report': record of b} (b = 0: none fits).
+  """
+  def attempt(b):
+    try:
+      rec = compile_program(build(b), target, job)
+    except DoesNotFit as e:
+      rec = e.record
+    if emit:
+      emit(rec)
+    return rec["event"] == "compiled", rec
+
+  best, best_rec, b = 0, None, 1
+  while b <= limit:
+    ok, rec = attempt(b)
+    if not ok:
+      break
+    best, best_rec, b = b, rec, b * 2
+  hi = min(b, limit + 1)  # smallest known (or assumed) failing batch
+  while hi - best > 1:
+    mid = (best + hi) // 2
+    ok, rec = attempt(mid)
+    if ok:
+      best, best_rec = mid, rec
+    else:
+      hi = mid
+  return {"event": "max_batch", "target": target.name, "job": job, "per_device_batch": best,
+          "report": best_rec}
