@@ -22,6 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from configs import models as model_configs
+from lp_jax import precision as precision_lib
 from lp_jax import weights as weights_lib
 from lp_jax.models import liveportrait
 from lp_jax.wrapper import default_generator_chunk, kp_info, warp_decode_fn
@@ -60,9 +61,10 @@ def matmul_rate(n: int = 2048, repeats: int = 5) -> float:
   return 2 * n ** 3 / min(times)
 
 
-def benchmarks(config, variables, batch: int):
+def benchmarks(config, variables, batch: int, dtype=jnp.float32):
   """(name, jitted fn, args, fn to count FLOPs with or None) per timed unit at this batch."""
-  nets = {n: liveportrait.build(n, config, spectral_norm_folded=True) for n in variables}
+  nets = {n: liveportrait.build(n, config, spectral_norm_folded=True, dtype=dtype)
+          for n in variables}
   img = jnp.asarray(np.random.default_rng(1).uniform(size=(batch, 256, 256, 3)), jnp.float32)
   f_s, kp, _ = liveportrait.example_inputs("warping_module", config, batch)
   kp = jnp.asarray(np.random.default_rng(2).uniform(-0.5, 0.5, kp.shape), jnp.float32)
@@ -89,7 +91,11 @@ def main(argv=None) -> int:
   parser.add_argument("--networks", default="F,M,W+G,stitching", help="subset to time")
   parser.add_argument("--model_config", default="official", help="configs/models.py variant")
   parser.add_argument("--weights", default=None, help="official folder or converted dir")
+  parser.add_argument("--precision", choices=tuple(precision_lib.DTYPES), default=None,
+                      help="compute dtype of F, M, W, G (default: infer.py's choice for this "
+                           "backend: fp16 on GPU, bf16 on TPU, fp32 on CPU)")
   args = parser.parse_args(argv)
+  precision = precision_lib.resolve(args.precision, True, jax.default_backend())
 
   config = model_configs.get_config(args.model_config)
   if args.weights:
@@ -102,9 +108,11 @@ def main(argv=None) -> int:
   device = jax.devices()[0]
   emit = lambda rec: print(json.dumps(rec), flush=True)
   emit({"event": "setup", "backend": jax.default_backend(), "device": device.device_kind,
-        "devices": jax.device_count(), "jax": jax.__version__, "model_config": args.model_config})
+        "devices": jax.device_count(), "jax": jax.__version__, "model_config": args.model_config,
+        "precision": precision})
   for batch in [int(b) for b in args.batch_sizes.split(",")]:
-    for name, fn, fn_args, count_fn in benchmarks(config, variables, batch):
+    for name, fn, fn_args, count_fn in benchmarks(config, variables, batch,
+                                                      precision_lib.dtype(precision)):
       if name not in wanted:
         continue
       ref = matmul_rate()  # re-measured next to each unit: the machine's load drifts
@@ -112,7 +120,7 @@ def main(argv=None) -> int:
       if count_fn is not None:
         flops = cost_flops(count_fn.lower(*fn_args).compile())
       per_call = statistics.median(times)
-      emit({"event": "forward", "network": name, "batch": batch,
+      emit({"event": "forward", "network": name, "batch": batch, "precision": precision,
             "compile_s": round(compile_s, 3), "s_per_call": round(per_call, 4),
             "s_per_frame": round(per_call / batch, 4), "s_per_call_min": round(min(times), 4),
             "gflop_per_frame": round(flops / batch / 1e9, 2),

@@ -17,15 +17,22 @@ from lp_jax.models import liveportrait
 from lp_jax.ops import keypoints, motion
 
 
+def to_float32(tree):
+  """Floating leaves cast to float32: half-precision networks hand float32 to the keypoint
+  math, the stitching MLPs and the callers (lp_jax.precision)."""
+  return jax.tree.map(lambda x: x.astype(jnp.float32)
+                      if jnp.issubdtype(x.dtype, jnp.floating) else x, tree)
+
+
 @functools.partial(jax.jit, static_argnums=0)
 def apply_net(net, variables, *args):
-  return net.apply(variables, *args)
+  return to_float32(net.apply(variables, *args))
 
 
 @functools.partial(jax.jit, static_argnums=0)
 def kp_info(net, variables, image):
   """Refined motion: degrees [B, 1], kp / exp [B, K, 3], scale [B, 1], t [B, 3], and R."""
-  info = keypoints.refine_kp_info(net.apply(variables, image))
+  info = keypoints.refine_kp_info(to_float32(net.apply(variables, image)))
   info["R"] = keypoints.get_rotation_matrix(info["pitch"], info["yaw"], info["roll"])
   return info
 
@@ -58,15 +65,19 @@ def warp_decode_fn(warp_net, gen_net, warp_vars, gen_vars, feature_3d, kp_source
   kp_source = jnp.broadcast_to(kp_source, kp_driving.shape)
   warped = warp_net.apply(warp_vars, feature_3d, kp_driving, kp_source)
   image = decode_in_chunks(gen_net, gen_vars, warped["out"], generator_chunk)
-  return {"out": image, "occlusion_map": warped["occlusion_map"],
-          "deformation": warped["deformation"], "warped": warped["out"]}
+  return to_float32({"out": image, "occlusion_map": warped["occlusion_map"],
+                     "deformation": warped["deformation"], "warped": warped["out"]})
 
 
 warp_decode_jit = jax.jit(warp_decode_fn, static_argnums=(0, 1, 7))
 
 
 class LivePortraitModels:
-  """The seven networks with their (inference-folded) variables."""
+  """The seven networks with their (inference-folded) variables.
+
+  `dtype` is the compute dtype of F, M, W and G (lp_jax.precision); the MLPs stay float32 and
+  every output is float32.
+  """
 
   def __init__(self, variables: dict, config=None, dtype=jnp.float32):
     self.config = config or model_configs.get_config()

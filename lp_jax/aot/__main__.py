@@ -19,6 +19,8 @@ import os
 import sys
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")  # compile-only devices; never touch a local GPU
+# Compile-only use of libtpu: several processes may load it at once (no TPU is claimed).
+os.environ.setdefault("ALLOW_MULTIPLE_LIBTPU_LOAD", "1")
 
 from absl import app, flags  # noqa: E402
 from ml_collections import config_flags  # noqa: E402
@@ -40,6 +42,30 @@ flags.DEFINE_string("model_config", "official", "infer: configs/models.py varian
 flags.DEFINE_bool("max_batch", False, "find the largest per-device batch that fits")
 flags.DEFINE_integer("max_batch_limit", 1024, "upper bound of the --max_batch search")
 flags.DEFINE_bool("list_targets", False, "print the named targets and exit")
+flags.DEFINE_multi_string("compiler_option", [], "XLA option for the compile, name=value "
+                          "(repeatable), e.g. xla_gpu_enable_triton_gemm=false")
+
+
+def compiler_options(pairs) -> dict:
+  """['name=value', ...] -> {name: bool / int / float / str}."""
+  from lp_jax.aot.targets import AotError  # pylint: disable=g-import-not-at-top
+  out = {}
+  for pair in pairs:
+    name, sep, value = pair.partition("=")
+    if not sep or not name:
+      raise AotError(f"--compiler_option {pair!r}: expected name=value")
+    low = value.lower()
+    if low in ("true", "false"):
+      out[name] = low == "true"
+    else:
+      try:
+        out[name] = int(value)
+      except ValueError:
+        try:
+          out[name] = float(value)
+        except ValueError:
+          out[name] = value
+  return out
 
 
 def emit(record: dict) -> None:
@@ -62,15 +88,12 @@ def run() -> int:
     return fail(f"--target is required; known targets: {', '.join(targets.TARGETS)}")
   try:
     target = targets.get_target(FLAGS.target)
-    devices = targets.devices(target)
+    options = compiler_options(FLAGS.compiler_option)
     if FLAGS.job == "infer":
       precisions = (FLAGS.precision or jobs.default_precision(target.platform)).split(",")
       for p in precisions:
         if p not in jobs.PRECISIONS:
           raise targets.AotError(f"--precision {p!r}: expected fp32, bf16 or fp16")
-      builders = [(p, lambda b, p=p: jobs.infer_program(target, devices, b, p,
-                                                         FLAGS.model_config))
-                  for p in precisions]
       batches = [int(b) for b in FLAGS.batch_sizes.split(",")]
     else:
       config = FLAGS.config
@@ -82,16 +105,22 @@ def run() -> int:
       if FLAGS.mesh:
         with config.unlocked():
           config.mesh = jobs.parse_mesh(FLAGS.mesh)
-      builders = [(None, lambda b: jobs.training_program(config, target, devices, b))]
       batches = [FLAGS.per_device_batch]
+    devices = targets.devices(target)
+    if FLAGS.job == "infer":
+      builders = [lambda b, p=p: jobs.infer_program(target, devices, b, p, FLAGS.model_config)
+                  for p in precisions]
+    else:
+      builders = [lambda b: jobs.training_program(config, target, devices, b)]
     status = 0
-    for _, build in builders:
+    for build in builders:
       if FLAGS.max_batch:
-        emit(report.max_batch(build, target, FLAGS.job, FLAGS.max_batch_limit, emit=emit))
+        emit(report.max_batch(build, target, FLAGS.job, FLAGS.max_batch_limit, emit=emit,
+                              compiler_options=options))
         continue
       for b in batches:
         try:
-          emit(report.compile_program(build(b), target, FLAGS.job))
+          emit(report.compile_program(build(b), target, FLAGS.job, options))
         except report.DoesNotFit as e:
           emit(e.record)
           print(f"error: {e}", file=sys.stderr, flush=True)

@@ -59,16 +59,22 @@ def roofline(cost: dict, comm: dict, target: Target, precision: str, per_step_un
   comm_s = comm_bytes / chip.interconnect_bytes_per_s if chip.interconnect_bytes_per_s else 0.0
   terms = {"compute": compute_s, "memory": memory_s, "collectives": comm_s}
   step_s = max(terms.values())
-  rec.update(compute_s=compute_s, memory_s=memory_s, collectives_s=comm_s, step_s=step_s,
-             bound=max(terms, key=terms.get))
-  rec[f"ms_per_{unit}"] = 1e3 * step_s / max(per_step_units, 1)
+  sig = lambda x: float(f"{x:.4g}")
+  rec.update(compute_s=sig(compute_s), memory_s=sig(memory_s), collectives_s=sig(comm_s),
+             step_s=sig(step_s), bound=max(terms, key=terms.get))
+  rec[f"ms_per_{unit}"] = sig(1e3 * step_s / max(per_step_units, 1))
   if not chip.interconnect_bytes_per_s and comm:
     rec["note"] = f"no interconnect figure for {chip.name}: collectives not in the estimate"
   return rec
 
 
-def compile_program(program, target: Target, job: str) -> dict:
-  """Compiles `program` for `target`; returns its report (raises DoesNotFit when it does not)."""
+def compile_program(program, target: Target, job: str,
+                    compiler_options: dict | None = None) -> dict:
+  """Compiles `program` for `target`; returns its report (raises DoesNotFit when it does not).
+
+  `compiler_options`: XLA debug options for this compile, e.g. {'xla_gpu_enable_triton_gemm':
+  False} (the deviceless GPU compile of a training step can fail in the Triton GEMM emitter).
+  """
   chip = CHIPS[target.chip]
   base = {"event": "compiled", "target": target.name, "job": job, "program": program.name,
           "chip": chip.name, "devices": target.num_devices, "mesh": program.mesh,
@@ -77,7 +83,7 @@ def compile_program(program, target: Target, job: str) -> dict:
   start = time.perf_counter()
   try:
     lowered = program.fn.lower(*program.args)
-    compiled = lowered.compile()
+    compiled = lowered.compile(compiler_options=compiler_options or None)
   except Exception as e:  # pylint: disable=broad-except
     if not _resource_exhausted(e):
       raise
@@ -91,6 +97,8 @@ def compile_program(program, target: Target, job: str) -> dict:
   memory = memory_report(compiled, chip.memory_bytes)
   cost = hlo.program_cost(lowered, compiled, target.platform, target.num_devices)
   comm = hlo.collectives(compiled.as_text())
+  if compiler_options:
+    base["compiler_options"] = compiler_options
   record = {**base, "compile_s": round(compile_s, 1), "memory": memory, "cost": cost,
             "collectives": comm,
             "roofline": roofline(cost, comm, target, program.precision,
@@ -103,7 +111,8 @@ def compile_program(program, target: Target, job: str) -> dict:
   return record
 
 
-def max_batch(build, target: Target, job: str, limit: int = 4096, emit=None) -> dict:
+def max_batch(build, target: Target, job: str, limit: int = 4096, emit=None,
+              compiler_options: dict | None = None) -> dict:
   """Largest per-device batch b <= limit whose program fits: doubling, then bisection.
 
   Args:
@@ -114,7 +123,7 @@ def max_batch(build, target: Target, job: str, limit: int = 4096, emit=None) -> 
   """
   def attempt(b):
     try:
-      rec = compile_program(build(b), target, job)
+      rec = compile_program(build(b), target, job, compiler_options)
     except DoesNotFit as e:
       rec = e.record
     if emit:

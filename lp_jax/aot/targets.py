@@ -118,6 +118,14 @@ def target_table() -> str:
   return "\n".join(lines)
 
 
+def has_module(name: str) -> bool:
+  """Whether `name` is importable (an installed extra), without importing it."""
+  try:
+    return importlib.util.find_spec(name) is not None
+  except (ImportError, ValueError, AttributeError):
+    return False
+
+
 def _libtpu_version() -> str:
   try:
     from importlib import metadata  # pylint: disable=g-import-not-at-top
@@ -137,7 +145,10 @@ def devices(target: Target) -> list:
   """Compile-only devices of `target` (needs the matching extra; nothing is allocated)."""
   from jax.experimental import topologies  # pylint: disable=g-import-not-at-top
   if target.platform == "tpu":
-    if importlib.util.find_spec("libtpu") is None:
+    # Compile only: no TPU is claimed, so other processes may hold libtpu too (without this,
+    # a second process fails on libtpu's lockfile).
+    os.environ.setdefault("ALLOW_MULTIPLE_LIBTPU_LOAD", "1")
+    if not has_module("libtpu"):
       raise AotError(f"target {target.name} needs libtpu: {TPU_PIP}")
     try:
       topo = topologies.get_topology_desc(
@@ -148,7 +159,7 @@ def devices(target: Target) -> list:
       raise AotError(f"libtpu {_libtpu_version()} does not know topology {target.topology!r} "
                      f"(chip config {target.chip_config}): {first}") from None
   else:
-    if importlib.util.find_spec("jax_plugins.xla_cuda12") is None:
+    if not has_module("jax_plugins.xla_cuda12"):
       raise AotError(f"target {target.name} needs the CUDA compiler plugin: {GPU_PIP}")
     try:
       topo = topologies.get_topology_desc(platform="cuda", topology=target.topology,

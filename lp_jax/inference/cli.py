@@ -66,7 +66,10 @@ def build_parser(prog: str = "infer.py", description: str | None = None) -> argp
 
   g = p.add_argument_group("inference arguments")
   _bool(g, "flag_use_half_precision", True,
-        "official half-precision switch: accepted; the networks run float32 for now")
+        "F, M, W, G in float16 on GPU (the official autocast), bfloat16 on TPU; CPU stays "
+        "float32")
+  _value(g, "precision", "force the networks' compute precision on any backend: fp32, bf16 "
+         "or fp16 (lp_jax)", choices=("fp32", "bf16", "fp16"), default=None)
   _bool(g, "flag_crop_driving_video", anim.flag_crop_driving_video,
         "crop driving frames to the face (automatic when the video is not square)")
   _value(g, "device_id", "index of the accelerator to run on (jax.devices())", type=int,

@@ -58,15 +58,16 @@ class LivePortrait:
 
   @classmethod
   def from_pretrained(cls, path: str, *, batch_size: int = 8, config=None, lip_array=None,
-                      devices=None) -> "LivePortrait":
+                      devices=None, dtype=jnp.float32) -> "LivePortrait":
     """`path`: pretrained_weights/, its liveportrait/ folder, or a converted directory.
 
     `lip_array`: the neutral-lip constant of image driving (default: the bundled official one);
-    `devices`: where W+G batches are sharded (default: every local device).
+    `devices`: where W+G batches are sharded (default: every local device); `dtype`: compute
+    dtype of F, M, W, G (lp_jax.precision).
     """
     weights, _ = assets.resolve(path)
     converted = assets.converted(weights, config)
-    models = LivePortraitModels.from_pretrained(converted, config)
+    models = LivePortraitModels.from_pretrained(converted, config, dtype)
     if lip_array is None:
       lip_array = templates.bundled_lip_array()
     return cls(models, batch_size=batch_size, lip_array=lip_array, devices=devices,

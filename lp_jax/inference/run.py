@@ -24,6 +24,7 @@ from typing import Iterator
 import jax
 import numpy as np
 
+from lp_jax import precision as precision_lib
 from lp_jax import templates
 from lp_jax.inference import assets
 from lp_jax.inference import cli
@@ -163,8 +164,10 @@ def prepare(args: argparse.Namespace, *, source_frames: int | None = None,
     notes.append("paste-back is off: it needs --flag_do_crop and --flag_stitching")
 
   enable_compilation_cache(assets.compilation_cache(args.compilation_cache))
+  compute = precision_lib.resolve(args.precision, args.flag_use_half_precision,
+                                  devices[0].platform)
   pipe = LivePortrait.from_pretrained(weights, batch_size=args.batch_size, lip_array=lip_array,
-                                      devices=devices)
+                                      devices=devices, dtype=precision_lib.dtype(compute))
   if pipe.synthetic:
     log(f"warning: {args.weights} holds synthetic, untrained weights: the output shows that "
         "the pipeline runs, not what LivePortrait looks like")

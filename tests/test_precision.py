@@ -1,0 +1,98 @@
+# Copyright 2026 The lp_jax Authors. Licensed under the Apache License, Version 2.0.
+"""Half precision at inference (lp_jax.precision): the flag's choice per backend, float32 at the
+network boundary, and what bf16 / fp16 cost against the float32 golden (printed as a table)."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from configs import models as model_configs
+from lp_jax import precision
+from lp_jax.models import liveportrait
+from lp_jax.wrapper import LivePortraitModels
+
+
+def test_flag_picks_the_official_half_precision_per_backend():
+  assert precision.resolve(None, True, "cuda") == "fp16"  # the official autocast
+  assert precision.resolve(None, True, "tpu") == "bf16"
+  assert precision.resolve(None, True, "cpu") == "fp32"
+  assert precision.resolve(None, False, "cuda") == "fp32"
+  assert precision.resolve("bf16", False, "cpu") == "bf16"  # --precision wins anywhere
+  with pytest.raises(ValueError, match="--precision 'fp8'"):
+    precision.resolve("fp8", True, "cpu")
+
+
+def test_infer_flags():
+  from lp_jax.inference import cli  # pylint: disable=g-import-not-at-top
+  parser = cli.build_parser()
+  args = parser.parse_args(["-s", "a.jpg", "-d", "b.mp4"])
+  assert args.flag_use_half_precision and args.precision is None
+  args = parser.parse_args(["-s", "a.jpg", "-d", "b.mp4", "--no_flag_use_half_precision",
+                            "--precision", "fp16"])
+  assert not args.flag_use_half_precision and args.precision == "fp16"
+  args = parser.parse_args(["-s", "a.jpg", "-d", "b.mp4", "--no-flag-use-half-precision"])
+  assert not args.flag_use_half_precision  # tyro's spelling, as the official CLI
+
+
+@pytest.fixture(scope="module")
+def tiny_models():
+  config = model_configs.get_config("tiny")
+  variables = {n: liveportrait.random_variables(n, config, i)
+               for i, n in enumerate(liveportrait.NETWORKS)}
+  return {p: LivePortraitModels(variables, config, precision.dtype(p))
+          for p in ("fp32", "bf16", "fp16")}
+
+
+def test_half_networks_compute_in_half_and_return_float32(tiny_models):
+  rng = np.random.default_rng(0)
+  image = jnp.asarray(rng.uniform(size=(1, 256, 256, 3)), jnp.float32)
+  results = {}
+  for name, models in tiny_models.items():
+    f_s = models.extract_feature_3d(image)
+    info = models.get_kp_info(image)
+    x_s = info["kp"]
+    out = models.warp_decode(f_s, x_s, x_s * 1.01)
+    for tree in (f_s, info, out):
+      assert all(x.dtype == jnp.float32 for x in jax.tree.leaves(tree)), name
+    results[name] = out["out"]
+    # The convolutions really run in the requested dtype.
+    jaxpr = str(jax.make_jaxpr(lambda v, x, m=models: m.nets["spade_generator"].apply(v, x))(
+        models.variables["spade_generator"], out["warped"]))
+    half = {"bf16": "bf16[", "fp16": "f16["}.get(name)
+    if half:
+      assert half in jaxpr, name
+  for name in ("bf16", "fp16"):
+    err = np.abs(np.asarray(results[name]) - np.asarray(results["fp32"]))
+    assert 0 < err.max() < 0.1, (name, err.max())  # rounded, not broken
+
+
+@pytest.mark.slow
+@pytest.mark.torch
+def test_half_precision_fidelity_against_the_float32_golden(golden, converted_golden_weights):
+  """F, M, W, G in bf16 / fp16 (keypoint math and MLPs float32) vs the golden's float32 frames:
+  max / mean abs and PSNR of every pipeline/* case, printed as the README table."""
+  from test_parity import compute_outputs  # pylint: disable=g-import-not-at-top
+  _, orbax_dir = converted_golden_weights
+  cases = sorted(k for k in golden if k.startswith("pipeline/") and k.endswith("/out"))
+  assert cases
+  rows = []
+  for name in ("fp32", "bf16", "fp16"):
+    models = LivePortraitModels.from_pretrained(orbax_dir, dtype=precision.dtype(name))
+    outputs = compute_outputs(models, golden)
+    for key in cases:
+      diff = outputs[key].astype(np.float64) - golden[key].astype(np.float64)
+      mse = float(np.mean(diff ** 2))
+      psnr = 10 * np.log10(1.0 / mse) if mse > 0 else float("inf")
+      rows.append((name, key, float(np.abs(diff).max()), float(np.abs(diff).mean()), psnr))
+    del models
+    jax.clear_caches()
+  print("\n| precision | case | max abs | mean abs | PSNR dB |\n| --- | --- | --- | --- | --- |")
+  for name, key, mx, mean, psnr in rows:
+    print(f"| {name} | {key[len('pipeline/'):-len('/out')]} | {mx:.2e} | {mean:.2e} | "
+          f"{psnr:.1f} |")
+  for name, key, mx, mean, psnr in rows:
+    if name == "fp32":
+      assert mx < 2e-3 and mean < 1e-4, (key, mx, mean)  # the parity tolerance
+    else:  # half precision: visibly the same frame (> 30 dB), never a broken one
+      assert psnr > 30 and mean < 1e-2, (name, key, mx, mean, psnr)
