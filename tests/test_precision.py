@@ -47,24 +47,24 @@ def tiny_models():
 def test_half_networks_compute_in_half_and_return_float32(tiny_models):
   rng = np.random.default_rng(0)
   image = jnp.asarray(rng.uniform(size=(1, 256, 256, 3)), jnp.float32)
+  ref = tiny_models["fp32"]
+  f_s, x_s = ref.extract_feature_3d(image), ref.get_kp_info(image)["kp"]
   results = {}
   for name, models in tiny_models.items():
-    f_s = models.extract_feature_3d(image)
     info = models.get_kp_info(image)
-    x_s = info["kp"]
-    out = models.warp_decode(f_s, x_s, x_s * 1.01)
-    for tree in (f_s, info, out):
+    out = models.warp_decode(f_s, x_s, x_s * 1.01)  # the same inputs for every precision
+    for tree in (models.extract_feature_3d(image), info, out):
       assert all(x.dtype == jnp.float32 for x in jax.tree.leaves(tree)), name
-    results[name] = out["out"]
+    results[name] = np.asarray(out["out"])
     # The convolutions really run in the requested dtype.
     jaxpr = str(jax.make_jaxpr(lambda v, x, m=models: m.nets["spade_generator"].apply(v, x))(
         models.variables["spade_generator"], out["warped"]))
     half = {"bf16": "bf16[", "fp16": "f16["}.get(name)
-    if half:
-      assert half in jaxpr, name
+    assert (half in jaxpr) if half else ("bf16[" not in jaxpr and "f16[" not in jaxpr), name
   for name in ("bf16", "fp16"):
-    err = np.abs(np.asarray(results[name]) - np.asarray(results["fp32"]))
-    assert 0 < err.max() < 0.1, (name, err.max())  # rounded, not broken
+    err = np.abs(results[name] - results["fp32"])
+    # Rounded, not broken (random tiny weights: a far weaker check than the golden's below).
+    assert 0 < err.mean() < 0.02, (name, err.mean())
 
 
 @pytest.mark.slow
