@@ -233,6 +233,7 @@ def test_tpu_resource_exhausted_is_a_report_not_a_traceback():
 # ------------------------------------------------------------------ the command
 
 
+@needs_tpu
 def test_cli_errors_are_one_line():
   proc = run_cli("--target", "v9-8")
   assert proc.returncode == 1 and proc.stdout == ""

@@ -24,6 +24,14 @@ class DoesNotFit(AotError):
     self.record = record
 
 
+_TRITON_GEMM = "xla_gpu_enable_triton_gemm"
+
+
+def _triton_tiling_failure(e: Exception, target: Target, options) -> bool:
+  return (target.platform == "cuda" and "Couldn't find output tile sizes" in str(e)
+          and _TRITON_GEMM not in (options or {}))
+
+
 def _resource_exhausted(e: Exception) -> bool:
   return "RESOURCE_EXHAUSTED" in str(e) or "exceeds available" in str(e)
 
@@ -83,10 +91,23 @@ def compile_program(program, target: Target, job: str,
   start = time.perf_counter()
   try:
     lowered = program.fn.lower(*program.args)
-    compiled = lowered.compile(compiler_options=compiler_options or None)
+    try:
+      compiled = lowered.compile(compiler_options=compiler_options or None)
+    except Exception as e:  # pylint: disable=broad-except
+      if not _triton_tiling_failure(e, target, compiler_options):
+        raise
+      # XLA's deviceless GPU compile finds no Triton tiling for some f32 dots (the backward of
+      # jax.image.resize in the training losses); cuBLAS takes them with Triton GEMMs off.
+      compiler_options = {**(compiler_options or {}), _TRITON_GEMM: False}
+      base["compiler_options"] = compiler_options
+      base["note"] = ("compiled with Triton GEMMs off: XLA found no Triton tiling for a dot "
+                      "(deviceless compile)")
+      compiled = lowered.compile(compiler_options=compiler_options)
   except Exception as e:  # pylint: disable=broad-except
     if not _resource_exhausted(e):
-      raise
+      lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+      raise AotError(f"compiling {program.name} for {target.name} failed: "
+                     f"{lines[0] if lines else type(e).__name__}") from None
     lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
     record = {**base, "event": "does_not_fit", "compile_s": round(time.perf_counter() - start, 1),
               "capacity_bytes": chip.memory_bytes, "compiler_report": lines[:6]}
