@@ -2,6 +2,8 @@
 """Half precision at inference (lp_jax.precision): the flag's choice per backend, float32 at the
 network boundary, and what bf16 / fp16 cost against the float32 golden (printed as a table)."""
 
+import os
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -67,21 +69,43 @@ def test_half_networks_compute_in_half_and_return_float32(tiny_models):
     assert 0 < err.mean() < 0.02, (name, err.mean())
 
 
+def pipeline_frames(models, golden, frames: int) -> dict:
+  """The first `frames` kept frames of every pipeline/* case with an `out`, through the public
+  API as in test_parity (one batched W+G call), in the golden's NCHW layout."""
+  from test_parity import PIPELINE_CASES, pipeline_keypoints  # pylint: disable=g-import-not-at-top
+  from lp_jax.ops import keypoints  # pylint: disable=g-import-not-at-top
+  image = jnp.asarray(golden["in/source_prepared_nchw"].transpose(0, 2, 3, 1))
+  f_s = models.extract_feature_3d(image)
+  src = models.get_kp_info(image)
+  x_s = keypoints.transform_kp_info(src)
+  kept = np.asarray(golden["pipeline/kept_frames"])[:frames]
+  cases = [c for c in PIPELINE_CASES if f"pipeline/{c}/out" in golden]
+  x_d = [pipeline_keypoints(models, golden, src, x_s, PIPELINE_CASES[c][0],
+                            **PIPELINE_CASES[c][1])[kept] for c in cases]
+  images = np.asarray(models.warp_decode(f_s, x_s, jnp.concatenate(x_d))["out"])
+  images = images.transpose(0, 3, 1, 2).reshape(len(cases), len(kept), 3, 512, 512)
+  return {f"pipeline/{c}/out": images[i] for i, c in enumerate(cases)}
+
+
 @pytest.mark.slow
 @pytest.mark.torch
 def test_half_precision_fidelity_against_the_float32_golden(golden, converted_golden_weights):
   """F, M, W, G in bf16 / fp16 (keypoint math and MLPs float32) vs the golden's float32 frames:
-  max / mean abs and PSNR of every pipeline/* case, printed as the README table."""
-  from test_parity import compute_outputs  # pylint: disable=g-import-not-at-top
+  max / mean abs and PSNR of every pipeline/* case, printed as a table.
+
+  By default the first kept frame of each case in bf16 and fp16 (half-precision convolutions
+  are slow on XLA:CPU); LP_PRECISION_TABLE=all adds the second frame and float32, the README
+  table.
+  """
+  full = os.environ.get("LP_PRECISION_TABLE") == "all"
   _, orbax_dir = converted_golden_weights
-  cases = sorted(k for k in golden if k.startswith("pipeline/") and k.endswith("/out"))
-  assert cases
   rows = []
-  for name in ("fp32", "bf16", "fp16"):
+  for name in (("fp32", "bf16", "fp16") if full else ("bf16", "fp16")):
     models = LivePortraitModels.from_pretrained(orbax_dir, dtype=precision.dtype(name))
-    outputs = compute_outputs(models, golden)
-    for key in cases:
-      diff = outputs[key].astype(np.float64) - golden[key].astype(np.float64)
+    outputs = pipeline_frames(models, golden, 2 if full else 1)
+    assert outputs
+    for key, out in sorted(outputs.items()):
+      diff = out.astype(np.float64) - golden[key][:len(out)].astype(np.float64)
       mse = float(np.mean(diff ** 2))
       psnr = 10 * np.log10(1.0 / mse) if mse > 0 else float("inf")
       rows.append((name, key, float(np.abs(diff).max()), float(np.abs(diff).mean()), psnr))
@@ -94,5 +118,5 @@ def test_half_precision_fidelity_against_the_float32_golden(golden, converted_go
   for name, key, mx, mean, psnr in rows:
     if name == "fp32":
       assert mx < 2e-3 and mean < 1e-4, (key, mx, mean)  # the parity tolerance
-    else:  # half precision: visibly the same frame (> 30 dB), never a broken one
-      assert psnr > 30 and mean < 1e-2, (name, key, mx, mean, psnr)
+    else:  # measured 37-40 dB (bf16) and 50-56 dB (fp16): a visibly identical frame
+      assert psnr > (34 if name == "bf16" else 45) and mx < 0.3, (name, key, mx, mean, psnr)
