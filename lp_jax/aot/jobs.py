@@ -18,9 +18,10 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec as P
 
+from lp_jax import precision as precision_lib
 from lp_jax.aot.targets import AotError, Target
 
-PRECISIONS = {"fp32": jnp.float32, "bf16": jnp.bfloat16, "fp16": jnp.float16}
+PRECISIONS = precision_lib.DTYPES  # 'fp32' | 'bf16' | 'fp16' -> compute dtype
 
 
 @dataclasses.dataclass
@@ -38,7 +39,7 @@ class Program:
 
 def default_precision(platform: str) -> str:
   """The official --flag_use_half_precision: fp16 on CUDA, bf16 on TPU, fp32 on CPU."""
-  return {"cuda": "fp16", "gpu": "fp16", "tpu": "bf16"}.get(platform, "fp32")
+  return precision_lib.resolve(None, True, platform)
 
 
 def parse_mesh(text: str) -> list:
