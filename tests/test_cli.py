@@ -167,8 +167,12 @@ def infer(tiny, *argv, out="out", wait=True):
          str(out_dir), "--quiet", *argv]
   env = dict(os.environ, PYTHONPATH=ROOT, LP_JAX_CACHE=tiny["cache"])
   if not wait:
+    # SIGINT as in a terminal: a shell without job control (CI's `cmd &`) starts its children
+    # with SIGINT ignored, and Python keeps an ignored SIGINT ignored.
     return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True), out_dir
+                            stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)
+                            ), out_dir
   return subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env,
                         timeout=900), out_dir
 
