@@ -233,8 +233,8 @@ class Job:
                            notes=self.notes, animal=self.args.animal)
     self.driving_chunks = []
     for frames, chunk, x_d in animate:
-      if driving.kind != "template":
-        self.driving_chunks.append(chunk)
+      if driving.kind != "template":  # motion only: memory stays flat over a long video
+        self.driving_chunks.append(dataclasses.replace(chunk, crops256=None))
       for i, frame in enumerate(frames):
         drv = None if chunk.crops256 is None else chunk.crops256[i]
         yield Frame(finish(frame), frame, drv, source.crop256, x_s, np.asarray(x_d[i]))
@@ -250,8 +250,9 @@ class Job:
 
   def _video_source_frames(self) -> Iterator[Frame]:
     pipe, driving, options, video = self.pipe, self.driving, self.options, self.video
-    drv_chunks = list(driving.chunks(pipe.motion_of_frames,
-                                     pipe.batch_size if driving.is_video else 1))
+    # The whole driving motion (it is smoothed over time); crops are re-read for the concat.
+    drv_chunks = [dataclasses.replace(c, crops256=None) for c in driving.chunks(
+        pipe.motion_of_frames, pipe.batch_size if driving.is_video else 1)]
     drv_motion, drv_all_ratios = _merge(drv_chunks)
     n_drv = drv_motion["exp"].shape[0] if driving.is_video else None
     src_motion = video.encode_motion(pipe, limit=n_drv)
