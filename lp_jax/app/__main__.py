@@ -60,13 +60,13 @@ def main(argv=None) -> int:
   from lp_jax.app import actions as actions_lib  # pylint: disable=g-import-not-at-top
   from lp_jax.app import engine as engine_lib  # pylint: disable=g-import-not-at-top
   from lp_jax.app import layout  # pylint: disable=g-import-not-at-top
-  from lp_jax.inference import run as infer_run  # pylint: disable=g-import-not-at-top
+  from lp_jax.inference import runtime  # pylint: disable=g-import-not-at-top
   from lp_jax.inference import assets  # pylint: disable=g-import-not-at-top
 
   weights = args.weights
   if weights is None and os.path.isdir(os.path.join(ROOT, "pretrained_weights", "liveportrait")):
     weights = os.path.join(ROOT, "pretrained_weights")
-  infer_run.enable_compilation_cache(os.path.join(assets.cache_root(), "jax"))
+  runtime.enable_compilation_cache(os.path.join(assets.cache_root(), "jax"))
   try:
     engine = engine_lib.load(weights, args.face_models, args.lip_array, args.model_config,
                              args.batch_size)

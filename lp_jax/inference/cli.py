@@ -8,7 +8,6 @@ them. tyro (which the official CLI uses) spells fields with hyphens (`--driving-
 
 import argparse
 import dataclasses
-import os
 
 from lp_jax.inference.options import (AUDIO_PRIORITIES, DRIVING_OPTIONS, AnimationOptions,
                                       CropOptions)

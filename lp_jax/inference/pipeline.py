@@ -19,8 +19,7 @@ import numpy as np
 from lp_jax import templates
 from lp_jax.inference import assets
 from lp_jax.inference.decoder import FrameDecoder
-from lp_jax.inference.driving import (Ratios, animal_keypoints, image_source_keypoints,
-                                     video_source_keypoints)
+from lp_jax.inference.driving import Ratios, animal_keypoints, image_source_keypoints
 from lp_jax.inference.driving_input import DrivingChunk
 from lp_jax.inference.options import AnimationOptions
 from lp_jax.ops import keypoints

@@ -21,7 +21,6 @@ import time
 import warnings
 from typing import Iterator
 
-import jax
 import numpy as np
 
 from lp_jax import precision as precision_lib
@@ -29,6 +28,7 @@ from lp_jax import templates
 from lp_jax.inference import assets
 from lp_jax.inference import cli
 from lp_jax.inference import driving_input
+from lp_jax.inference import runtime
 from lp_jax.inference import source_video
 from lp_jax.inference.driving import Ratios, video_source_keypoints
 from lp_jax.inference.faces import FaceStage, SourceFace
@@ -76,27 +76,6 @@ def run(argv=None) -> int:
     return 143
 
 
-def enable_compilation_cache(path: str) -> None:
-  """A second run loads its executables from disk instead of compiling them again."""
-  if path:
-    jax.config.update("jax_compilation_cache_dir", path)
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
-    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
-
-
-def select_devices(args) -> list:
-  """The devices the networks run on: `--flag_force_cpu`, `--device_id` (official meaning),
-  or every local device with `--all_devices`."""
-  devices = jax.local_devices(backend="cpu") if args.flag_force_cpu else jax.local_devices()
-  if args.all_devices:
-    return devices
-  if not 0 <= args.device_id < len(devices):
-    raise ValueError(f"--device_id {args.device_id}: this machine has {len(devices)} "
-                     f"{devices[0].platform} device(s) (ids 0-{len(devices) - 1})")
-  jax.config.update("jax_default_device", devices[args.device_id])
-  return [devices[args.device_id]]
-
-
 def animal_options(args, options: AnimationOptions, src_kind: str, drv_kind: str,
                    notes: list) -> AnimationOptions:
   """The official animals pipeline's inputs: a source image and a driving video or template;
@@ -131,7 +110,7 @@ def prepare(args: argparse.Namespace, *, source_frames: int | None = None,
   notes = []
   if args.animal:
     options = animal_options(args, options, src_kind, drv_kind, notes)
-  devices = select_devices(args)
+  devices = runtime.select_devices(args)
   log = (lambda *a: None) if args.quiet else (lambda *a: print(*a, file=sys.stderr))
   start = time.perf_counter()
   weights, face_root = assets.resolve(args.weights, animal=args.animal)
@@ -163,7 +142,7 @@ def prepare(args: argparse.Namespace, *, source_frames: int | None = None,
   if options.flag_pasteback and not pasteback:
     notes.append("paste-back is off: it needs --flag_do_crop and --flag_stitching")
 
-  enable_compilation_cache(assets.compilation_cache(args.compilation_cache))
+  runtime.enable_compilation_cache(assets.compilation_cache(args.compilation_cache))
   compute = precision_lib.resolve(args.precision, args.flag_use_half_precision,
                                   devices[0].platform)
   pipe = LivePortrait.from_pretrained(weights, batch_size=args.batch_size, lip_array=lip_array,
