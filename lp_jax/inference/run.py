@@ -257,7 +257,7 @@ class Job:
         {k: v[:keep] for k, v in drv_motion.items()}, None,
         None if drv_all_ratios is None else Ratios(drv_all_ratios.eye[:keep],
                                                    drv_all_ratios.lip[:keep]))]
-    drv_crops = (c for c in _driving_crops(driving))
+    drv_crops = _driving_crops(driving)
     batch = []
 
     def flush(start):
