@@ -24,8 +24,8 @@ import numpy as np
 from configs import models as model_configs
 from lp_jax import precision as precision_lib
 from lp_jax import weights as weights_lib
+from lp_jax.inference.networks import default_generator_chunk, kp_info, warp_decode_fn
 from lp_jax.models import liveportrait
-from lp_jax.wrapper import default_generator_chunk, kp_info, warp_decode_fn
 
 
 def timed(fn, args, repeats: int) -> tuple[float, list[float], float]:

@@ -7,7 +7,7 @@ bfloat16 on TPU (no fast float16 there) and float32 on CPU, where half precision
 (no half-precision matrix units) and only loses accuracy; `--precision` forces one anywhere.
 Parameters stay float32 (Flax casts them per layer), and keypoint math, stitching /
 retargeting MLPs, softmax / sigmoid heads and grid-sample coordinates stay float32: the
-networks' outputs are cast back to float32 at the wrapper boundary (lp_jax.wrapper).
+networks' outputs are cast back to float32 at the wrapper boundary (lp_jax.inference.networks).
 """
 
 import jax.numpy as jnp

@@ -23,11 +23,16 @@ jax.config.update("jax_default_matmul_precision", "highest")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED = os.path.abspath(os.environ.get("LP_SHARED", os.path.join(ROOT, "..", "shared")))
 GOLDEN_DIR = os.path.join(SHARED, "golden")
-DEFAULT_GOLDEN = os.path.join(GOLDEN_DIR, "public_seed0.npz")
 
 
-def golden_path() -> str:
-  return os.path.abspath(os.environ.get("LP_GOLDEN", DEFAULT_GOLDEN))
+def load_golden(env: str, default_name: str, what: str = "golden") -> dict:
+  """The golden npz named by the environment variable `env` (default ../shared/golden/
+  `default_name`) as {key: array}. A missing golden fails: parity is never silently skipped."""
+  path = os.path.abspath(os.environ.get(env, os.path.join(GOLDEN_DIR, default_name)))
+  if not os.path.exists(path):
+    pytest.fail(f"{what} {path} not found (set {env} or put ../shared beside the repo)")
+  with np.load(path) as g:
+    return {k: g[k] for k in g.files}
 
 
 def recipe():
@@ -57,11 +62,14 @@ def run_converter(*args, block_torch: bool = False) -> subprocess.CompletedProce
 
 @pytest.fixture(scope="session")
 def golden():
-  path = golden_path()
-  if not os.path.exists(path):
-    pytest.fail(f"golden {path} not found (set LP_GOLDEN or put ../shared beside the repo)")
-  with np.load(path) as g:
-    return {k: g[k] for k in g.files}
+  """The networks' golden (official outputs on synthetic official-layout weights)."""
+  return load_golden("LP_GOLDEN", "public_seed0.npz")
+
+
+@pytest.fixture(scope="session")
+def pipeline_golden():
+  """The host-side pre/post-processing golden (crops, ratios, smoothing, paste-back)."""
+  return load_golden("LP_PIPELINE_GOLDEN", "pipeline_seed0.npz", "pipeline golden")
 
 
 @pytest.fixture(scope="session")

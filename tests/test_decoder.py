@@ -7,8 +7,8 @@ import pytest
 
 from configs import models as model_configs
 from lp_jax.inference.decoder import FrameDecoder
+from lp_jax.inference.networks import LivePortraitModels
 from lp_jax.models import liveportrait
-from lp_jax.wrapper import LivePortraitModels
 
 pytestmark = pytest.mark.slow
 

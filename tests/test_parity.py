@@ -10,10 +10,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from lp_jax.inference.driving import Ratios, image_source_keypoints
+from lp_jax.inference.driving_keypoints import image_source_keypoints
+from lp_jax.inference.networks import LivePortraitModels
 from lp_jax.inference.options import AnimationOptions
 from lp_jax.ops import keypoints
-from lp_jax.wrapper import LivePortraitModels
+from lp_jax.preprocess.ratios import Ratios
 
 pytestmark = [pytest.mark.slow, pytest.mark.torch]
 

@@ -11,8 +11,8 @@ import pytest
 
 from configs import models as model_configs
 from lp_jax import precision
+from lp_jax.inference.networks import LivePortraitModels
 from lp_jax.models import liveportrait
-from lp_jax.wrapper import LivePortraitModels
 
 
 def test_flag_picks_the_official_half_precision_per_backend():

@@ -1,7 +1,7 @@
 # Copyright 2026 The lp_jax Authors. Licensed under the Apache License, Version 2.0.
 """Parity of the host-side pre/post-processing with the official code's golden outputs.
 
-The golden (env `LP_PIPELINE_GOLDEN`, default `<repo>/../shared/golden/pipeline_seed0.npz`) holds
+The golden (env `LP_PIPELINE_GOLDEN`, default `../shared/golden/pipeline_seed0.npz`) holds
 inputs under `in/` and what the official LivePortrait code computed from them. Every output key is
 recomputed here with the official defaults and compared; a table of measured errors is printed.
 """
@@ -17,8 +17,6 @@ from lp_jax.preprocess import paste_back
 from lp_jax.preprocess import ratios
 from lp_jax.preprocess import smooth
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEFAULT_GOLDEN = os.path.join(REPO, "..", "shared", "golden", "pipeline_seed0.npz")
 
 # Tolerances. Crops and paste-back are bit-exact because the float32 matrices handed to OpenCV are
 # bit-identical to upstream's, so uint8 images must match exactly (0 levels).
@@ -29,19 +27,6 @@ TOL_RATIO = 1e-5
 TOL_SMOOTH = 1e-5
 TOL_MULT_REL = 1e-6
 TOL_GENERATED_MASK = 0  # make_crop_mask() vs the official template, uint8 levels
-
-
-def _golden_path() -> str:
-  return os.path.abspath(os.environ.get("LP_PIPELINE_GOLDEN", DEFAULT_GOLDEN))
-
-
-@pytest.fixture(scope="module")
-def golden():
-  path = _golden_path()
-  if not os.path.exists(path):
-    pytest.skip(f"pipeline golden not found: {path}")
-  with np.load(path) as npz:
-    return {k: npz[k] for k in npz.files}
 
 
 def compute(g: dict) -> dict:
@@ -136,22 +121,23 @@ def _print_table(rows, title):
 
 
 @pytest.fixture(scope="module")
-def computed(golden):
-  return compute(golden)
+def computed(pipeline_golden):
+  return compute(pipeline_golden)
 
 
-def test_every_key_matches_golden(golden, computed, capsys):
-  rows = compare(golden, computed)
+def test_every_key_matches_golden(pipeline_golden, computed, capsys):
+  rows = compare(pipeline_golden, computed)
   with capsys.disabled():
-    _print_table(rows, f"preprocess parity vs {os.path.basename(_golden_path())}")
+    name = os.path.basename(os.environ.get("LP_PIPELINE_GOLDEN", "pipeline_seed0.npz"))
+    _print_table(rows, f"preprocess parity vs {name}")
   assert rows, "golden has no output keys"
   bad = [r for r in rows if not r[-1]]
   assert not bad, f"keys out of tolerance: {bad}"
 
 
-def test_generated_mask_matches_official_template(golden, capsys):
+def test_generated_mask_matches_official_template(pipeline_golden, capsys):
   mask = paste_back.make_crop_mask(512)
-  ref = golden["in/mask_template"]
+  ref = pipeline_golden["in/mask_template"]
   assert mask.shape == ref.shape and mask.dtype == np.uint8
   diff = np.abs(mask.astype(np.int32) - ref.astype(np.int32))
   with capsys.disabled():
@@ -169,9 +155,9 @@ def test_generated_mask_matches_official_template(golden, capsys):
     ("smooth/exp_3e-7", 1e-4),
     ("mult/value", 1e-5),
 ])
-def test_perturbed_golden_fails(golden, computed, key, delta):
+def test_perturbed_golden_fails(pipeline_golden, computed, key, delta):
   """The comparison must notice a small change of one golden value."""
-  bad = dict(golden)
+  bad = dict(pipeline_golden)
   ref = np.array(bad[key])
   flat = ref.reshape(-1)
   if ref.dtype == np.uint8:
@@ -189,8 +175,8 @@ def test_smoother_is_identity_for_constant_sequence():
   np.testing.assert_array_equal(smooth.kalman_smooth(x), x)
 
 
-def test_combined_ratios_use_driving_left_eye(golden):
-  lmk = golden["in/lmk203"]
+def test_combined_ratios_use_driving_left_eye(pipeline_golden):
+  lmk = pipeline_golden["in/lmk203"]
   eye = ratios.combined_eye_ratio(np.array([[0.25, 0.75]]), lmk)
   np.testing.assert_allclose(eye[:, :2], ratios.eye_close_ratio(lmk), rtol=1e-6)
   assert eye.shape == (1, 3) and eye[0, 2] == np.float32(0.25)

@@ -25,6 +25,9 @@ os.environ.setdefault("ALLOW_MULTIPLE_LIBTPU_LOAD", "1")
 from absl import app, flags  # noqa: E402
 from ml_collections import config_flags  # noqa: E402
 
+from lp_jax.aot import jobs, report, targets  # noqa: E402
+from lp_jax.aot.targets import AotError  # noqa: E402
+
 FLAGS = flags.FLAGS
 flags.DEFINE_string("target", None, "named target (--list_targets)")
 flags.DEFINE_enum("job", "infer", ["stage1", "stage2", "infer"], "which program to compile")
@@ -48,7 +51,6 @@ flags.DEFINE_multi_string("compiler_option", [], "XLA option for the compile, na
 
 def compiler_options(pairs) -> dict:
   """['name=value', ...] -> {name: bool / int / float / str}."""
-  from lp_jax.aot.targets import AotError  # pylint: disable=g-import-not-at-top
   out = {}
   for pair in pairs:
     name, sep, value = pair.partition("=")
@@ -79,8 +81,6 @@ def fail(message: str) -> int:
 
 def run() -> int:
   """The command; returns the exit status."""
-  from lp_jax.aot import jobs, report, targets  # pylint: disable=g-import-not-at-top
-
   if FLAGS.list_targets:
     print(targets.target_table())
     return 0

@@ -16,10 +16,18 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.experimental import mesh_utils
 from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec as P
 
+from configs import models as model_configs
 from lp_jax import precision as precision_lib
 from lp_jax.aot.targets import AotError, Target
+from lp_jax.data import frames
+from lp_jax.inference import decoder
+from lp_jax.models import liveportrait
+from lp_jax.training import mesh as mesh_lib
+from lp_jax.training import state as state_lib
+from lp_jax.training import step as step_lib
 
 PRECISIONS = precision_lib.DTYPES  # 'fp32' | 'bf16' | 'fp16' -> compute dtype
 
@@ -55,7 +63,6 @@ def parse_mesh(text: str) -> list:
 
 def training_mesh(config, devices: list, num_slices: int = 1) -> Mesh:
   """`config.mesh` over `devices`, slices (if several) along the first axis (DCN)."""
-  from lp_jax.training import mesh as mesh_lib  # pylint: disable=g-import-not-at-top
   try:
     names, sizes = mesh_lib.mesh_shape(config.mesh, len(devices))
   except ValueError as e:
@@ -65,7 +72,6 @@ def training_mesh(config, devices: list, num_slices: int = 1) -> Mesh:
   if sizes[0] % num_slices:
     raise AotError(f"mesh {dict(zip(names, sizes))}: the first axis must be divisible by the "
                    f"{num_slices} slices (they are joined along it)")
-  from jax.experimental import mesh_utils  # pylint: disable=g-import-not-at-top
   ici = (sizes[0] // num_slices,) + tuple(sizes[1:])
   dcn = (num_slices,) + (1,) * (len(sizes) - 1)
   grid = mesh_utils.create_hybrid_device_mesh(ici, dcn, devices=devices)
@@ -74,7 +80,6 @@ def training_mesh(config, devices: list, num_slices: int = 1) -> Mesh:
 
 def abstract_batch(config, global_batch: int, sharding) -> dict:
   """ShapeDtypeStructs of one training batch (schema of lp_jax.data.pipeline)."""
-  from lp_jax.data import frames  # pylint: disable=g-import-not-at-top
   s, b = int(config.data.image_size), global_batch
   f32 = lambda *shape: jax.ShapeDtypeStruct(shape, jnp.float32, sharding=sharding)
   flag = lambda: jax.ShapeDtypeStruct((b,), jnp.bool_, sharding=sharding)
@@ -86,9 +91,6 @@ def abstract_batch(config, global_batch: int, sharding) -> dict:
 def training_program(config, target: Target, devices: list,
                      per_device_batch: int | None = None) -> Program:
   """The jitted Stage I / II step of `config` on `target`, with abstract arguments."""
-  from lp_jax.training import mesh as mesh_lib  # pylint: disable=g-import-not-at-top
-  from lp_jax.training import state as state_lib  # pylint: disable=g-import-not-at-top
-  from lp_jax.training import step as step_lib  # pylint: disable=g-import-not-at-top
 
   if config.get("num_devices"):
     devices = devices[:config.num_devices]
@@ -126,10 +128,6 @@ def training_program(config, target: Target, devices: list,
 def infer_program(target: Target, devices: list, batch: int, precision: str,
                   model_variant: str = "official") -> Program:
   """infer.py's W+G batch program (image source) at `batch` frames per device."""
-  from configs import models as model_configs  # pylint: disable=g-import-not-at-top
-  from lp_jax.inference import decoder  # pylint: disable=g-import-not-at-top
-  from lp_jax.models import liveportrait  # pylint: disable=g-import-not-at-top
-
   config = model_configs.get_config(model_variant)
   dtype = PRECISIONS[precision]
   nets = {n: liveportrait.build(n, config, spectral_norm_folded=True, dtype=dtype)

@@ -15,6 +15,9 @@ import signal
 import sys
 import tempfile
 
+from lp_jax.inference import assets
+from lp_jax.inference import runtime
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
@@ -60,8 +63,6 @@ def main(argv=None) -> int:
   from lp_jax.app import actions as actions_lib  # pylint: disable=g-import-not-at-top
   from lp_jax.app import engine as engine_lib  # pylint: disable=g-import-not-at-top
   from lp_jax.app import layout  # pylint: disable=g-import-not-at-top
-  from lp_jax.inference import runtime  # pylint: disable=g-import-not-at-top
-  from lp_jax.inference import assets  # pylint: disable=g-import-not-at-top
 
   weights = args.weights
   if weights is None and os.path.isdir(os.path.join(ROOT, "pretrained_weights", "liveportrait")):

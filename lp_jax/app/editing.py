@@ -28,8 +28,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from lp_jax.inference.decoder import to_uint8
+from lp_jax.inference.networks import default_generator_chunk, warp_decode_fn
 from lp_jax.ops import keypoints, motion
-from lp_jax.wrapper import default_generator_chunk, warp_decode_fn
 
 NUM_KP = 21
 
@@ -180,8 +180,9 @@ class EditRenderer:
   def __init__(self, models):
     names = ("warping_module", "spade_generator", "eye", "lip", "stitching")
     self.has = tuple(n for n in names[2:] if models.has(n))
-    self.variables = {n: models.variables[n] for n in names if models.has(n)}
-    nets = {n: models.nets[n] for n in names if models.has(n)}
+    present = {n: models.network(n) for n in names if models.has(n)}
+    self.variables = {n: v for n, (_, v) in present.items()}
+    nets = {n: net for n, (net, _) in present.items()}
     self._render = jax.jit(functools.partial(_render, nets, self.has,
                                              default_generator_chunk()))
 

@@ -40,6 +40,7 @@ def _free_port() -> int:
 def browser_latency(url: str, source: str, repeats: int, chromium: str, actions) -> dict:
   """Cold and warm editing latency in chromium; after every warm edit, W+G alone on one frame
   right away in this process (the load of a shared machine drifts, so pairs compare best)."""
+  # Playwright comes with the test extra only; the app itself never needs it.
   from playwright.sync_api import sync_playwright  # pylint: disable=g-import-not-at-top
   with sync_playwright() as p:
     browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
@@ -80,6 +81,7 @@ def browser_latency(url: str, source: str, repeats: int, chromium: str, actions)
 
 def parts(actions, source: str, repeats: int) -> dict:
   """W+G alone, the jitted edit, and the whole action, each warm (median)."""
+  # Imported by main's environment: Gradio reads GRADIO_ANALYTICS_ENABLED at import time.
   from lp_jax.app import editing  # pylint: disable=g-import-not-at-top
   src = actions.sources.get(source, True, 2.5)
   models = actions.engine.pipe.models
@@ -113,6 +115,7 @@ def main(argv=None) -> int:
   p.add_argument("--chromium", default="/usr/bin/chromium")
   args = p.parse_args(argv)
   os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+  # Imported after the environment is set: Gradio reads it at import time.
   from lp_jax.app import actions as actions_lib  # pylint: disable=g-import-not-at-top
   from lp_jax.app import engine as engine_lib  # pylint: disable=g-import-not-at-top
   from lp_jax.app import layout  # pylint: disable=g-import-not-at-top

@@ -16,14 +16,12 @@ import threading
 import jax
 import numpy as np
 
-from lp_jax.inference.faces import ratios_of
 from lp_jax.io import media
 from lp_jax.preprocess import crop as crop_lib
 from lp_jax.preprocess import paste_back as paste_back_lib
+from lp_jax.preprocess import ratios as ratios_lib
 
 MOTION_KEYS = ("kp", "exp", "scale", "t", "pitch", "yaw", "roll")
-CROP_MASK = paste_back_lib.make_crop_mask()
-
 
 @dataclasses.dataclass
 class EncodedSource:
@@ -78,15 +76,15 @@ def encode(pipe, faces, path: str, do_crop: bool, scale: float, key: str = "") -
     crop = crop_lib.crop_source_image(rgb, lmk106, scale=float(scale))
     crop256, m_c2o = crop["img_crop_256x256"], crop["M_c2o"]
     lmk = faces.models.landmark_203(rgb, lmk106)
-    mask = paste_back_lib.prepare_paste_back(CROP_MASK, m_c2o, (rgb.shape[1], rgb.shape[0]))
+    mask = paste_back_lib.frame_mask(m_c2o, rgb)
   else:
     crop256 = crop_lib.resize_linear(rgb)
     lmk = None
     if faces.available:  # landmarks of the already-cropped face, for the ratio sliders
       found = faces.models.detect_faces(rgb)
       lmk = faces.models.landmark_203(rgb, found[0].landmark_2d_106) if found else None
-  ratios = None if lmk is None else ratios_of(np.asarray(lmk)[None])
-  src = pipe.encode_source(rgb, crop256, ratios, m_c2o)
+  ratios = None if lmk is None else ratios_lib.of_landmarks(np.asarray(lmk)[None])
+  src = pipe.encode_source(crop256)
   return EncodedSource(
       key=key, rgb=rgb, crop256=crop256, feature_3d=src.feature_3d, x_s=src.x_s,
       motion={k: np.asarray(src.info[k], np.float32) for k in MOTION_KEYS}, m_c2o=m_c2o,

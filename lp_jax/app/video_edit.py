@@ -18,16 +18,15 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from lp_jax.inference.faces import ratios_of
 from lp_jax.inference.pipeline import concat_frame
 from lp_jax.io import media
+from lp_jax.ops import batching
 from lp_jax.preprocess import crop as crop_lib
 from lp_jax.preprocess import paste_back as paste_back_lib
+from lp_jax.preprocess import ratios as ratios_lib
 from lp_jax.preprocess import smooth
 
 EYE_ROWS = (11, 13, 15, 16, 18)  # expression rows the silent mode keeps from the source
-CROP_MASK = paste_back_lib.make_crop_mask()
-
 
 def _frames(path: str, info, max_frames) -> Iterator[np.ndarray]:
   with media.VideoReader(path, max_frames=max_frames, info=info) as reader:
@@ -45,17 +44,6 @@ def _crops(path, info, max_frames, lmks, do_crop: bool, scale: float):
       yield rgb, crop["img_crop_256x256"], crop["M_c2o"]
     else:
       yield rgb, crop_lib.resize_linear(rgb), None
-
-
-def _batches(items, size: int):
-  batch = []
-  for item in items:
-    batch.append(item)
-    if len(batch) == size:
-      yield batch
-      batch = []
-  if batch:
-    yield batch
 
 
 def retarget_video(pipe, faces, path: str, out_dir: str, *, lip_ratio: float, scale: float,
@@ -86,10 +74,8 @@ def retarget_video(pipe, faces, path: str, out_dir: str, *, lip_ratio: float, sc
     n = min(n, max_frames)
 
   # Pass 2: per-frame motion (and the lip deltas, smoothed over the whole video).
-  motion = []
-  for batch in _batches(_crops(path, info, max_frames, lmks, do_crop, scale), pipe.batch_size):
-    motion.append(pipe.motion_of_frames(np.stack([c for _, c, _ in batch])))
-  motion = {k: np.concatenate([np.asarray(m[k]) for m in motion]) for k in motion[0]}
+  motion = pipe.motion_of_stream(
+      crop for _, crop, _ in _crops(path, info, max_frames, lmks, do_crop, scale))
   x_s = motion["x_s"]  # [T, K, 3]
   if silent:
     delta = np.repeat(np.asarray(neutral_lip, np.float32).reshape(1, -1, 3), len(x_s), 0)
@@ -98,7 +84,7 @@ def retarget_video(pipe, faces, path: str, out_dir: str, *, lip_ratio: float, sc
            motion["t"][:, None, :])
   else:
     used = [l for l in lmks if l is not None][:len(x_s)]
-    lip_src = ratios_of(np.stack(used)).lip  # [T, 1]
+    lip_src = ratios_lib.of_landmarks(np.stack(used)).lip  # [T, 1]
     cond = np.concatenate([lip_src, np.full_like(lip_src, lip_ratio)], 1).astype(np.float32)
     deltas = np.concatenate([np.asarray(pipe.models.retarget_lip(x_s[i:i + pipe.batch_size],
                                                                  cond[i:i + pipe.batch_size]))
@@ -113,14 +99,15 @@ def retarget_video(pipe, faces, path: str, out_dir: str, *, lip_ratio: float, sc
                              info.fps_int, audio)
   done = 0
   try:
-    for batch in _batches(_crops(path, info, max_frames, lmks, do_crop, scale), pipe.batch_size):
+    for batch in batching.batched(_crops(path, info, max_frames, lmks, do_crop, scale),
+                                  pipe.batch_size):
       crops = np.stack([c for _, c, _ in batch])
       sl = slice(done, done + len(batch))
-      out = pipe.animate_source_video(pipe.source_features(crops), x_s[sl], x_d[sl])
+      out = pipe.decoder(pipe.source_features(crops), x_s[sl], x_d[sl])
       for (rgb, crop256, m_c2o), frame in zip(batch, out):
         pasted = frame
         if m_c2o is not None:
-          mask = paste_back_lib.prepare_paste_back(CROP_MASK, m_c2o, (rgb.shape[1], rgb.shape[0]))
+          mask = paste_back_lib.frame_mask(m_c2o, rgb)
           pasted = paste_back_lib.paste_back(frame, m_c2o, rgb, mask)
         main.write(pasted)
         concat.write(concat_frame(None, crop256, frame))

@@ -14,7 +14,8 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
-from lp_jax.wrapper import LivePortraitModels, default_generator_chunk, warp_decode_fn
+from lp_jax.inference.networks import LivePortraitModels, default_generator_chunk, warp_decode_fn
+from lp_jax.ops import batching
 
 
 def to_uint8(image):
@@ -52,17 +53,15 @@ class FrameDecoder:
     self.batch_size = -(-max(1, batch_size) // len(devices)) * len(devices)
     self.mesh = Mesh(np.array(devices), ("data",))
     self.replicated = NamedSharding(self.mesh, P())
-    # Frame-by-frame generator inside a batch only pays off on one CPU device (see wrapper).
+    # Frame-by-frame generator inside a batch only pays off on one CPU device (see networks).
     chunk = default_generator_chunk() if len(devices) == 1 else None
-    self.variables = jax.device_put(
-        (models.variables["warping_module"], models.variables["spade_generator"]),
-        self.replicated)
-    self._steps = decode_steps(models.nets["warping_module"], models.nets["spade_generator"],
-                               self.mesh, chunk)
+    (warp_net, warp_vars), (gen_net, gen_vars) = (models.network("warping_module"),
+                                                  models.network("spade_generator"))
+    self.variables = jax.device_put((warp_vars, gen_vars), self.replicated)
+    self._steps = decode_steps(warp_net, gen_net, self.mesh, chunk)
 
   def _pad(self, x: np.ndarray) -> np.ndarray:
-    pad = self.batch_size - x.shape[0]
-    return np.concatenate([x, np.repeat(x[-1:], pad, axis=0)]) if pad else x
+    return batching.pad_to_batch(x, self.batch_size)
 
   def __call__(self, feature_3d, kp_source, kp_driving) -> np.ndarray:
     """uint8 frames for up to `batch_size` driving keypoints [n, K, 3].

@@ -16,11 +16,11 @@ from typing import Iterable
 import numpy as np
 
 from lp_jax.detect import models as face_models
-from lp_jax.inference.driving import Ratios
 from lp_jax.inference.options import CropOptions
 from lp_jax.io.media import MediaError
 from lp_jax.preprocess import crop as crop_lib
 from lp_jax.preprocess import ratios as ratios_lib
+from lp_jax.preprocess.ratios import Ratios
 
 
 @dataclasses.dataclass
@@ -33,7 +33,7 @@ class SourceFace:
 
   @property
   def ratios(self) -> Ratios | None:
-    return None if self.lmk is None else ratios_of(self.lmk[None])
+    return None if self.lmk is None else ratios_lib.of_landmarks(self.lmk[None])
 
 
 @dataclasses.dataclass
@@ -44,12 +44,7 @@ class Track:
 
   def ratios(self, indices) -> Ratios:
     pts = np.stack([self.lmks[i] for i in indices])
-    return ratios_of(pts)
-
-
-def ratios_of(lmk: np.ndarray) -> Ratios:
-  """Eye [n, 2] and lip [n, 1] ratios of [n, 203, 2] landmarks."""
-  return Ratios(eye=ratios_lib.eye_close_ratio(lmk), lip=ratios_lib.lip_close_ratio(lmk))
+    return ratios_lib.of_landmarks(pts)
 
 
 class FaceStage:

@@ -1,15 +1,20 @@
 # Copyright 2026 The lp_jax Authors. Licensed under the Apache License, Version 2.0.
-"""Image-source portrait animation, streamed: `LivePortrait.from_pretrained(path).animate(...)`.
+"""Portrait animation for both source kinds: `LivePortrait.from_pretrained(path).animate(...)`.
 
-The source is encoded once (F, M). Driving frames stream from a reader thread in batches of
-`batch_size`: M, the driving keypoints (relative to the first driving frame), stitching and
-retargeting, then W+G sharded over the local devices, then a writer thread. Memory therefore
-does not grow with the video's length.
+`animate(source, driving, options)` takes an image source (`SourceImage`, encoded once by F and
+M) or a source video (`SourceVideo`, every frame re-animated) with a prepared driving input, and
+returns an `Animation`: a stream of `Frame`s (the generated crop, the result pasted back into its
+source frame, the [driving | source | result] concatenation, the keypoints that made them) and
+the driving motion of the animated frames, for the motion template.
+
+Both kinds meet in one place: driving keypoints x_d (`driving_keypoints`) batch by batch, then
+W+G in fixed-size batches sharded over the devices (`decoder.FrameDecoder`), then paste-back. An
+image source streams the driving frames in batches, so memory does not grow with the video; a
+source video needs the whole driving motion first, because both motion sequences are smoothed
+over time, and then streams its own frames again for F and the paste-back.
 """
 
 import dataclasses
-import sys
-import time
 from typing import Iterator
 
 import cv2
@@ -18,122 +23,34 @@ import numpy as np
 
 from lp_jax import templates
 from lp_jax.inference import assets
+from lp_jax.inference import driving_keypoints
 from lp_jax.inference.decoder import FrameDecoder
-from lp_jax.inference.driving import Ratios, animal_keypoints, image_source_keypoints
-from lp_jax.inference.driving_input import DrivingChunk
+from lp_jax.inference.driving_stream import DrivingChunk, DrivingInput, merge_chunks
+from lp_jax.inference.faces import SourceFace
+from lp_jax.inference.networks import LivePortraitModels
 from lp_jax.inference.options import AnimationOptions
+from lp_jax.inference.source_video import SourceVideo
+from lp_jax.ops import batching
 from lp_jax.ops import keypoints
-from lp_jax.wrapper import LivePortraitModels
+from lp_jax.preprocess import paste_back as paste_back_lib
+from lp_jax.preprocess.ratios import Ratios
 
 MOTION_KEYS = ("scale", "R", "exp", "t")
 
+@dataclasses.dataclass
+class SourceImage:
+  """A source image: the (size-limited) RGB frame and its face crop."""
+  rgb: np.ndarray
+  face: SourceFace
+
 
 @dataclasses.dataclass
-class Source:
-  """An encoded source image."""
-  rgb: np.ndarray  # the (size-limited) source frame, uint8 RGB
-  crop256: np.ndarray  # the network input, uint8 RGB 256x256
+class EncodedSource:
+  """A source crop through F and M."""
+  crop256: np.ndarray  # uint8 RGB 256x256, the network input
   feature_3d: jnp.ndarray  # [1, D, 64, 64, C]
   info: dict  # motion of the source (batch 1), with R
   x_s: jnp.ndarray  # [1, K, 3]
-  ratios: Ratios | None = None  # eye / lip ratios when landmarks exist
-  m_c2o: np.ndarray | None = None  # crop -> original affine (3x3) when cropped
-
-
-def to_unit(rgb: np.ndarray) -> jnp.ndarray:
-  return jnp.asarray(rgb, jnp.float32) / 255.0
-
-
-class LivePortrait:
-  """The image-source animation pipeline over LivePortraitModels."""
-
-  def __init__(self, models: LivePortraitModels, *, batch_size: int = 8, lip_array=None,
-               synthetic: bool = False, devices=None):
-    self.models = models
-    self.decoder = FrameDecoder(models, batch_size, devices)
-    self.batch_size = self.decoder.batch_size
-    self.lip_array = lip_array
-    self.synthetic = synthetic  # random weights: say so wherever output is written
-
-  @classmethod
-  def from_pretrained(cls, path: str, *, batch_size: int = 8, config=None, lip_array=None,
-                      devices=None, dtype=jnp.float32) -> "LivePortrait":
-    """`path`: pretrained_weights/, its liveportrait/ folder, or a converted directory.
-
-    `lip_array`: the neutral-lip constant of image driving (default: the bundled official one);
-    `devices`: where W+G batches are sharded (default: every local device); `dtype`: compute
-    dtype of F, M, W, G (lp_jax.precision).
-    """
-    weights, _ = assets.resolve(path)
-    converted = assets.converted(weights, config)
-    models = LivePortraitModels.from_pretrained(converted, config, dtype)
-    if lip_array is None:
-      lip_array = templates.bundled_lip_array()
-    return cls(models, batch_size=batch_size, lip_array=lip_array, devices=devices,
-               synthetic=assets.is_synthetic(converted))
-
-  # -- source -----------------------------------------------------------------------------
-
-  def encode_source(self, rgb: np.ndarray, crop256: np.ndarray, ratios: Ratios | None = None,
-                    m_c2o: np.ndarray | None = None) -> Source:
-    image = to_unit(crop256[None])
-    info = self.models.get_kp_info(image)
-    return Source(rgb=rgb, crop256=crop256, feature_3d=self.models.extract_feature_3d(image),
-                  info=info, x_s=keypoints.transform_kp_info(info), ratios=ratios, m_c2o=m_c2o)
-
-  def _padded(self, crops256: np.ndarray) -> tuple[jnp.ndarray, int]:
-    """Crops padded to a multiple of batch_size (one compiled shape for every batch)."""
-    n = crops256.shape[0]
-    pad = -n % self.batch_size
-    if pad:
-      crops256 = np.concatenate([crops256, np.repeat(crops256[-1:], pad, axis=0)])
-    return to_unit(crops256), n
-
-  def source_features(self, crops256: np.ndarray) -> jnp.ndarray:
-    """F of uint8 [n, 256, 256, 3] source-video crops: [n, D, 64, 64, C]."""
-    image, n = self._padded(crops256)
-    return self.models.extract_feature_3d(image)[:n]
-
-  def animate_source_video(self, feature_3d, x_s, x_d) -> np.ndarray:
-    """uint8 frames for per-frame (f_s, x_s, x_d) of a source-video batch."""
-    return self.decoder(feature_3d, x_s, x_d)
-
-  # -- driving ----------------------------------------------------------------------------
-
-  def motion_of_frames(self, crops256: np.ndarray) -> dict:
-    """Driving motion (scale, R, exp, t, kp, x_s) of uint8 [n, 256, 256, 3] crops."""
-    image, n = self._padded(crops256)
-    info = self.models.get_kp_info(image)
-    out = {k: info[k][:n] for k in MOTION_KEYS + ("kp",)}
-    out["x_s"] = keypoints.transform_kp_info(info)[:n]
-    return out
-
-  # -- animation --------------------------------------------------------------------------
-
-  def animate(self, source: Source, chunks: Iterator[DrivingChunk],
-              options: AnimationOptions = AnimationOptions(), *, driving_is_video: bool = True,
-              notes: list[str] | None = None, animal: bool = False
-              ) -> Iterator[tuple[np.ndarray, DrivingChunk, np.ndarray]]:
-    """Yields (uint8 [n, 512, 512, 3] generated crops, the chunk that drove them, x_d [n, K, 3])."""
-    notes = notes if notes is not None else []
-    drv0 = None
-    for chunk in chunks:
-      motion = {k: jnp.asarray(chunk.motion[k], jnp.float32) for k in MOTION_KEYS}
-      if drv0 is None:
-        drv0 = {k: v[:1] for k, v in motion.items()}
-      if animal:  # the official animals pipeline (liveportrait_animals weights)
-        x_d, chunk_notes = animal_keypoints(self.models, source.info, source.x_s, motion,
-                                            options, drv0=drv0), []
-      else:
-        x_d, chunk_notes = image_source_keypoints(
-            self.models, source.info, source.x_s, motion, options,
-            driving_is_video=driving_is_video, lip_array=self.lip_array,
-            source_ratios=source.ratios, driving_ratios=chunk.ratios, drv0=drv0)
-      for note in chunk_notes:
-        if note not in notes:
-          notes.append(note)
-      x_d = np.asarray(x_d)
-      yield self.decoder(source.feature_3d, source.x_s, x_d), chunk, x_d
 
 
 def concat_frame(driving256: np.ndarray | None, source256: np.ndarray,
@@ -145,24 +62,210 @@ def concat_frame(driving256: np.ndarray | None, source256: np.ndarray,
   return np.concatenate(cols + [generated], axis=1)
 
 
-class Progress:
-  """A one-line frames / fps progress report on stderr (silent when quiet)."""
+@dataclasses.dataclass
+class Frame:
+  """One animated frame and what produced it."""
+  result: np.ndarray  # uint8: pasted back into the source frame, or the 512 crop
+  crop: np.ndarray  # uint8 [512, 512, 3], the generated crop
+  driving256: np.ndarray | None  # the driving network input (None for a template)
+  source256: np.ndarray  # the source network input
+  x_s: np.ndarray  # [K, 3] source keypoints
+  x_d: np.ndarray  # [K, 3] driving keypoints passed to W
 
-  def __init__(self, total: int | None, quiet: bool, label: str = "animating"):
-    self.total, self.quiet, self.label = total, quiet, label
-    self.done, self.start = 0, time.perf_counter()
-    self.first_frame_s = None
+  @property
+  def concat(self) -> np.ndarray:
+    return concat_frame(self.driving256, self.source256, self.crop)
 
-  def update(self, n: int) -> None:
-    if self.first_frame_s is None:
-      self.first_frame_s = time.perf_counter() - self.start
-    self.done += n
-    if not self.quiet:
-      rate = self.done / max(time.perf_counter() - self.start, 1e-9)
-      total = f"/{self.total}" if self.total else ""
-      print(f"\r{self.label}: {self.done}{total} frames, {rate:.2f} fps", end="",
-            file=sys.stderr, flush=True)
 
-  def close(self) -> None:
-    if not self.quiet and self.done:
-      print(file=sys.stderr, flush=True)
+@dataclasses.dataclass
+class Animation:
+  """The frames of one animation (a stream, consumed once) and what it recorded on the way."""
+  frames: Iterator[Frame]
+  fps: int  # the driving frame rate (an image drives at 25)
+  notes: list  # features that could not run, and why (appended to as frames are made)
+  # Motion and ratios of the animated driving frames, filled as frames are consumed (none for a
+  # template driver: the template is the motion).
+  driving_motion: list = dataclasses.field(default_factory=list)
+
+  def __iter__(self) -> Iterator[Frame]:
+    return self.frames
+
+  def template(self) -> templates.MotionTemplate | None:
+    """The driving motion template of what was animated (None for a template driver)."""
+    if not self.driving_motion:
+      return None
+    motion, ratios = merge_chunks(self.driving_motion)
+    return templates.MotionTemplate(
+        output_fps=int(self.fps), scale=motion["scale"], R=motion["R"], exp=motion["exp"],
+        t=motion["t"], kp=motion.get("kp"), x_s=motion.get("x_s"),
+        eye_ratios=None if ratios is None else ratios.eye,
+        lip_ratios=None if ratios is None else ratios.lip)
+
+
+def to_unit(rgb: np.ndarray) -> jnp.ndarray:
+  return jnp.asarray(rgb, jnp.float32) / 255.0
+
+
+class LivePortrait:
+  """The animation pipeline over LivePortraitModels."""
+
+  def __init__(self, models: LivePortraitModels, *, batch_size: int = 8, lip_array=None,
+               synthetic: bool = False, devices=None):
+    """`lip_array`: the neutral-lip constant of image driving (None: image driving with
+    relative motion is refused); `synthetic`: random weights, said wherever output is written."""
+    self.models = models
+    self.decoder = FrameDecoder(models, batch_size, devices)
+    self.batch_size = self.decoder.batch_size
+    self.lip_array = lip_array
+    self.synthetic = synthetic
+
+  @classmethod
+  def from_pretrained(cls, path: str, *, batch_size: int = 8, config=None, lip_array=None,
+                      devices=None, dtype=jnp.float32) -> "LivePortrait":
+    """`path`: pretrained_weights/, its liveportrait/ folder, or a converted directory.
+
+    `lip_array`: default the bundled official one; `devices`: where W+G batches are sharded
+    (default: every local device); `dtype`: compute dtype of F, M, W, G (lp_jax.precision).
+    """
+    weights, _ = assets.resolve(path)
+    converted = assets.converted(weights, config)
+    models = LivePortraitModels.from_pretrained(converted, config, dtype)
+    if lip_array is None:
+      lip_array = templates.bundled_lip_array()
+    return cls(models, batch_size=batch_size, lip_array=lip_array, devices=devices,
+               synthetic=assets.is_synthetic(converted))
+
+  # -- the networks on crops --------------------------------------------------------------
+
+  def encode_source(self, crop256: np.ndarray) -> EncodedSource:
+    image = to_unit(crop256[None])
+    info = self.models.get_kp_info(image)
+    return EncodedSource(crop256, self.models.extract_feature_3d(image), info,
+                         keypoints.transform_kp_info(info))
+
+  def source_features(self, crops256: np.ndarray) -> jnp.ndarray:
+    """F of uint8 [n, 256, 256, 3] crops: [n, D, 64, 64, C]."""
+    n = crops256.shape[0]
+    return self.models.extract_feature_3d(
+        to_unit(batching.pad_to_multiple(crops256, self.batch_size)))[:n]
+
+  def motion_of_frames(self, crops256: np.ndarray) -> dict:
+    """Motion (scale, R, exp, t, kp, x_s) of uint8 [n, 256, 256, 3] crops."""
+    n = crops256.shape[0]
+    info = self.models.get_kp_info(to_unit(batching.pad_to_multiple(crops256, self.batch_size)))
+    out = {k: info[k][:n] for k in MOTION_KEYS + ("kp",)}
+    out["x_s"] = keypoints.transform_kp_info(info)[:n]
+    return out
+
+  def motion_of_stream(self, crops256) -> dict:
+    """Motion [T] of a stream of uint8 256 crops, batch by batch (empty: {})."""
+    parts = [self.motion_of_frames(np.stack(batch))
+             for batch in batching.batched(crops256, self.batch_size)]
+    if not parts:
+      return {}
+    return {k: np.concatenate([np.asarray(p[k]) for p in parts]) for k in parts[0]}
+
+  def driving_chunks(self, driving: DrivingInput, batch_size: int) -> Iterator[DrivingChunk]:
+    """The driving input in chunks of `batch_size` frames, with the motion of their crops."""
+    for chunk in driving.chunks(batch_size):
+      if chunk.motion is None:
+        chunk = dataclasses.replace(chunk, motion=self.motion_of_frames(chunk.crops256))
+      yield chunk
+
+  # -- animation ----------------------------------------------------------------------------
+
+  def animate(self, source: SourceImage | SourceVideo, driving: DrivingInput,
+              options: AnimationOptions = AnimationOptions(), *, paste_back: bool = False,
+              animal: bool = False) -> Animation:
+    """The animation of `source` by `driving` (see the module docstring).
+
+    `paste_back`: results pasted into the source frames (needs their crop matrices);
+    `animal`: the official animals pipeline (image source only).
+    """
+    anim = Animation(iter(()), driving.fps, [])
+    if isinstance(source, SourceVideo):
+      anim.frames = self._animate_video(source, driving, options, paste_back, anim)
+    else:
+      anim.frames = self._animate_image(source, driving, options, paste_back, animal, anim)
+    return anim
+
+  def _animate_image(self, source: SourceImage, driving: DrivingInput,
+                     options: AnimationOptions, paste_back: bool, animal: bool,
+                     anim: Animation) -> Iterator[Frame]:
+    face = source.face
+    enc = self.encode_source(face.crop256)
+    finish = _finisher(source.rgb, face.m_c2o, paste_back)
+    x_s, source_ratios = np.asarray(enc.x_s)[0], face.ratios
+    drv0 = None
+    for chunk in self.driving_chunks(driving, self.batch_size):
+      motion = {k: jnp.asarray(chunk.motion[k], jnp.float32) for k in MOTION_KEYS}
+      if drv0 is None:
+        drv0 = {k: v[:1] for k, v in motion.items()}
+      if animal:
+        x_d, notes = driving_keypoints.animal_keypoints(self.models, enc.info, enc.x_s, motion,
+                                                        options, drv0=drv0), []
+      else:
+        x_d, notes = driving_keypoints.image_source_keypoints(
+            self.models, enc.info, enc.x_s, motion, options, driving_is_video=driving.is_video,
+            lip_array=self.lip_array, source_ratios=source_ratios, driving_ratios=chunk.ratios,
+            drv0=drv0)
+      _add_notes(anim.notes, notes)
+      if driving.kind != "template":  # motion only: memory stays flat over a long video
+        anim.driving_motion.append(dataclasses.replace(chunk, crops256=None))
+      x_d = np.asarray(x_d)
+      for i, frame in enumerate(self.decoder(enc.feature_3d, enc.x_s, x_d)):
+        drv = None if chunk.crops256 is None else chunk.crops256[i]
+        yield Frame(finish(frame), frame, drv, enc.crop256, x_s, x_d[i])
+
+  def _animate_video(self, video: SourceVideo, driving: DrivingInput,
+                     options: AnimationOptions, paste_back: bool,
+                     anim: Animation) -> Iterator[Frame]:
+    # The whole driving motion first (it is smoothed over time); crops are re-read for concat.
+    chunks = [dataclasses.replace(c, crops256=None) for c in self.driving_chunks(
+        driving, self.batch_size if driving.is_video else 1)]
+    drv_motion, drv_ratios = merge_chunks(chunks)
+    n_drv = drv_motion["exp"].shape[0] if driving.is_video else None
+    src = self.motion_of_stream(face.crop256 for _, face in video.frames(limit=n_drv))
+    if not src:
+      raise ValueError(f"{video.path}: no usable source frames")
+    n = src["exp"].shape[0]  # min(source, driving) frames for a driving video
+    src_ratios = None if video.ratios is None else Ratios(video.ratios.eye[:n],
+                                                          video.ratios.lip[:n])
+    per_frame_ratios = None
+    if drv_ratios is not None:
+      eye, lip = drv_ratios.eye, drv_ratios.lip
+      if not driving.is_video:  # one driving image drives every source frame
+        eye, lip = np.repeat(eye[:1], n, 0), np.repeat(lip[:1], n, 0)
+      per_frame_ratios = Ratios(eye[:n], lip[:n])
+    x_d, notes = driving_keypoints.video_source_keypoints(
+        self.models, src, src["x_s"], drv_motion, options, driving_is_video=driving.is_video,
+        lip_array=self.lip_array, source_ratios=src_ratios, driving_ratios=per_frame_ratios)
+    _add_notes(anim.notes, notes)
+    x_d, x_s = np.asarray(x_d), np.asarray(src["x_s"])
+    if driving.kind != "template":  # the animated driving frames: min(S, D) of a video
+      keep = n if driving.is_video else 1
+      anim.driving_motion.append(DrivingChunk(
+          {k: v[:keep] for k, v in drv_motion.items()}, None,
+          None if drv_ratios is None else Ratios(drv_ratios.eye[:keep], drv_ratios.lip[:keep])))
+    drv_crops = driving.crops_per_frame()
+    done = 0
+    for batch in batching.batched(video.frames(limit=n), self.batch_size):
+      crops = np.stack([face.crop256 for _, face in batch])
+      frames = slice(done, done + len(batch))
+      out = self.decoder(self.source_features(crops), x_s[frames], x_d[frames])
+      for i, ((rgb, face), frame) in enumerate(zip(batch, out)):
+        yield Frame(_finisher(rgb, face.m_c2o, paste_back)(frame), frame, next(drv_crops),
+                    face.crop256, x_s[done + i], x_d[done + i])
+      done += len(batch)
+
+
+def _finisher(rgb: np.ndarray, m_c2o, paste_back: bool):
+  """Paste-back into `rgb` when on (the mask's warp is per source frame, as upstream)."""
+  if not paste_back:
+    return lambda frame: frame
+  mask = paste_back_lib.frame_mask(m_c2o, rgb)
+  return lambda frame: paste_back_lib.paste_back(frame, m_c2o, rgb, mask)
+
+
+def _add_notes(notes: list, new: list) -> None:
+  notes.extend(n for n in new if n not in notes)

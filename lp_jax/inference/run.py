@@ -14,6 +14,7 @@ import argparse
 import contextlib
 import dataclasses
 import json
+import logging
 import os
 import signal
 import sys
@@ -21,24 +22,20 @@ import time
 import warnings
 from typing import Iterator
 
-import numpy as np
-
 from lp_jax import precision as precision_lib
 from lp_jax import templates
 from lp_jax.inference import assets
 from lp_jax.inference import cli
-from lp_jax.inference import driving_input
+from lp_jax.inference import driving_stream
 from lp_jax.inference import runtime
 from lp_jax.inference import source_video
-from lp_jax.inference.driving import Ratios, video_source_keypoints
-from lp_jax.inference.faces import FaceStage, SourceFace
+from lp_jax.inference.faces import FaceStage
 from lp_jax.inference.options import AnimationOptions
-from lp_jax.inference.pipeline import LivePortrait, Progress, concat_frame
+from lp_jax.inference.pipeline import Animation, Frame, LivePortrait, SourceImage
+from lp_jax.inference.progress import Progress
 from lp_jax.io import media
-from lp_jax.preprocess import paste_back as paste_back_lib
 
-# The feathered 512x512 crop mask, generated once (only its warp depends on the frame).
-CROP_MASK = paste_back_lib.make_crop_mask()
+logger = logging.getLogger(__name__)
 ERRORS = (media.MediaError, templates.TemplateError, ValueError, FileNotFoundError)
 
 
@@ -57,8 +54,19 @@ def terminate_as_exception():
     signal.signal(signal.SIGTERM, previous)
 
 
+def log_to_stderr(quiet: bool) -> None:
+  """Notes and warnings of lp_jax as plain lines on stderr; --quiet silences all but errors."""
+  handler = logging.StreamHandler(sys.stderr)
+  handler.setFormatter(logging.Formatter("%(message)s"))
+  root = logging.getLogger("lp_jax")
+  root.handlers[:] = [handler]
+  root.setLevel(logging.ERROR if quiet else logging.INFO)
+  root.propagate = False
+
+
 def run(argv=None) -> int:
   args = cli.build_parser(description=__doc__).parse_args(argv)
+  log_to_stderr(args.quiet)
   # The audio mux runs ffmpeg in a subprocess; JAX warns about forking, but the child only
   # execs ffmpeg and never touches JAX.
   warnings.filterwarnings("ignore", message="os.fork", category=RuntimeWarning)
@@ -111,35 +119,33 @@ def prepare(args: argparse.Namespace, *, source_frames: int | None = None,
   if args.animal:
     options = animal_options(args, options, src_kind, drv_kind, notes)
   devices = runtime.select_devices(args)
-  log = (lambda *a: None) if args.quiet else (lambda *a: print(*a, file=sys.stderr))
   start = time.perf_counter()
   weights, face_root = assets.resolve(args.weights, animal=args.animal)
   faces = FaceStage.from_weights(args.face_models or face_root, crop)
-  source = video = None
   if src_kind == "image":
     rgb = media.resize_to_limit(media.read_image(args.source), options.source_max_dim,
                                 options.source_division)
-    source = (rgb, faces.source_image(rgb, args.source, options.flag_do_crop))
-    if source[1].lmk is None and faces.available:
+    source = SourceImage(rgb, faces.source_image(rgb, args.source, options.flag_do_crop))
+    if source.face.lmk is None and faces.available:
       notes.append(f"{os.path.basename(args.source)}: no face found by the detector; source "
                    "ratios (retargeting, lip normalisation) are off")
   else:
-    video = source_video.prepare(args.source, options, faces, max_frames=source_frames)
-    notes += video.notes
-    if drv_kind == "video" and video.info.n_frames:
+    source = source_video.prepare(args.source, options, faces, max_frames=source_frames)
+    notes += source.notes
+    if drv_kind == "video" and source.info.n_frames:
       # Official: a driving video is cut to the source's length before it is cropped, so the
       # driving crop box averages only the frames that are animated.
-      driving_frames = min(driving_frames or video.info.n_frames, video.info.n_frames)
-  driving = driving_input.prepare(args.driving, drv_kind, options, faces,
-                                  max_frames=driving_frames, auto_crop=not args.animal)
+      driving_frames = min(driving_frames or source.info.n_frames, source.info.n_frames)
+  driving = driving_stream.prepare(args.driving, drv_kind, options, faces,
+                                   max_frames=driving_frames, auto_crop=not args.animal)
   notes += driving.notes
   if not faces.available:
     notes.append(f"landmark features (paste-back, ratios, retargeting from frames) are off: "
                  f"{faces.missing}")
   lip_array = templates.load_lip_array(args.lip_array) if args.lip_array else (
       templates.bundled_lip_array())
-  pasteback = options.flag_pasteback and options.flag_do_crop and options.flag_stitching
-  if options.flag_pasteback and not pasteback:
+  paste_back = options.flag_pasteback and options.flag_do_crop and options.flag_stitching
+  if options.flag_pasteback and not paste_back:
     notes.append("paste-back is off: it needs --flag_do_crop and --flag_stitching")
 
   runtime.enable_compilation_cache(assets.compilation_cache(args.compilation_cache))
@@ -148,39 +154,23 @@ def prepare(args: argparse.Namespace, *, source_frames: int | None = None,
   pipe = LivePortrait.from_pretrained(weights, batch_size=args.batch_size, lip_array=lip_array,
                                       devices=devices, dtype=precision_lib.dtype(compute))
   if pipe.synthetic:
-    log(f"warning: {args.weights} holds synthetic, untrained weights: the output shows that "
-        "the pipeline runs, not what LivePortrait looks like")
-  return Job(args, options, pipe, faces, driving, notes, pasteback, log, start, source=source,
-             video=video)
-
-
-@dataclasses.dataclass
-class Frame:
-  """One animated frame and what produced it."""
-  result: np.ndarray  # uint8: pasted back into the source frame, or the 512 crop
-  crop: np.ndarray  # uint8 [512, 512, 3], the generated crop
-  driving256: np.ndarray | None  # the driving network input (None for a template)
-  source256: np.ndarray  # the source network input
-  x_s: np.ndarray  # [K, 3] source keypoints
-  x_d: np.ndarray  # [K, 3] driving keypoints passed to W
+    logger.warning("warning: %s holds synthetic, untrained weights: the output shows that the "
+                   "pipeline runs, not what LivePortrait looks like", args.weights)
+  return Job(args, options, pipe, source, driving, notes, paste_back, start)
 
 
 @dataclasses.dataclass
 class Job:
-  """One animation run: the animated frames, then the files."""
+  """One infer.py run: the pipeline call its arguments make, then the files."""
   args: argparse.Namespace
   options: AnimationOptions
   pipe: LivePortrait
-  faces: FaceStage
-  driving: driving_input.DrivingInput
-  notes: list
-  pasteback: bool
-  log: object
+  source: SourceImage | source_video.SourceVideo
+  driving: driving_stream.DrivingInput
+  notes: list  # from preparing the inputs; the animation adds its own
+  paste_back: bool
   start: float
-  source: tuple[np.ndarray, SourceFace] | None = None  # image source: (frame, face)
-  video: source_video.SourceVideo | None = None  # video source
-  # The driving chunks of the animated frames (the motion template), filled by frames().
-  driving_chunks: list = dataclasses.field(default_factory=list)
+  animation: Animation | None = None  # the latest frames() call's
 
   @property
   def name(self) -> str:
@@ -194,98 +184,25 @@ class Job:
     return os.path.join(self.out_dir, self.name + suffix)
 
   def frames(self) -> Iterator[Frame]:
-    """Every animated frame, streamed (the driving motion is kept for the template)."""
-    if self.video is not None:
-      return self._video_source_frames()
-    return self._image_source_frames()
+    """Every animated frame, streamed (the driving motion is recorded for the template)."""
+    self.animation = self.pipe.animate(self.source, self.driving, self.options,
+                                       paste_back=self.paste_back, animal=self.args.animal)
+    self.animation.notes[:0] = self.notes
+    return iter(self.animation)
 
-  # -- image source ---------------------------------------------------------------------------
-
-  def _image_source_frames(self) -> Iterator[Frame]:
-    pipe, driving = self.pipe, self.driving
-    rgb, face = self.source
-    source = pipe.encode_source(rgb, face.crop256, face.ratios, face.m_c2o)
-    finish = self._finisher(rgb, face.m_c2o)
-    x_s = np.asarray(source.x_s)[0]
-    chunks = driving.chunks(pipe.motion_of_frames, pipe.batch_size)
-    animate = pipe.animate(source, chunks, self.options, driving_is_video=driving.is_video,
-                           notes=self.notes, animal=self.args.animal)
-    self.driving_chunks = []
-    for frames, chunk, x_d in animate:
-      if driving.kind != "template":  # motion only: memory stays flat over a long video
-        self.driving_chunks.append(dataclasses.replace(chunk, crops256=None))
-      for i, frame in enumerate(frames):
-        drv = None if chunk.crops256 is None else chunk.crops256[i]
-        yield Frame(finish(frame), frame, drv, source.crop256, x_s, np.asarray(x_d[i]))
-
-  def _finisher(self, rgb: np.ndarray, m_c2o):
-    """Paste-back into `rgb` when on (the mask's warp is per source frame, as upstream)."""
-    if not self.pasteback:
-      return lambda frame: frame
-    mask = paste_back_lib.prepare_paste_back(CROP_MASK, m_c2o, (rgb.shape[1], rgb.shape[0]))
-    return lambda frame: paste_back_lib.paste_back(frame, m_c2o, rgb, mask)
-
-  # -- source video ---------------------------------------------------------------------------
-
-  def _video_source_frames(self) -> Iterator[Frame]:
-    pipe, driving, options, video = self.pipe, self.driving, self.options, self.video
-    # The whole driving motion (it is smoothed over time); crops are re-read for the concat.
-    drv_chunks = [dataclasses.replace(c, crops256=None) for c in driving.chunks(
-        pipe.motion_of_frames, pipe.batch_size if driving.is_video else 1)]
-    drv_motion, drv_all_ratios = _merge(drv_chunks)
-    n_drv = drv_motion["exp"].shape[0] if driving.is_video else None
-    src_motion = video.encode_motion(pipe, limit=n_drv)
-    n = src_motion["exp"].shape[0] if n_drv is None else min(n_drv, src_motion["exp"].shape[0])
-    src = {k: src_motion[k][:n] for k in src_motion}
-    src_ratios = video.ratios
-    if src_ratios is not None:
-      src_ratios = Ratios(src_ratios.eye[:n], src_ratios.lip[:n])
-    drv_ratios = None
-    if drv_all_ratios is not None:
-      eye, lip = drv_all_ratios.eye, drv_all_ratios.lip
-      if not driving.is_video:
-        eye, lip = np.repeat(eye[:1], n, 0), np.repeat(lip[:1], n, 0)
-      drv_ratios = Ratios(eye[:n], lip[:n])
-    x_d, kp_notes = video_source_keypoints(
-        pipe.models, src, src["x_s"], drv_motion, options, driving_is_video=driving.is_video,
-        lip_array=pipe.lip_array, source_ratios=src_ratios, driving_ratios=drv_ratios)
-    self.notes += [m for m in kp_notes if m not in self.notes]
-    x_d, x_s = np.asarray(x_d), np.asarray(src["x_s"])
-    # The template holds the animated driving frames (min(source, driving) for a video).
-    keep = n if driving.is_video else 1
-    self.driving_chunks = [] if driving.kind == "template" else [driving_input.DrivingChunk(
-        {k: v[:keep] for k, v in drv_motion.items()}, None,
-        None if drv_all_ratios is None else Ratios(drv_all_ratios.eye[:keep],
-                                                   drv_all_ratios.lip[:keep]))]
-    drv_crops = _driving_crops(driving)
-    batch = []
-
-    def flush(start):
-      crops = np.stack([f.crop256 for _, f in batch])
-      frames = slice(start, start + len(batch))
-      out = pipe.animate_source_video(pipe.source_features(crops), x_s[frames], x_d[frames])
-      for i, ((rgb, face), frame) in enumerate(zip(batch, out)):
-        yield Frame(self._finisher(rgb, face.m_c2o)(frame), frame, next(drv_crops), face.crop256,
-                    x_s[start + i], x_d[start + i])
-
-    done = 0
-    for item in video.frames(limit=n):
-      batch.append(item)
-      if len(batch) == pipe.batch_size:
-        yield from flush(done)
-        done += len(batch)
-        batch = []
-    if batch:
-      yield from flush(done)
+  def template(self) -> templates.MotionTemplate | None:
+    """The driving motion template of what frames() animated (None for a template driver)."""
+    return None if self.animation is None else self.animation.template()
 
   # -- outputs --------------------------------------------------------------------------------
 
   def write(self) -> int:
     """Writes the results; an image driving an image gives images, anything else videos."""
-    if self.video is None and not self.driving.is_video and self.driving.kind != "template":
+    video_source = isinstance(self.source, source_video.SourceVideo)
+    if not video_source and not self.driving.is_video and self.driving.kind != "template":
       return self._write_images()
-    if self.video is not None:
-      fps = self.video.info.fps_int
+    if video_source:
+      fps = self.source.info.fps_int
       audio = media.choose_audio_source(self.driving.audio, self.args.source,
                                         self.options.audio_priority)
       total = None
@@ -295,10 +212,10 @@ class Job:
     return self._write_videos(fps, audio, total)
 
   def _write_images(self) -> int:
-    frame = next(iter(self.frames()))
-    concat = concat_frame(frame.driving256, frame.source256, frame.crop)
+    frame = next(self.frames())
+    concat = frame.concat
     # Official: without paste-back the main image is the concatenation too.
-    written = [media.write_image(self.path(".jpg"), frame.result if self.pasteback else concat),
+    written = [media.write_image(self.path(".jpg"), frame.result if self.paste_back else concat),
                media.write_image(self.path("_concat.jpg"), concat)]
     try:
       written += self.save_template()
@@ -317,7 +234,7 @@ class Job:
     try:
       for frame in self.frames():
         main.write(frame.result)
-        concat.write(concat_frame(frame.driving256, frame.source256, frame.crop))
+        concat.write(frame.concat)
         progress.update(1)
       progress.close()
       if progress.done == 0:
@@ -335,17 +252,6 @@ class Job:
     self.report(written, progress.done, progress.first_frame_s)
     return 0
 
-  def template(self) -> templates.MotionTemplate | None:
-    """The driving motion template of what was animated (None for a template driver)."""
-    if not self.driving_chunks:
-      return None
-    motion, ratios = _merge(self.driving_chunks)
-    return templates.MotionTemplate(
-        output_fps=int(self.driving.fps), scale=motion["scale"], R=motion["R"],
-        exp=motion["exp"], t=motion["t"], kp=motion.get("kp"), x_s=motion.get("x_s"),
-        eye_ratios=None if ratios is None else ratios.eye,
-        lip_ratios=None if ratios is None else ratios.lip)
-
   def save_template(self) -> list[str]:
     """`<driving>.pkl` (official) or `.npz` in the output folder, never beside the input."""
     tpl = self.template()
@@ -355,38 +261,20 @@ class Job:
     if self.args.save_template == "npz":
       return [templates.save_template(base + ".npz", tpl)]
     if tpl.eye_ratios is None and not self.args.animal:  # animal templates carry no ratios
-      self.notes.append("no official .pkl template: the official human pipeline needs the eye "
-                        "and lip ratios, which need the face models; wrote the .npz instead")
+      self.animation.notes.append(
+          "no official .pkl template: the official human pipeline needs the eye and lip ratios, "
+          "which need the face models; wrote the .npz instead")
       return [templates.save_template(base + ".npz", tpl)]
     return [templates.save_template_official_pkl(base + ".pkl", tpl)]
 
   def report(self, written, frames, first_frame_s):
-    for note in self.notes:
-      self.log(f"note: {note}")
+    """Notes through logging; the final summary (files, frames, seconds) on stderr."""
+    for note in self.animation.notes:
+      logger.info("note: %s", note)
+    if self.args.quiet:
+      return
     for path in written:
-      self.log(f"wrote {path}")
-    self.log(json.dumps({"frames": frames,
-                         "seconds": round(time.perf_counter() - self.start, 2),
-                         "time_to_first_frame_s": None if first_frame_s is None
-                         else round(first_frame_s, 2)}))
-
-
-def _merge(chunks) -> tuple[dict, Ratios | None]:
-  """The motion and ratios of consecutive chunks as one [T] sequence."""
-  motion = {k: np.concatenate([np.asarray(c.motion[k]) for c in chunks]) for k in chunks[0].motion}
-  if any(c.ratios is None for c in chunks):
-    return motion, None
-  return motion, Ratios(np.concatenate([np.asarray(c.ratios.eye) for c in chunks]),
-                        np.concatenate([np.asarray(c.ratios.lip) for c in chunks]))
-
-
-def _driving_crops(driving: driving_input.DrivingInput):
-  """The driving network input shown in the concat video, per animated frame."""
-  if driving.kind == "template":
-    while True:
-      yield None
-  if driving.kind == "image":
-    while True:
-      yield driving.image
-  for crop, _ in driving.frames():
-    yield crop
+      print(f"wrote {path}", file=sys.stderr)
+    print(json.dumps({"frames": frames, "seconds": round(time.perf_counter() - self.start, 2),
+                      "time_to_first_frame_s": None if first_frame_s is None
+                      else round(first_frame_s, 2)}), file=sys.stderr)

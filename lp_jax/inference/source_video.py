@@ -4,10 +4,11 @@
 The source video is read three times and never held in memory:
   1. `prepare`: face tracking (203 points) per frame, before any weights load; only landmarks
      are kept, so a missing face is reported before the networks are touched;
-  2. `encode_motion`: crops through M -> the per-frame source motion template and x_s;
-  3. `frames`: crops again (same landmarks, same crop) for F and the paste-back, streamed in
-     batches next to W+G.
-The driving sequences are Kalman-smoothed over the whole video (driving.video_source_keypoints).
+  2. `frames`: crops through M -> the per-frame source motion and x_s (the pipeline);
+  3. `frames` again (same landmarks, same crop) for F and the paste-back, streamed in batches
+     next to W+G.
+The motion sequences are Kalman-smoothed over the whole video
+(driving_keypoints.video_source_keypoints).
 """
 
 import dataclasses
@@ -17,8 +18,8 @@ from typing import Iterator
 import numpy as np
 
 from lp_jax.inference import faces as faces_lib
-from lp_jax.inference.driving import Ratios
 from lp_jax.io import media
+from lp_jax.preprocess import ratios as ratios_lib
 
 
 @dataclasses.dataclass
@@ -31,20 +32,12 @@ class SourceVideo:
   max_frames: int | None
   track: faces_lib.Track | None  # None without face models (and no cropping)
   notes: list = dataclasses.field(default_factory=list)
-  motion: dict | None = None  # [T] kp, exp, scale, t, R, x_s after encode_motion
 
   @property
-  def n_frames(self) -> int:
-    """Usable frames (frames before the first face are skipped when cropping)."""
-    if self.track is None:
-      return self.motion["exp"].shape[0] if self.motion else self.info.n_frames
-    return sum(l is not None for l in self.track.lmks)
-
-  @property
-  def ratios(self) -> Ratios | None:
+  def ratios(self) -> ratios_lib.Ratios | None:
     if self.track is None:
       return None
-    return faces_lib.ratios_of(np.stack([l for l in self.track.lmks if l is not None]))
+    return ratios_lib.of_landmarks(np.stack([l for l in self.track.lmks if l is not None]))
 
   def frames(self, limit: int | None = None) -> Iterator[tuple[np.ndarray, faces_lib.SourceFace]]:
     """(size-limited RGB frame, its SourceFace) for the first `limit` usable frames."""
@@ -60,21 +53,6 @@ class SourceVideo:
         rgb = media.resize_to_limit(frame, opts.source_max_dim, opts.source_division)
         done += 1
         yield rgb, self.faces.source_frame(rgb, lmk, opts.flag_do_crop)
-
-  def encode_motion(self, pipe, limit: int | None = None) -> dict:
-    """Pass 2: the source motion template [T] (scale, R, exp, t, kp, x_s)."""
-    parts, batch = [], []
-    for _, face in self.frames(limit):
-      batch.append(face.crop256)
-      if len(batch) == pipe.batch_size:
-        parts.append(pipe.motion_of_frames(np.stack(batch)))
-        batch = []
-    if batch:
-      parts.append(pipe.motion_of_frames(np.stack(batch)))
-    if not parts:
-      raise media.MediaError(f"{self.path}: no usable source frames")
-    self.motion = {k: np.concatenate([np.asarray(p[k]) for p in parts]) for k in parts[0]}
-    return self.motion
 
 
 def prepare(path: str, options, faces: faces_lib.FaceStage,

@@ -45,11 +45,22 @@ def refine_kp_info(raw: dict, num_kp: int = 21) -> dict:
   return info
 
 
-def transform_keypoint(kp, rot, exp, scale, t) -> jax.Array:
-  """Paper Eq. 2: x = s * (x_c @ R + delta) + (tx, ty, 0); tz is ignored."""
-  x = kp @ rot + exp
-  x = x * scale[..., None]
-  return x.at[..., 0:2].add(t[:, None, 0:2])
+def transform_keypoint(kp, rot, exp, scale, t):
+  """Paper Eq. 2: x = s * (x_c @ R + delta) + (tx, ty, 0), batched over [B]; NumPy or JAX.
+
+  tz never moves a keypoint (the official code zeroes it). JAX adds (tx, ty) as an indexed
+  update; NumPy callers (the source-video path smooths its sequences in NumPy) add a zeroed tz,
+  which gives the same sums.
+  """
+  x = (kp @ rot + exp) * scale[..., None]
+  if isinstance(x, jax.Array):  # also under jit: a tracer is a jax.Array
+    return x.at[..., 0:2].add(t[:, None, 0:2])
+  return x + (t * np.array([1.0, 1.0, 0.0], np.float32))[:, None, :]
+
+
+def relative_rotation(rot_d, rot_d0, rot_s):
+  """R_d R_d0^T R_s: the source pose moved by the driving pose change since the first frame."""
+  return rot_d @ rot_d0.swapaxes(-1, -2) @ rot_s
 
 
 def transform_kp_info(info: dict) -> jax.Array:

@@ -8,6 +8,7 @@ All functions are jittable and batched over frames: `info` dicts hold `kp`, `exp
 import jax.numpy as jnp
 import numpy as np
 
+from lp_jax.ops import keypoints
 from lp_jax.ops.hull import convex_hull_volume
 
 REGIONS = ("all", "exp", "pose", "lip", "eyes")
@@ -64,7 +65,7 @@ def driving_keypoints(src: dict, drv: dict, drv0: dict, *, relative: bool = True
   """
   exp_mask, drive_pose, drive_scale = region_masks(region, relative, src["exp"].shape[1])
   if relative:
-    rot = drv["R"] @ jnp.swapaxes(drv0["R"], 1, 2) @ src["R"]
+    rot = keypoints.relative_rotation(drv["R"], drv0["R"], src["R"])
     anchor = drv0["exp"] if exp_anchor is None else exp_anchor
     exp_drv = src["exp"] + (drv["exp"] - anchor)
     scale = src["scale"] * (drv["scale"] / drv0["scale"])
@@ -76,8 +77,7 @@ def driving_keypoints(src: dict, drv: dict, drv0: dict, *, relative: bool = True
   exp = jnp.where(exp_mask, exp_drv, src["exp"])
   scale = scale if drive_scale else jnp.broadcast_to(src["scale"], (frames, 1))
   t = t if drive_pose else jnp.broadcast_to(src["t"], (frames, 3))
-  t = t.at[:, 2].set(0.0)  # tz never moves the keypoints
-  return scale[..., None] * (src["kp"] @ rot + exp) + t[:, None, :]
+  return keypoints.transform_keypoint(src["kp"], rot, exp, scale, t)
 
 
 def motion_multiplier(x_s: np.ndarray, x_d0: np.ndarray) -> float:

@@ -10,6 +10,8 @@ is 0 while row/column 511 is 15), exactly like the PNG; the formula reproduces a
 of the official file (max difference 0 levels).
 """
 
+import functools
+
 import numpy as np
 
 from lp_jax.preprocess.crop import warp_image
@@ -17,8 +19,11 @@ from lp_jax.preprocess.crop import warp_image
 MASK_RAMP = 16  # width of the soft border in pixels, at dsize 512
 
 
+@functools.lru_cache(maxsize=8)
 def make_crop_mask(dsize: int = 512, ramp: float | None = None, channels: int = 3) -> np.ndarray:
   """The paste-back mask [dsize, dsize, channels] uint8 (official mask_template.png at 512).
+
+  Made once per arguments and shared, hence read-only (only its warp depends on the frame).
 
   Args:
     dsize: side of the square crop.
@@ -35,6 +40,7 @@ def make_crop_mask(dsize: int = 512, ramp: float | None = None, channels: int = 
   mask = np.floor(255.0 * depth / ramp).astype(np.uint8)
   if channels:
     mask = np.repeat(mask[:, :, None], channels, axis=2)
+  mask.setflags(write=False)
   return mask
 
 
@@ -47,6 +53,11 @@ def prepare_paste_back(mask_crop, crop_m_c2o, dsize) -> np.ndarray:
     dsize: (width, height) of the original frame, OpenCV order as upstream.
   """
   return warp_image(mask_crop, crop_m_c2o, dsize).astype(np.float32) / 255.0
+
+
+def frame_mask(crop_m_c2o, frame: np.ndarray) -> np.ndarray:
+  """The standard crop mask warped into `frame`'s pixels (what paste_back blends with)."""
+  return prepare_paste_back(make_crop_mask(), crop_m_c2o, (frame.shape[1], frame.shape[0]))
 
 
 def paste_back(img_crop, m_c2o, img_ori, mask_ori) -> np.ndarray:

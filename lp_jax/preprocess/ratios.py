@@ -6,12 +6,21 @@ depend on where the landmarks live (original image or crop coordinates; the offi
 mixes both). Arrays keep the landmarks' dtype (float32 from the landmark model).
 """
 
+import dataclasses
+
 import numpy as np
 
 EPS = 1e-6
 LEFT_EYE = (6, 18, 0, 12)  # upper/lower lid mid-points over the eye corners
 RIGHT_EYE = (30, 42, 24, 36)
 LIP = (90, 102, 48, 66)  # inner-lip mid-points over the mouth corners
+
+
+@dataclasses.dataclass
+class Ratios:
+  """Eye [*, 2] and lip [*, 1] close ratios of frames (None when unknown)."""
+  eye: np.ndarray | None = None
+  lip: np.ndarray | None = None
 
 
 def _batched(lmk) -> np.ndarray:
@@ -64,3 +73,8 @@ def combined_lip_ratio(c_d_lip_i, source_lmk) -> np.ndarray:
   c_s = lip_close_ratio(source_lmk).astype(np.float32)
   target = np.asarray(c_d_lip_i, np.float32).reshape(-1)[0]
   return np.concatenate([c_s, np.full((1, 1), target, np.float32)], axis=1)
+
+
+def of_landmarks(lmk: np.ndarray) -> Ratios:
+  """Eye [n, 2] and lip [n, 1] ratios of [n, 203, 2] landmarks."""
+  return Ratios(eye=eye_close_ratio(lmk), lip=lip_close_ratio(lmk))

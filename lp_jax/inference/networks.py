@@ -95,6 +95,11 @@ class LivePortraitModels:
   def has(self, name: str) -> bool:
     return name in self.nets
 
+  def network(self, name: str) -> tuple:
+    """(Flax module, inference variables) of one network, for callers that jit their own
+    programs over it (the sharded W+G decoder, the app's editor)."""
+    return self.nets[name], self.variables[name]
+
   def _apply(self, name, *args):
     return apply_net(self.nets[name], self.variables[name], *args)
 

@@ -5,8 +5,6 @@ Batched over frames: the motion of all driving frames is assembled at once, the 
 retargeting MLPs run on the whole [T, K, 3] stack, and only W+G is left per frame.
 """
 
-import dataclasses
-
 import jax.numpy as jnp
 import numpy as np
 
@@ -14,13 +12,7 @@ from lp_jax.inference.options import AnimationOptions
 from lp_jax.ops import keypoints
 from lp_jax.ops import motion
 from lp_jax.preprocess import smooth
-
-
-@dataclasses.dataclass
-class Ratios:
-  """Eye [*, 2] and lip [*, 1] close ratios from 203-point landmarks (None when unknown)."""
-  eye: np.ndarray | None = None
-  lip: np.ndarray | None = None
+from lp_jax.preprocess.ratios import Ratios
 
 
 def image_source_keypoints(models, src: dict, x_s, drv: dict, options: AnimationOptions, *,
@@ -212,7 +204,7 @@ def video_source_keypoints(models, src: dict, x_s, drv: dict, options: Animation
   drive_pose = region in ("all", "pose")
   if relative and driving_is_video:
     exp_seq = smooth.kalman_smooth(s_exp + d_exp - d_exp[:1], var)
-    rot_seq = (smooth.kalman_smooth(d_rot @ np.swapaxes(d_rot[:1], 1, 2) @ s_rot, var)
+    rot_seq = (smooth.kalman_smooth(keypoints.relative_rotation(d_rot, d_rot[:1], s_rot), var)
                if drive_pose else s_rot)
   elif relative:
     if lip_array is None:
@@ -230,9 +222,8 @@ def video_source_keypoints(models, src: dict, x_s, drv: dict, options: Animation
   else:
     mask = motion.region_masks(region, True, num_kp)[0]
   exp = np.where(mask, exp_seq, s_exp)
-  t = (d_t if (drive_pose and not relative) else s_t).copy()
-  t[:, 2] = 0.0
-  x_d = jnp.asarray(s_scale[..., None] * (s_kp @ rot + exp) + t[:, None, :])
+  t = d_t if (drive_pose and not relative) else s_t
+  x_d = jnp.asarray(keypoints.transform_keypoint(s_kp, rot, exp, s_scale, t))
   eye_delta_before = source_video_eye_delta(models, x_s, source_ratios, options, notes)
   x_d = stitch_and_retarget(models, x_s, x_d, options, relative=relative,
                             source_ratios=source_ratios, driving_ratios=driving_ratios,

@@ -15,17 +15,18 @@ import numpy as np
 
 from lp_jax import templates
 from lp_jax.inference import faces as faces_lib
-from lp_jax.inference.driving import Ratios
 from lp_jax.inference.options import AnimationOptions
 from lp_jax.io import media
+from lp_jax.ops import batching
+from lp_jax.preprocess import ratios as ratios_lib
 
 
 @dataclasses.dataclass
 class DrivingChunk:
   """A batch of driving frames (crops, when there are frames) and their motion."""
-  motion: dict  # [n] scale, R, exp, t (+ kp / x_s for templates made here)
+  motion: dict | None  # [n] scale, R, exp, t (+ kp, x_s); None until M has seen the crops
   crops256: np.ndarray | None = None  # uint8 [n, 256, 256, 3]
-  ratios: Ratios | None = None
+  ratios: ratios_lib.Ratios | None = None
 
 
 @dataclasses.dataclass
@@ -77,27 +78,27 @@ class DrivingInput:
         else:
           yield faces_lib.crop_lib.resize_linear(frame), lmk
 
-  def chunks(self, motion_of_frames, batch_size: int) -> Iterator[DrivingChunk]:
-    """DrivingChunks of up to `batch_size` frames; `motion_of_frames(uint8 crops)` runs M."""
+  def chunks(self, batch_size: int) -> Iterator[DrivingChunk]:
+    """DrivingChunks of up to `batch_size` frames: a template's motion, or the frames' crops
+    and ratios (their motion is the pipeline's to compute)."""
     if self.kind == "template":
       yield from template_chunks(self.template, batch_size)
       return
-    crops, lmks = [], []
-
-    def flush():
-      stack = np.stack(crops)
+    for batch in batching.batched(self.frames(), batch_size):
+      lmks = [lmk for _, lmk in batch]
       known = all(l is not None for l in lmks)
-      ratios = faces_lib.ratios_of(np.stack(lmks)) if known else None
-      return DrivingChunk(motion_of_frames(stack), stack, ratios)
+      yield DrivingChunk(None, np.stack([crop for crop, _ in batch]),
+                         ratios_lib.of_landmarks(np.stack(lmks)) if known else None)
 
-    for crop, lmk in self.frames():
-      crops.append(crop)
-      lmks.append(lmk)
-      if len(crops) == batch_size:
-        yield flush()
-        crops, lmks = [], []
-    if crops:
-      yield flush()
+  def crops_per_frame(self) -> Iterator[np.ndarray | None]:
+    """The driving network input shown in the concat video, per animated frame (endless for a
+    template or an image)."""
+    if self.kind == "video":
+      for crop, _ in self.frames():
+        yield crop
+      return
+    while True:
+      yield self.image  # None for a template
 
 
 def template_chunks(tpl: templates.MotionTemplate, batch: int) -> Iterator[DrivingChunk]:
@@ -106,7 +107,7 @@ def template_chunks(tpl: templates.MotionTemplate, batch: int) -> Iterator[Drivi
     sl = slice(i, i + batch)
     motion = {k: v[sl] for k, v in tpl.motion().items()}
     yield DrivingChunk(motion, None,
-                       Ratios(tpl.eye_ratios[sl], tpl.lip_ratios[sl]) if ratios else None)
+                       ratios_lib.Ratios(tpl.eye_ratios[sl], tpl.lip_ratios[sl]) if ratios else None)
 
 
 def prepare(path: str, kind: str, options: AnimationOptions, faces: faces_lib.FaceStage, *,
@@ -176,3 +177,12 @@ def prepare(path: str, kind: str, options: AnimationOptions, faces: faces_lib.Fa
                        "there); driving ratios (retargeting) are off")
       out.track = None
   return out
+
+
+def merge_chunks(chunks: list[DrivingChunk]) -> tuple[dict, ratios_lib.Ratios | None]:
+  """The motion and ratios of consecutive chunks as one [T] sequence."""
+  motion = {k: np.concatenate([np.asarray(c.motion[k]) for c in chunks]) for k in chunks[0].motion}
+  if any(c.ratios is None for c in chunks):
+    return motion, None
+  return motion, ratios_lib.Ratios(np.concatenate([np.asarray(c.ratios.eye) for c in chunks]),
+                        np.concatenate([np.asarray(c.ratios.lip) for c in chunks]))
