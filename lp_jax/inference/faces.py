@@ -1,5 +1,5 @@
 # Copyright 2026 The lp_jax Authors. Licensed under the Apache License, Version 2.0.
-"""Face crops and landmarks for animation, with the official `Cropper` semantics (spec 13).
+"""Face crops and landmarks for animation, with the official `Cropper` semantics.
 
 `FaceStage` wraps the three ONNX face models of a `pretrained_weights` folder, or nothing when
 they are absent: then inputs must already be face crops, and the features that need landmarks

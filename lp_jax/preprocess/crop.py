@@ -10,7 +10,7 @@ Everything here is host-side numpy/OpenCV and follows the official arithmetic *i
 dtypes*: landmarks stay float32 through the box computation and the affine matrices are float32, so
 that `cv2.warpAffine` sees bit-identical matrices and produces bit-identical crops.
 
-Official quirks reproduced on purpose (ARCHITECTURE.md §13, §22):
+Official quirks reproduced on purpose:
   * `crop_image` never forwards `vx_ratio` to the transform estimate, so the source crop behaves as
     if `vx_ratio == 0` whatever the configuration says (`apply_vx_ratio=True` opts out).
   * The driving-video crop passes its vx ratio under a keyword nobody reads, so it is 0 too
