@@ -20,7 +20,8 @@ import numpy as np
 
 from lp_jax.inference.faces import ratios_of
 from lp_jax.inference.pipeline import concat_frame
-from lp_jax.io import media
+from lp_jax.io import images, probe, video_reader, video_writer
+from lp_jax.io.errors import MediaError
 from lp_jax.preprocess import crop as crop_lib
 from lp_jax.preprocess import paste_back as paste_back_lib
 from lp_jax.preprocess import smooth
@@ -30,9 +31,9 @@ CROP_MASK = paste_back_lib.make_crop_mask()
 
 
 def _frames(path: str, info, max_frames) -> Iterator[np.ndarray]:
-  with media.VideoReader(path, max_frames=max_frames, info=info) as reader:
+  with video_reader.VideoReader(path, max_frames=max_frames, info=info) as reader:
     for frame in reader:
-      yield media.resize_to_limit(frame, 1280, 2)
+      yield images.resize_to_limit(frame, 1280, 2)
 
 
 def _crops(path, info, max_frames, lmks, do_crop: bool, scale: float):
@@ -65,13 +66,13 @@ def retarget_video(pipe, faces, path: str, out_dir: str, *, lip_ratio: float, sc
   """Writes the retargeted video and its concat; returns (concat path, result path).
 
   Raises:
-    media.MediaError: one line, for an unreadable or empty video, no face, missing models.
+    MediaError: one line, for an unreadable or empty video, no face, missing models.
     ValueError: a bad setting (the smoothing variance).
   """
   name = os.path.splitext(os.path.basename(path))[0]
-  info = media.probe_video(path)
+  info = probe.probe_video(path)
   if info.n_frames == 0:
-    raise media.MediaError(f"{os.path.basename(path)}: the video has no frames")
+    raise MediaError(f"{os.path.basename(path)}: the video has no frames")
   if not smooth_variance or smooth_variance <= 0:
     raise ValueError("motion smooth strength must be positive")
   if do_crop or not silent:
@@ -80,7 +81,7 @@ def retarget_video(pipe, faces, path: str, out_dir: str, *, lip_ratio: float, sc
   if faces.available:
     lmks = faces.track(_frames(path, info, max_frames)).lmks
     if all(l is None for l in lmks):
-      raise media.MediaError(f"{os.path.basename(path)}: no face found in any frame")
+      raise MediaError(f"{os.path.basename(path)}: no face found in any frame")
   n = info.n_frames if lmks is None else sum(l is not None for l in lmks)
   if max_frames:
     n = min(n, max_frames)
@@ -108,8 +109,8 @@ def retarget_video(pipe, faces, path: str, out_dir: str, *, lip_ratio: float, sc
 
   # Pass 3: F per frame, W+G, paste-back, and the two videos with the source's audio.
   audio = path if info.has_audio else None
-  main = media.VideoWriter(os.path.join(out_dir, f"{name}_retargeting.mp4"), info.fps_int, audio)
-  concat = media.VideoWriter(os.path.join(out_dir, f"{name}_retargeting_concat.mp4"),
+  main = video_writer.VideoWriter(os.path.join(out_dir, f"{name}_retargeting.mp4"), info.fps_int, audio)
+  concat = video_writer.VideoWriter(os.path.join(out_dir, f"{name}_retargeting_concat.mp4"),
                              info.fps_int, audio)
   done = 0
   try:

@@ -16,12 +16,12 @@ import cv2
 import jax.numpy as jnp
 import numpy as np
 
-from lp_jax import templates
 from lp_jax.inference import assets
 from lp_jax.inference.decoder import FrameDecoder
 from lp_jax.inference.driving import Ratios, animal_keypoints, image_source_keypoints
 from lp_jax.inference.driving_input import DrivingChunk
 from lp_jax.inference.options import AnimationOptions
+from lp_jax.motion_template import lip_constant
 from lp_jax.ops import keypoints
 from lp_jax.wrapper import LivePortraitModels
 
@@ -68,7 +68,7 @@ class LivePortrait:
     converted = assets.converted(weights, config)
     models = LivePortraitModels.from_pretrained(converted, config, dtype)
     if lip_array is None:
-      lip_array = templates.bundled_lip_array()
+      lip_array = lip_constant.bundled_lip_array()
     return cls(models, batch_size=batch_size, lip_array=lip_array, devices=devices,
                synthetic=assets.is_synthetic(converted))
 
