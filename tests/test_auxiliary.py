@@ -8,9 +8,6 @@ BatchNorm statistics: each torch state dict goes through the converter, then bot
 the same images.
 """
 
-import os
-import pickle
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -327,41 +324,6 @@ def test_converter_refuses_bad_files_one_line_each(tmp_path):
   with pytest.raises(ValueError, match=str(good)) as e:
     aux_weights.load_variables("hopenet", str(good), tiny_deeper)
   assert "\n" not in str(e.value)
-
-
-class _Evil:
-
-  def __reduce__(self):
-    return (os.system, ("echo pwned",))
-
-
-def test_legacy_reader_matches_torch_and_refuses_code(tmp_path):
-  base = torch.arange(24, dtype=torch.float32).reshape(4, 6)
-  obj = {"a": base, "view": base[1:, 2:5], "t": base.t(), "i": torch.arange(5),
-         "p": tnn.Parameter(torch.ones(3, dtype=torch.float64)), "nested": [base[0], (7, "x")]}
-  path = tmp_path / "legacy.pth"
-  torch.save(obj, path, _use_new_zipfile_serialization=False)
-  got = aux_weights.read_checkpoint(str(path))
-  for key in ("a", "view", "t", "i", "p"):
-    want = obj[key].detach().numpy()
-    assert got[key].dtype == want.dtype
-    np.testing.assert_array_equal(got[key], want)
-  np.testing.assert_array_equal(got["nested"][0], base[0].numpy())
-  assert got["nested"][1] == (7, "x")
-
-  # A legacy header followed by a pickle that would call os.system: refused, nothing runs.
-  evil = tmp_path / "evil.pth"
-  with open(evil, "wb") as f:
-    for header in (0x1950A86A20F9469CFC6C, 1001, {"little_endian": True}):
-      pickle.dump(header, f, protocol=2)
-    pickle.dump(_Evil(), f, protocol=2)
-  with pytest.raises(errors.UnsafePickleError, match="posix.system|os.system") as e:
-    aux_weights.read_checkpoint(str(evil))
-  assert "\n" not in str(e.value)
-  truncated = tmp_path / "truncated.pth"
-  truncated.write_bytes(path.read_bytes()[:-10])
-  with pytest.raises(errors.CheckpointError, match="truncated"):
-    aux_weights.read_checkpoint(str(truncated))
 
 
 # --- discriminator and small pieces ---------------------------------------------------------------
