@@ -4,7 +4,7 @@
 Import:  --src pretrained_weights/liveportrait (or liveportrait_animals) --dst weights/lp_jax
 Export:  --export --src weights/lp_jax --dst some/folder  (official layout again; needs torch)
 Aux:     --aux vgg19|hopenet|arcface --src FILE --dst DIR [--aux_config tiny|arcface=r50]
-         (training's auxiliary networks; see convert_weights/auxiliary.py)
+         (training's auxiliary networks; see lp_jax/weights/auxiliary.py)
 
 Any problem (missing / unexpected key, wrong shape, unsafe or corrupt file) is reported one line
 each on stderr, the exit status is nonzero and nothing is written.
@@ -14,8 +14,62 @@ import argparse
 import os
 import sys
 
-# The converter is an offline CPU tool: never grab an accelerator for it.
-os.environ.setdefault("JAX_PLATFORMS", "cpu")
+from configs import auxiliary as aux_configs
+from configs import models
+from lp_jax.weights import auxiliary, export, official, orbax_dir
+from lp_jax.weights.errors import ConversionError
+
+
+def _report(e: ConversionError) -> int:
+  for line in e.problems or [str(e)]:
+    print(f"error: {line}", file=sys.stderr)
+  if len(e.problems) > 1:
+    print(f"error: {len(e.problems)} problems; nothing was written", file=sys.stderr)
+  return 1
+
+
+def _wrote(dst: str) -> None:
+  print(f"wrote {os.path.join(dst, orbax_dir.CHECKPOINT)} and "
+        f"{os.path.join(dst, orbax_dir.MANIFEST)}")
+
+
+def convert_aux(args) -> int:
+  """`--aux KIND --src FILE --dst DIR [--aux_config ARG] [--force]`."""
+  try:
+    orbax_dir.check_destination(os.path.abspath(args.dst), args.force)  # before any work
+    aux_config = aux_configs.get_config(args.aux_config)
+    variables, manifest = auxiliary.convert_aux(args.aux, args.src, aux_config)
+    manifest["aux_config"] = args.aux_config
+    orbax_dir.save(args.dst, {args.aux: variables}, manifest, force=args.force)
+  except ConversionError as e:
+    return _report(e)
+  except ValueError as e:  # a bad --aux_config
+    print(f"error: {e}", file=sys.stderr)
+    return 1
+  print(f"{args.aux}: {manifest['param_count']:,} parameters from {args.src} "
+        f"({len(manifest['dropped_keys'])} unused keys dropped)")
+  _wrote(args.dst)
+  return 0
+
+
+def convert_official(args) -> int:
+  """`--src OFFICIAL_DIR --dst DIR [--model_config NAME] [--force]`, or with `--export` back."""
+  try:
+    if args.export:
+      for path in export.export_official(args.src, args.dst, force=args.force):
+        print(f"wrote {path}")
+      return 0
+    orbax_dir.check_destination(os.path.abspath(args.dst), args.force)  # before 10 s of work
+    config = models.get_config(args.model_config)
+    variables, manifest = official.convert_official(args.src, config)
+    manifest["model_config"] = args.model_config
+    orbax_dir.save(args.dst, variables, manifest, force=args.force)
+  except ConversionError as e:
+    return _report(e)
+  for name, net in manifest["networks"].items():
+    print(f"{name}: {net['param_count']:,} parameters from {net['file']}")
+  _wrote(args.dst)
+  return 0
 
 
 def main(argv=None) -> int:
@@ -28,39 +82,12 @@ def main(argv=None) -> int:
   parser.add_argument("--model_config", default="official",
                       help="configs/models.py variant the weights belong to (official, tiny)")
   parser.add_argument("--force", action="store_true", help="replace an existing --dst")
-  parser.add_argument("--aux", choices=("vgg19", "hopenet", "arcface"),
+  parser.add_argument("--aux", choices=auxiliary.KINDS,
                       help="convert one auxiliary training network from --src FILE")
   parser.add_argument("--aux_config", default=None,
                       help="configs/auxiliary.py variant for --aux (e.g. arcface=r50, tiny)")
   args = parser.parse_args(argv)
-  if args.aux:
-    from convert_weights import auxiliary  # pylint: disable=g-import-not-at-top
-    return auxiliary.main(args)
-
-  from configs import models  # pylint: disable=g-import-not-at-top
-  from convert_weights import convert  # pylint: disable=g-import-not-at-top
-
-  try:
-    if args.export:
-      for path in convert.export_official(args.src, args.dst, force=args.force):
-        print(f"wrote {path}")
-      return 0
-    convert.check_destination(os.path.abspath(args.dst), args.force)  # before 10 s of work
-    config = models.get_config(args.model_config)
-    variables, manifest = convert.convert_official(args.src, config)
-    manifest["model_config"] = args.model_config
-    convert.save_orbax(args.dst, variables, manifest, force=args.force)
-  except convert.ConversionError as e:
-    for line in e.problems or [str(e)]:
-      print(f"error: {line}", file=sys.stderr)
-    if len(e.problems) > 1:
-      print(f"error: {len(e.problems)} problems; nothing was written", file=sys.stderr)
-    return 1
-  for name, net in manifest["networks"].items():
-    print(f"{name}: {net['param_count']:,} parameters from {net['file']}")
-  print(f"wrote {os.path.join(args.dst, convert.CHECKPOINT)} and "
-        f"{os.path.join(args.dst, convert.MANIFEST)}")
-  return 0
+  return convert_aux(args) if args.aux else convert_official(args)
 
 
 if __name__ == "__main__":

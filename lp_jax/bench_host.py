@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-from lp_jax.io import media
+from lp_jax.io import images, video_reader, video_writer
 from lp_jax.preprocess import crop as crop_lib
 from lp_jax.preprocess import paste_back as paste_lib
 
@@ -46,7 +46,7 @@ def main(argv=None) -> int:
   emit = lambda rec: print(json.dumps(rec), flush=True)
 
   start = time.perf_counter()
-  with media.VideoReader(args.driving, max_frames=args.frames) as reader:
+  with video_reader.VideoReader(args.driving, max_frames=args.frames) as reader:
     frames = list(reader)
   decode_s = (time.perf_counter() - start) / len(frames)
   h, w = frames[0].shape[:2]
@@ -58,7 +58,7 @@ def main(argv=None) -> int:
   emit({"stage": "driving_crop_512_to_256", "ms_per_frame": round(1e3 * per_frame(crop, frames),
                                                                   2)})
 
-  source = media.read_image(args.source)
+  source = images.read_image(args.source)
   sh, sw = source.shape[:2]
   s_side = min(sh, sw) * 0.6
   box = [(sw - s_side) / 2, (sh - s_side) / 2, (sw + s_side) / 2, (sh + s_side) / 2]
@@ -73,7 +73,7 @@ def main(argv=None) -> int:
   with tempfile.TemporaryDirectory() as tmp:
     for name, seq in (("encode_512", generated), ("encode_pasted", pasted[1:])):
       start = time.perf_counter()
-      with media.VideoWriter(os.path.join(tmp, f"{name}.mp4"), fps=25) as writer:
+      with video_writer.VideoWriter(os.path.join(tmp, f"{name}.mp4"), fps=25) as writer:
         for f in seq:
           writer.write(f)
       emit({"stage": name, "ms_per_frame": round(1e3 * (time.perf_counter() - start) / len(seq),

@@ -102,13 +102,13 @@ def _video(path) -> tuple[int, tuple[int, int]]:
 
 def _source_size(path) -> tuple[int, int]:
   """(width, height) of the app's size-limited source frame (long side <= 1280, even sides)."""
-  from lp_jax.io import media  # pylint: disable=g-import-not-at-top
-  if media.classify(path) == "video":
-    with media.VideoReader(path, max_frames=1) as reader:
+  from lp_jax.io import images, kinds, video_reader  # pylint: disable=g-import-not-at-top
+  if kinds.classify(path) == "video":
+    with video_reader.VideoReader(path, max_frames=1) as reader:
       frame = next(iter(reader))
   else:
-    frame = media.read_image(path)
-  h, w = media.resize_to_limit(frame, 1280, 2).shape[:2]
+    frame = images.read_image(path)
+  h, w = images.resize_to_limit(frame, 1280, 2).shape[:2]
   return w, h
 
 
@@ -294,12 +294,12 @@ def test_retarget_video(server):
                                   api_name="/retarget_video")
   assert _video(concat) == (MAX_FRAMES, (2 * 512, 512))  # source crop | result
   assert _video(result) == (MAX_FRAMES, _source_size(S13))
-  from lp_jax.io import media  # pylint: disable=g-import-not-at-top
-  assert media.probe_video(result).has_audio and media.probe_video(concat).has_audio
+  from lp_jax.io import probe, video_reader  # pylint: disable=g-import-not-at-top
+  assert probe.probe_video(result).has_audio and probe.probe_video(concat).has_audio
   concat2, result2 = client.predict(0.4, f(S13), 2.3, 3e-6, True, True,
                                     api_name="/retarget_video")
-  a = np.stack(list(media.VideoReader(result)))
-  b = np.stack(list(media.VideoReader(result2)))
+  a = np.stack(list(video_reader.VideoReader(result)))
+  b = np.stack(list(video_reader.VideoReader(result2)))
   assert a.shape == b.shape and np.abs(a.astype(int) - b.astype(int)).mean() > 0.01
 
 

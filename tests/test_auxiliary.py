@@ -8,9 +8,6 @@ BatchNorm statistics: each torch state dict goes through the converter, then bot
 the same images.
 """
 
-import os
-import pickle
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -18,10 +15,10 @@ import pytest
 
 from configs import auxiliary as aux_configs
 from conftest import run_converter
-from convert_weights import auxiliary as aux_convert
-from convert_weights import convert, torch_pickle
 from lp_jax.models import auxiliary
 from lp_jax.models.auxiliary import arcface, discriminator, hopenet, vgg19
+from lp_jax.weights import auxiliary as aux_weights
+from lp_jax.weights import errors, torch_pth
 
 torch = pytest.importorskip("torch")
 tnn = torch.nn
@@ -220,7 +217,7 @@ def _save(model, path, legacy=False, prefix=""):
 def test_vgg19_parity_and_dropped_keys(tmp_path):
   ref = _randomize(TorchVgg19(TINY.vgg19.widths), 0)
   src = _save(ref, tmp_path / "vgg19.pth")
-  variables, manifest = aux_convert.convert_aux("vgg19", src, TINY)
+  variables, manifest = aux_weights.convert_aux("vgg19", src, TINY)
   # The classifier and the convolutions after relu5_1 are not in the pyramid.
   assert sorted(manifest["dropped_keys"]) == sorted(
       ["classifier.0.weight", "classifier.0.bias", "classifier.2.weight", "classifier.2.bias"] +
@@ -239,8 +236,8 @@ def test_hopenet_parity_legacy_pkl(tmp_path, antialias):
   ref = _randomize(TorchHopenet(TINY.hopenet.layers, TINY.hopenet.width, antialias=antialias), 1)
   src = _save(ref, tmp_path / "hopenet.pkl", legacy=True)
   with open(src, "rb") as f:
-    assert f.read(4) == torch_pickle._LEGACY_MAGIC  # pylint: disable=protected-access
-  variables, manifest = aux_convert.convert_aux("hopenet", src, TINY)
+    assert f.read(4) == torch_pth.LEGACY_MAGIC
+  variables, manifest = aux_weights.convert_aux("hopenet", src, TINY)
   assert manifest["dropped_keys"][-2:] == ["fc_finetune.weight", "fc_finetune.bias"]
   model = auxiliary.build("hopenet", TINY).clone(antialias=antialias)
   for side in (224, 160, 256):  # 224: no resize; 160 up; 256 down (antialias matters)
@@ -259,7 +256,7 @@ def test_arcface_parity_via_cli_and_load_variables(tmp_path):
   proc = run_converter("--aux", "arcface", "--aux_config", "tiny", "--src", src, "--dst",
                        str(dst), block_torch=True)
   assert proc.returncode == 0, proc.stderr
-  variables = auxiliary.load_variables("arcface", str(dst), TINY)
+  variables = aux_weights.load_variables("arcface", str(dst), TINY)
   assert variables["params"]["layer1.0"]["prelu"]["negative_slope"].shape == (4,)
   x = _images((2, 112, 112, 3), 3)
   model = auxiliary.build("arcface", TINY)
@@ -268,7 +265,7 @@ def test_arcface_parity_via_cli_and_load_variables(tmp_path):
   _close(emb, _torch_out(ref, x))
   # The raw file loads the same (converted in memory); 128 -> 112 resize without antialias
   # equals F.interpolate's bilinear.
-  raw = auxiliary.load_variables("arcface", src, TINY)
+  raw = aux_weights.load_variables("arcface", src, TINY)
   x = _images((1, 128, 128, 3), 4)
   _close(model.clone(antialias=False).apply(raw, x), _torch_out(ref, x))
   sim = arcface.cosine_similarity(emb, emb)
@@ -302,8 +299,8 @@ def test_converter_refuses_bad_files_one_line_each(tmp_path):
   assert all(str(src) in l for l in lines[:-1])
 
   # Full-size config against a tiny file: every mismatch is reported, nothing crashes.
-  with pytest.raises(convert.ConversionError) as e:
-    aux_convert.convert_aux("hopenet", _save(ref, tmp_path / "ok.pkl"),
+  with pytest.raises(errors.ConversionError) as e:
+    aux_weights.convert_aux("hopenet", _save(ref, tmp_path / "ok.pkl"),
                             aux_configs.get_config())
   assert "\n" not in str(e.value) and len(e.value.problems) > 10
   assert "blocks per stage (1, 1, 1, 1), the config (3, 4, 6, 3)" in e.value.problems[0]
@@ -315,53 +312,18 @@ def test_converter_refuses_bad_files_one_line_each(tmp_path):
 
   # load_variables: one-line errors for a missing path, the wrong kind and the wrong config.
   with pytest.raises(FileNotFoundError, match="no such hopenet weights"):
-    auxiliary.load_variables("hopenet", str(tmp_path / "nope"), TINY)
+    aux_weights.load_variables("hopenet", str(tmp_path / "nope"), TINY)
   good = tmp_path / "good"
   assert run_converter("--aux", "hopenet", "--aux_config", "tiny", "--src",
                        str(tmp_path / "ok.pkl"), "--dst", str(good)).returncode == 0
   with pytest.raises(ValueError, match="not 'arcface'") as e:
-    auxiliary.load_variables("arcface", str(good), TINY)
+    aux_weights.load_variables("arcface", str(good), TINY)
   assert "\n" not in str(e.value)
   tiny_deeper = aux_configs.get_config("tiny")
   tiny_deeper.hopenet.width = 8
   with pytest.raises(ValueError, match=str(good)) as e:
-    auxiliary.load_variables("hopenet", str(good), tiny_deeper)
+    aux_weights.load_variables("hopenet", str(good), tiny_deeper)
   assert "\n" not in str(e.value)
-
-
-class _Evil:
-
-  def __reduce__(self):
-    return (os.system, ("echo pwned",))
-
-
-def test_legacy_reader_matches_torch_and_refuses_code(tmp_path):
-  base = torch.arange(24, dtype=torch.float32).reshape(4, 6)
-  obj = {"a": base, "view": base[1:, 2:5], "t": base.t(), "i": torch.arange(5),
-         "p": tnn.Parameter(torch.ones(3, dtype=torch.float64)), "nested": [base[0], (7, "x")]}
-  path = tmp_path / "legacy.pth"
-  torch.save(obj, path, _use_new_zipfile_serialization=False)
-  got = aux_convert.read_checkpoint(str(path))
-  for key in ("a", "view", "t", "i", "p"):
-    want = obj[key].detach().numpy()
-    assert got[key].dtype == want.dtype
-    np.testing.assert_array_equal(got[key], want)
-  np.testing.assert_array_equal(got["nested"][0], base[0].numpy())
-  assert got["nested"][1] == (7, "x")
-
-  # A legacy header followed by a pickle that would call os.system: refused, nothing runs.
-  evil = tmp_path / "evil.pth"
-  with open(evil, "wb") as f:
-    for header in (0x1950A86A20F9469CFC6C, 1001, {"little_endian": True}):
-      pickle.dump(header, f, protocol=2)
-    pickle.dump(_Evil(), f, protocol=2)
-  with pytest.raises(torch_pickle.UnsafePickleError, match="posix.system|os.system") as e:
-    aux_convert.read_checkpoint(str(evil))
-  assert "\n" not in str(e.value)
-  truncated = tmp_path / "truncated.pth"
-  truncated.write_bytes(path.read_bytes()[:-10])
-  with pytest.raises(torch_pickle.CheckpointError, match="truncated"):
-    aux_convert.read_checkpoint(str(truncated))
 
 
 # --- discriminator and small pieces ---------------------------------------------------------------

@@ -19,7 +19,9 @@ from lp_jax.inference import assets
 from lp_jax.inference import cli
 from lp_jax.inference import run as infer_run
 from lp_jax.inference.faces import FaceStage, Track
-from lp_jax.io import media
+from lp_jax.io import images, probe, video_reader
+from lp_jax.io.errors import MediaError
+from lp_jax.io.ffmpeg import ffmpeg_exe
 from lp_jax.preprocess import crop as crop_lib
 
 A = os.path.join(SHARED, "assets")
@@ -93,7 +95,7 @@ def stage(face_root, *argv) -> FaceStage:
 
 
 def test_source_crop_flags_change_the_geometry_as_upstream(face_root):
-  rgb = media.read_image(S0)
+  rgb = images.read_image(S0)
   base = stage(face_root)
   lmk106 = base.models.detect_faces(rgb)[0].landmark_2d_106
   default = base.source_image(rgb, S0, True)
@@ -109,12 +111,12 @@ def test_source_crop_flags_change_the_geometry_as_upstream(face_root):
   moved = stage(face_root, "--vx_ratio", "0.2").source_image(rgb, S0, True)
   np.testing.assert_array_equal(moved.m_c2o, default.m_c2o)
   # A threshold above every score finds no face.
-  with pytest.raises(media.MediaError, match="no face found in the source image"):
+  with pytest.raises(MediaError, match="no face found in the source image"):
     stage(face_root, "--det_thresh", "0.999").source_image(rgb, S0, True)
 
 
 def test_driving_crop_flags_change_the_box_as_upstream(face_root):
-  frame = next(iter(media.VideoReader(D11, max_frames=1)))
+  frame = next(iter(video_reader.VideoReader(D11, max_frames=1)))
   base = stage(face_root)
   lmk = base.image_landmarks(frame)
   track = Track([lmk], [])
@@ -178,11 +180,11 @@ def infer(tiny, *argv, out="out", wait=True):
 
 
 def ffmpeg(*args):
-  subprocess.run([media.ffmpeg_exe(), "-v", "error", "-y", *map(str, args)], check=True)
+  subprocess.run([ffmpeg_exe(), "-v", "error", "-y", *map(str, args)], check=True)
 
 
 def count_frames(path) -> int:
-  with media.VideoReader(str(path)) as reader:
+  with video_reader.VideoReader(str(path)) as reader:
     return sum(1 for _ in reader)
 
 
@@ -193,13 +195,13 @@ def test_audio_shorter_than_video_keeps_every_frame(tiny, tmp_path):
   ffmpeg("-i", D11, "-vn", "-t", 0.62, "-c:a", "aac", tmp_path / "a.m4a")
   ffmpeg("-i", tmp_path / "v.mp4", "-i", tmp_path / "a.m4a", "-map", "0:v", "-map", "1:a",
          "-c", "copy", clip)
-  assert count_frames(clip) == 16 and media.probe_video(str(clip)).has_audio
+  assert count_frames(clip) == 16 and probe.probe_video(str(clip)).has_audio
   proc, out = infer(tiny, "-s", S31, "-d", clip, "--no_flag_do_crop", "--batch_size", "16",
                     out="short_audio")
   assert proc.returncode == 0, proc.stderr
   for name in ("s31--short_audio.mp4", "s31--short_audio_concat.mp4"):
     assert count_frames(out / name) == 16, name  # the official -shortest mux gives 15
-    assert media.probe_video(str(out / name)).has_audio
+    assert probe.probe_video(str(out / name)).has_audio
 
 
 @pytest.mark.slow
@@ -234,7 +236,7 @@ def test_v2v_lengths_templates_and_image_outputs(tiny, face_root, tmp_path):
   proc, out = infer(tiny, "-s", S0, "-d", D12, "--face_models", face_root,
                     "--no_flag_pasteback", out="i2i")
   assert proc.returncode == 0, proc.stderr
-  main, concat = media.read_image(str(out / "s0--d12.jpg")), media.read_image(
+  main, concat = images.read_image(str(out / "s0--d12.jpg")), images.read_image(
       str(out / "s0--d12_concat.jpg"))
   assert main.shape == concat.shape == (512, 1536, 3)
 
@@ -306,6 +308,6 @@ def test_animals_pipeline(tiny, tmp_path):
   # Animal inputs the official animals pipeline refuses.
   for bad, words in ((["-s", S13, "-d", D0], "animates a source image"),
                      (["-s", S31, "-d", D12], "driving video or motion template")):
-    with pytest.raises(media.MediaError, match=words):
+    with pytest.raises(MediaError, match=words):
       infer_run.prepare(cli.build_parser().parse_args(
           bad + ["-w", tiny["weights"], "--animal", "-o", str(tmp_path / "bad")]))

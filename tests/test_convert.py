@@ -18,7 +18,9 @@ import pytest
 from flax import traverse_util
 
 from conftest import GOLDEN_DIR, recipe, run_converter
-from convert_weights import convert, rules
+from lp_jax import weights
+from lp_jax.weights import key_rules, manifest as manifest_lib
+from lp_jax.weights import official as official_lib, orbax_dir as orbax_lib
 
 pytestmark = pytest.mark.torch
 
@@ -34,7 +36,7 @@ OFFICIAL_PARAM_COUNTS = {
 }
 BASE = "base_models"
 RETARGET_REL = os.path.join("retargeting_models", "stitching_retargeting_module.pth")
-OFFICIAL_FILES = [os.path.join(BASE, f) for f in convert.BASE_FILES.values()] + [RETARGET_REL]
+OFFICIAL_FILES = [os.path.join(BASE, f) for f in official_lib.BASE_FILES.values()] + [RETARGET_REL]
 KEYS_TSV = os.path.join(GOLDEN_DIR, "state_dict_keys.tsv")
 
 
@@ -156,9 +158,9 @@ def out_dir(tmp_path):
 @pytest.mark.slow
 def test_manifest_of_cli_conversion_without_torch(official, orbax_dir):
   # conftest converted `official` with `import torch` failing in the converter process.
-  with open(os.path.join(orbax_dir, convert.MANIFEST)) as f:
+  with open(os.path.join(orbax_dir, orbax_lib.MANIFEST)) as f:
     manifest = json.load(f)
-  assert manifest["converter_version"] == convert.CONVERTER_VERSION
+  assert manifest["converter_version"] == manifest_lib.CONVERTER_VERSION
   assert manifest["base_dir"] == BASE
   assert sorted(manifest["files"]) == sorted(OFFICIAL_FILES)
   for rel, rec in manifest["files"].items():
@@ -167,9 +169,9 @@ def test_manifest_of_cli_conversion_without_torch(official, orbax_dir):
     assert rec["bytes"] == os.path.getsize(path), rel
   nets = manifest["networks"]
   assert {name: net["param_count"] for name, net in nets.items()} == OFFICIAL_PARAM_COUNTS
-  for name, group in convert.RETARGETING_GROUPS.items():
+  for name, group in official_lib.RETARGETING_GROUPS.items():
     assert (nets[name]["file"], nets[name]["group"]) == (RETARGET_REL, group)
-  assert sorted(os.listdir(orbax_dir)) == sorted([convert.CHECKPOINT, convert.MANIFEST])
+  assert sorted(os.listdir(orbax_dir)) == sorted([orbax_lib.CHECKPOINT, orbax_lib.MANIFEST])
 
 
 def test_blocked_torch_is_really_unimportable(tmp_path):
@@ -230,7 +232,7 @@ def test_refuses_malicious_and_truncated_files(official, out_dir, tmp_path):
 def test_refuses_wrong_shape_missing_and_unexpected_keys(official, out_dir, tmp_path):
   torch = _torch()
   src = _link_tree(official, tmp_path / "src")
-  paths = {name: os.path.join(src, BASE, f) for name, f in convert.BASE_FILES.items()}
+  paths = {name: os.path.join(src, BASE, f) for name, f in official_lib.BASE_FILES.items()}
   retarget = os.path.join(src, RETARGET_REL)
 
   def wrong_shape(sd):
@@ -264,7 +266,7 @@ def test_refuses_missing_base_model(out_dir, tmp_path):
   # The folder is checked for all four base models before any is read, so empty files do.
   src = tmp_path / "src"
   (src / BASE).mkdir(parents=True)
-  for file in convert.BASE_FILES.values():
+  for file in official_lib.BASE_FILES.values():
     (src / BASE / file).touch()
   missing = str(src / BASE / "warping_module.pth")
   os.remove(missing)
@@ -321,7 +323,7 @@ def test_export_round_trip_is_bit_exact(official, orbax_dir, golden, tmp_path):
   # (the public golden's are "module."-prefixed; LP_GOLDEN may name one without).
   torch = _torch()
   groups = torch.load(os.path.join(dst, RETARGET_REL))
-  assert list(groups) == list(convert.RETARGETING_GROUPS.values())
+  assert list(groups) == list(official_lib.RETARGETING_GROUPS.values())
   prefixed = {k.startswith("module.") for sd in groups.values() for k in sd}
   assert prefixed == {bool(golden["meta/module_prefix"])}
   afe = torch.load(os.path.join(dst, BASE, "appearance_feature_extractor.pth"))
@@ -375,12 +377,12 @@ def test_animals_layout_round_trip(animals, tmp_path):
   orbax = str(tmp_path / "lp_jax")
   proc = run_converter("--src", animals, "--dst", orbax, block_torch=True)
   assert proc.returncode == 0, proc.stderr
-  with open(os.path.join(orbax, convert.MANIFEST)) as f:
+  with open(os.path.join(orbax, orbax_lib.MANIFEST)) as f:
     manifest = json.load(f)
   assert manifest["base_dir"] == "base_models_v1.1"
-  assert sorted(manifest["networks"]) == sorted(convert.BASE_FILES)
+  assert sorted(manifest["networks"]) == sorted(official_lib.BASE_FILES)
   assert sorted(manifest["files"]) == sorted(
-      os.path.join("base_models_v1.1", f) for f in convert.BASE_FILES.values())
+      os.path.join("base_models_v1.1", f) for f in official_lib.BASE_FILES.values())
 
   exported = str(tmp_path / "exported")
   proc = run_converter("--export", "--src", orbax, "--dst", exported)
@@ -393,7 +395,6 @@ def test_animals_layout_round_trip(animals, tmp_path):
 
 @pytest.mark.slow
 def test_load_variables_official_equals_orbax(official, orbax_dir):
-  from lp_jax import weights  # pylint: disable=g-import-not-at-top
 
   in_memory, manifest_a = weights.load_variables(official)
   restored, manifest_b = weights.load_variables(orbax_dir)
@@ -411,7 +412,6 @@ def test_load_variables_official_equals_orbax(official, orbax_dir):
 
 
 def test_load_variables_missing_path(tmp_path):
-  from lp_jax import weights  # pylint: disable=g-import-not-at-top
 
   missing = str(tmp_path / "pretrained_weights" / "liveportrait")
   with pytest.raises(FileNotFoundError) as excinfo:
@@ -445,8 +445,8 @@ def test_rules_invert_on_every_official_key():
     by_file[file].append((key, shape))
   assert len(by_file) == 7  # four base models and three retargeting groups
   for file, entries in by_file.items():
-    mapped = {key: rules.torch_key_to_flax(key, len(shape)) for key, shape in entries}
-    # As convert.py does: spectral-norm modules are those with a `spectral` collection entry.
+    mapped = {key: key_rules.torch_key_to_flax(key, len(shape)) for key, shape in entries}
+    # As lp_jax.weights.export: spectral-norm modules are those with a `spectral` collection entry.
     spectral = {m[1][:-1] for m in mapped.values() if m is not None and m[0] == "spectral"}
     targets = [(m[0],) + m[1] for m in mapped.values() if m is not None]
     assert len(set(targets)) == len(targets), f"{file}: two keys map to one Flax leaf"
@@ -455,8 +455,9 @@ def test_rules_invert_on_every_official_key():
         assert mapped[key] is None, key
         continue
       collection, path, layout = mapped[key]
-      assert rules.flax_to_torch_key(collection, path, len(shape), spectral) == (key, layout), key
-  spade = {rules.torch_key_to_flax(k, len(s))[0] for k, s in by_file["spade_generator.pth"]}
+      back = key_rules.flax_to_torch_key(collection, path, len(shape), spectral)
+      assert back == (key, layout), key
+  spade = {key_rules.torch_key_to_flax(k, len(s))[0] for k, s in by_file["spade_generator.pth"]}
   assert "spectral" in spade  # the generator's weight_u / weight_v were really exercised
 
 
@@ -464,14 +465,14 @@ def test_layouts_invert_and_move_axes_as_documented():
   rng = np.random.default_rng(0)
   shapes = {}
   for _, key, shape in _official_keys():
-    mapped = rules.torch_key_to_flax(key, len(shape))
+    mapped = key_rules.torch_key_to_flax(key, len(shape))
     if mapped is not None:
       shapes.setdefault((shape, mapped[2]), key)
   assert {layout for _, layout in shapes} == {"conv", "linear", "same"}
   for (shape, layout), key in shapes.items():
     torch_array = rng.random(shape, dtype=np.float32)
-    flax_array = rules.to_flax_layout(torch_array, layout)
-    np.testing.assert_array_equal(rules.to_torch_layout(flax_array, layout), torch_array, key)
+    flax_array = key_rules.to_flax_layout(torch_array, layout)
+    np.testing.assert_array_equal(key_rules.to_torch_layout(flax_array, layout), torch_array, key)
     # Not just any invertible shuffle: Flax kernels are (*k, in, out), PyTorch's (out, in, *k).
     if layout == "conv":
       want = np.moveaxis(torch_array, (0, 1), (-1, -2))
@@ -484,15 +485,15 @@ def test_layouts_invert_and_move_axes_as_documented():
     # And the other way round, from an array in the Flax layout.
     back = rng.random(flax_array.shape, dtype=np.float32)
     np.testing.assert_array_equal(
-        rules.to_flax_layout(rules.to_torch_layout(back, layout), layout), back, key)
+        key_rules.to_flax_layout(key_rules.to_torch_layout(back, layout), layout), back, key)
 
 
 def test_rule_table_edge_cases():
-  assert rules.module_path("a.b.0.1.c.weight") == (("a", "b.0.1", "c"), "weight")
-  assert rules.torch_key_to_flax("fc.weight", 2) == ("params", ("fc", "kernel"), "linear")
-  assert rules.torch_key_to_flax("norm.weight", 1) == ("params", ("norm", "scale"), "same")
-  with pytest.raises(rules.UnknownKeyError):
-    rules.torch_key_to_flax("conv.weight_scale", 1)
-  assert convert.strip_ddp("module.mlp.0.weight") == "mlp.0.weight"
-  assert convert.strip_ddp("a.module.b.weight") == "a.b.weight"
-  assert convert.strip_ddp("submodule.weight") == "submodule.weight"
+  assert key_rules.module_path("a.b.0.1.c.weight") == (("a", "b.0.1", "c"), "weight")
+  assert key_rules.torch_key_to_flax("fc.weight", 2) == ("params", ("fc", "kernel"), "linear")
+  assert key_rules.torch_key_to_flax("norm.weight", 1) == ("params", ("norm", "scale"), "same")
+  with pytest.raises(key_rules.UnknownKeyError):
+    key_rules.torch_key_to_flax("conv.weight_scale", 1)
+  assert key_rules.strip_ddp("module.mlp.0.weight") == "mlp.0.weight"
+  assert key_rules.strip_ddp("a.module.b.weight") == "a.b.weight"
+  assert key_rules.strip_ddp("submodule.weight") == "submodule.weight"

@@ -19,7 +19,7 @@ import pytest
 from conftest import GOLDEN_DIR, SHARED, write_official
 from lp_jax.inference import cli
 from lp_jax.inference import run as infer_run
-from lp_jax.io import media
+from lp_jax.io import images, kinds, video_reader
 from lp_jax.preprocess import crop as crop_lib
 
 GOLDEN = os.path.abspath(os.environ.get("LP_E2E_GOLDEN",
@@ -175,10 +175,10 @@ def decoded_inputs(job, e2e, case):
   out = []
   for role, path in (("source", job.args.source), ("driving", job.args.driving)):
     index = e2e[f"{c}/input/{role}/frame_index"]
-    if media.classify(path) == "image":
-      frames = [media.read_image(path)]
-    elif media.classify(path) == "video":
-      with media.VideoReader(path, max_frames=len(index)) as reader:
+    if kinds.classify(path) == "image":
+      frames = [images.read_image(path)]
+    elif kinds.classify(path) == "video":
+      with video_reader.VideoReader(path, max_frames=len(index)) as reader:
         frames = list(reader)
     else:
       frames = []
@@ -195,7 +195,7 @@ def compare_case(e2e, case, job, frames) -> Table:
   g = lambda k: e2e[f"{c}/{k}"]
   has = lambda k: f"{c}/{k}" in e2e
   src_frames, drv_frames = decoded_inputs(job, e2e, case)
-  limit = lambda f: media.resize_to_limit(f, job.options.source_max_dim,
+  limit = lambda f: images.resize_to_limit(f, job.options.source_max_dim,
                                           job.options.source_division)
   face_models = job.faces.models
   for stage, frame_list, resize in (("source", src_frames, limit), ("driving", drv_frames, None)):

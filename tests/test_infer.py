@@ -15,7 +15,7 @@ import face_standins
 from conftest import ROOT, SHARED
 from lp_jax import templates
 from lp_jax.inference import assets
-from lp_jax.io import media
+from lp_jax.io import images, probe, video_reader
 
 A = os.path.join(SHARED, "assets")
 S31 = os.path.join(A, "source", "s31.jpg")
@@ -58,7 +58,7 @@ def test_video_driving_with_audio(env):
   assert proc.returncode == 0, proc.stderr
   assert frames_of(out / "s31--d11.mp4") == (3, (512, 512))
   assert frames_of(out / "s31--d11_concat.mp4") == (3, (1536, 512))  # driving|source|result
-  info = media.probe_video(str(out / "s31--d11.mp4"))
+  info = probe.probe_video(str(out / "s31--d11.mp4"))
   assert info.fps_int == 25 and info.has_audio
   # Without face models there are no eye / lip ratios, which the official pkl needs: our npz.
   tpl = templates.load_template(str(out / "d11.npz"))
@@ -68,8 +68,8 @@ def test_video_driving_with_audio(env):
   proc2, out2 = infer(env, "-s", S31, "-d", str(out / "d11.npz"), "--no_flag_do_crop",
                       out="out_from_template")
   assert proc2.returncode == 0, proc2.stderr
-  a = np.stack(list(media.VideoReader(str(out / "s31--d11.mp4"))))
-  b = np.stack(list(media.VideoReader(str(out2 / "s31--d11.mp4"))))
+  a = np.stack(list(video_reader.VideoReader(str(out / "s31--d11.mp4"))))
+  b = np.stack(list(video_reader.VideoReader(str(out2 / "s31--d11.mp4"))))
   assert a.shape == b.shape and np.abs(a.astype(int) - b.astype(int)).mean() < 1.0
 
 
@@ -79,7 +79,7 @@ def test_video_without_audio_and_official_template(env):
                     "--face_models", env["faces"], "--no_flag_stitching", "--animation_region",
                     "exp")
   assert proc.returncode == 0, proc.stderr
-  assert not media.probe_video(str(out / "s31--d0.mp4")).has_audio
+  assert not probe.probe_video(str(out / "s31--d0.mp4")).has_audio
   tpl = templates.load_template(str(out / "d0.pkl"))  # official layout (default), safe reader
   assert tpl.n_frames == 2 and tpl.kp.shape == (2, 21, 3)
   proc, out = infer(env, "-s", S31, "-d", D1, "--no_flag_do_crop", "--max_frames", "2",
@@ -87,7 +87,7 @@ def test_video_without_audio_and_official_template(env):
   assert proc.returncode == 0, proc.stderr
   assert frames_of(out / "s31--d1.mp4") == (2, (512, 512))
   assert frames_of(out / "s31--d1_concat.mp4") == (2, (1024, 512))  # no driving column
-  assert media.probe_video(str(out / "s31--d1.mp4")).fps_int == 30  # the template's fps
+  assert probe.probe_video(str(out / "s31--d1.mp4")).fps_int == 30  # the template's fps
   assert os.listdir(env["cache"])  # the persistent compilation cache was filled
 
 
@@ -97,9 +97,9 @@ def test_image_driving_writes_images(env):
   proc, out = infer(env, "-s", S31, "-d", D12, "--no_flag_do_crop")
   assert proc.returncode == 0, proc.stderr
   # No paste-back (an uncropped source): the official <src>--<drv>.jpg is the concat image.
-  concat = media.read_image(str(out / "s31--d12_concat.jpg"))
+  concat = images.read_image(str(out / "s31--d12_concat.jpg"))
   assert concat.shape == (512, 1536, 3)
-  np.testing.assert_array_equal(media.read_image(str(out / "s31--d12.jpg")), concat)
+  np.testing.assert_array_equal(images.read_image(str(out / "s31--d12.jpg")), concat)
   summary = json.loads(proc.stderr.strip().splitlines()[-1]) if proc.stderr.strip() else None
   assert summary is None  # --quiet prints nothing
 
@@ -113,14 +113,14 @@ def test_crop_paste_back_retargeting_and_gif(env):
   # Paste-back: the result has the source image's size (600x704), the concat the crops'.
   assert frames_of(out / "s0--d11.mp4") == (3, (600, 704))
   assert frames_of(out / "s0--d11_concat.mp4") == (3, (1536, 512))
-  assert media.probe_video(str(out / "s0--d11.mp4")).has_audio
+  assert probe.probe_video(str(out / "s0--d11.mp4")).has_audio
   assert (out / "s0--d11.gif").stat().st_size > 0
   tpl = templates.load_template(str(out / "d11.pkl"))
   assert tpl.eye_ratios.shape == (3, 2) and tpl.lip_ratios.shape == (3, 1)
   np.testing.assert_allclose(tpl.eye_ratios, 0.3, atol=1e-3)  # the stand-in's open eyes
   # Outside the pasted face the frames are the source photo (up to video compression).
-  first = next(iter(media.VideoReader(str(out / "s0--d11.mp4"))))
-  source = media.read_image(S0)
+  first = next(iter(video_reader.VideoReader(str(out / "s0--d11.mp4"))))
+  source = images.read_image(S0)
   assert np.abs(first[:40].astype(int) - source[:40].astype(int)).mean() < 4.0
 
 
@@ -132,14 +132,14 @@ def test_source_video_with_driving_video_and_template(env):
   assert proc.returncode == 0, proc.stderr
   assert frames_of(out / "s13--d0.mp4") == (4, (720, 1080))  # pasted back into each frame
   assert frames_of(out / "s13--d0_concat.mp4") == (4, (1536, 512))
-  info = media.probe_video(str(out / "s13--d0.mp4"))
+  info = probe.probe_video(str(out / "s13--d0.mp4"))
   assert info.fps_int == 25 and info.has_audio  # d0 is silent: the source video's audio
   proc, out = infer(env, "-s", S13, "-d", D1, "--face_models", env["faces"], "--max_frames",
                     "3", "--no_flag_pasteback", out="v2v_tpl")
   assert proc.returncode == 0, proc.stderr
   assert frames_of(out / "s13--d1.mp4") == (3, (512, 512))
   assert frames_of(out / "s13--d1_concat.mp4") == (3, (1024, 512))
-  assert media.probe_video(str(out / "s13--d1.mp4")).fps_int == 25  # source fps, not 30
+  assert probe.probe_video(str(out / "s13--d1.mp4")).fps_int == 25  # source fps, not 30
 
 
 @pytest.mark.slow
@@ -148,7 +148,7 @@ def test_non_square_driving_video_is_cropped(env):
                     "2", "--no_flag_do_crop", "--audio_priority", "source")
   assert proc.returncode == 0, proc.stderr
   assert frames_of(out / "s6--s13.mp4") == (2, (512, 512))
-  assert media.probe_video(str(out / "s6--s13.mp4")).has_audio
+  assert probe.probe_video(str(out / "s6--s13.mp4")).has_audio
 
 
 def bad_inputs(env, tmp):

@@ -1,5 +1,6 @@
 # Copyright 2026 The lp_jax Authors. Licensed under the Apache License, Version 2.0.
-"""Tests of lp_jax.io.media on the real example inputs in ../shared/assets (fast: a few seconds)."""
+"""Tests of lp_jax.io (kinds, images, probe, video_reader, video_writer, gif) on the real example
+inputs of the shared assets folder (fast: a few seconds)."""
 
 import os
 import subprocess
@@ -9,7 +10,9 @@ import cv2
 import numpy as np
 import pytest
 
-from lp_jax.io import media
+from lp_jax.io import gif, images, kinds, probe, video_reader, video_writer
+from lp_jax.io.errors import MediaError
+from lp_jax.io.ffmpeg import ffmpeg_exe
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED = os.path.abspath(os.environ.get("LP_SHARED", os.path.join(ROOT, "..", "shared")))
@@ -28,7 +31,7 @@ def _assets():
 
 
 def ffmpeg(*args):
-  subprocess.run([media.ffmpeg_exe(), "-y", "-nostdin", "-v", "error", *args], check=True,
+  subprocess.run([ffmpeg_exe(), "-y", "-nostdin", "-v", "error", *args], check=True,
                  capture_output=True)
 
 
@@ -60,75 +63,75 @@ def mean_abs_diff(a, b) -> float:
 
 
 def test_classify(tmp_path):
-  assert media.classify(S0) == "image"
-  assert media.classify(D0) == "video"
-  assert media.classify(D1_PKL) == "template"
-  assert media.classify(str(tmp_path)) == "video"  # a folder of frames, as upstream
+  assert kinds.classify(S0) == "image"
+  assert kinds.classify(D0) == "video"
+  assert kinds.classify(D1_PKL) == "template"
+  assert kinds.classify(str(tmp_path)) == "video"  # a folder of frames, as upstream
   for name, kind in [("a.JPG", "image"), ("b.WebP", "image"), ("c.MOV", "video"),
                      ("d.Webm", "video"), ("e.PKL", "template"), ("f.npz", "template")]:
     (tmp_path / name).write_bytes(b"")
-    assert media.classify(str(tmp_path / name)) == kind, name
+    assert kinds.classify(str(tmp_path / name)) == kind, name
   (tmp_path / "notes.txt").write_text("x")
-  with pytest.raises(media.MediaError, match="unknown input type .txt") as err:
-    media.classify(str(tmp_path / "notes.txt"))
+  with pytest.raises(MediaError, match="unknown input type .txt") as err:
+    kinds.classify(str(tmp_path / "notes.txt"))
   assert_one_line(err, tmp_path / "notes.txt")
-  with pytest.raises(media.MediaError, match="no such file") as err:
-    media.classify(str(tmp_path / "missing.mp4"))
+  with pytest.raises(MediaError, match="no such file") as err:
+    kinds.classify(str(tmp_path / "missing.mp4"))
   assert_one_line(err, tmp_path / "missing.mp4")
 
 
 def test_read_image(tmp_path):
-  img = media.read_image(S0)
+  img = images.read_image(S0)
   assert img.dtype == np.uint8 and img.shape == (704, 600, 3)
   np.testing.assert_array_equal(img, cv2.imread(S0)[..., ::-1])  # RGB, not BGR
   rgba = np.zeros((4, 6, 4), np.uint8)
   rgba[..., 0], rgba[..., 3] = 200, 10
   cv2.imwrite(str(tmp_path / "alpha.png"), rgba)
-  got = media.read_image(str(tmp_path / "alpha.png"))
+  got = images.read_image(str(tmp_path / "alpha.png"))
   assert got.shape == (4, 6, 3) and (got[..., 2] == 200).all()  # alpha dropped, BGR->RGB
   bad = tmp_path / "fake.jpg"
   bad.write_text("this is not a JPEG\n")
   for path, what in [(bad, "not a readable image"), (tmp_path / "missing.png", "no such file"),
                      (tmp_path, "is a directory")]:
-    with pytest.raises(media.MediaError, match=what) as err:
-      media.read_image(str(path))
+    with pytest.raises(MediaError, match=what) as err:
+      images.read_image(str(path))
     assert_one_line(err, path)
 
 
 def test_resize_to_limit():
   wide = np.random.default_rng(0).integers(0, 255, (900, 1500, 3), dtype=np.uint8)
-  out = media.resize_to_limit(wide)  # long side 1500 -> 1280; 900 -> int(900 * (1280/1500))
+  out = images.resize_to_limit(wide)  # long side 1500 -> 1280; 900 -> int(900 * (1280/1500))
   assert out.shape == (768, 1280, 3)
   np.testing.assert_array_equal(out, cv2.resize(wide, (1280, 768),
                                                 interpolation=cv2.INTER_LINEAR))
   tall = np.zeros((1501, 901, 3), np.uint8)
-  assert media.resize_to_limit(tall, 1280, 2).shape == (1280, 768, 3)  # int(768.3) = 768
+  assert images.resize_to_limit(tall, 1280, 2).shape == (1280, 768, 3)  # int(768.3) = 768
   # Odd sides below the limit are cropped at the bottom / right, never resized.
   odd = np.arange(101 * 75 * 3, dtype=np.uint32).astype(np.uint8).reshape(101, 75, 3)
-  out = media.resize_to_limit(odd, 1280, 2)
+  out = images.resize_to_limit(odd, 1280, 2)
   assert out.shape == (100, 74, 3)
   np.testing.assert_array_equal(out, odd[:100, :74])
-  assert media.resize_to_limit(odd, 1280, 16).shape == (96, 64, 3)
-  assert media.resize_to_limit(odd, 0, 1).shape == odd.shape  # max_dim 0: no limit
+  assert images.resize_to_limit(odd, 1280, 16).shape == (96, 64, 3)
+  assert images.resize_to_limit(odd, 0, 1).shape == odd.shape  # max_dim 0: no limit
   tiny = np.zeros((1, 7, 3), np.uint8)
-  assert media.resize_to_limit(tiny, 1280, 2).shape == (1, 7, 3)  # upstream keeps it as is
+  assert images.resize_to_limit(tiny, 1280, 2).shape == (1, 7, 3)  # upstream keeps it as is
   # Resized to 1280 x 853, then the odd 853 is cropped to 852.
-  assert media.resize_to_limit(np.zeros((1000, 1500, 3), np.uint8)).shape == (852, 1280, 3)
+  assert images.resize_to_limit(np.zeros((1000, 1500, 3), np.uint8)).shape == (852, 1280, 3)
 
 
 def test_write_image(tmp_path):
   rgb = np.random.default_rng(1).integers(0, 255, (20, 30, 3), dtype=np.uint8)
-  path = media.write_image(str(tmp_path / "sub" / "x.png"), rgb)
+  path = images.write_image(str(tmp_path / "sub" / "x.png"), rgb)
   assert path == str(tmp_path / "sub" / "x.png")
-  np.testing.assert_array_equal(media.read_image(path), rgb)  # lossless and RGB-ordered
+  np.testing.assert_array_equal(images.read_image(path), rgb)  # lossless and RGB-ordered
   smooth = np.full((16, 16, 3), (250, 10, 10), np.uint8)
-  jpg = media.read_image(media.write_image(str(tmp_path / "y.jpg"), smooth))
+  jpg = images.read_image(images.write_image(str(tmp_path / "y.jpg"), smooth))
   assert mean_abs_diff(jpg, smooth) < 3
-  with pytest.raises(media.MediaError, match="cannot write images of type .txt") as err:
-    media.write_image(str(tmp_path / "z.txt"), rgb)
+  with pytest.raises(MediaError, match="cannot write images of type .txt") as err:
+    images.write_image(str(tmp_path / "z.txt"), rgb)
   assert_one_line(err, tmp_path / "z.txt")
-  with pytest.raises(media.MediaError, match="uint8 RGB"):
-    media.write_image(str(tmp_path / "f.png"), rgb.astype(np.float32))
+  with pytest.raises(MediaError, match="uint8 RGB"):
+    images.write_image(str(tmp_path / "f.png"), rgb.astype(np.float32))
   assert sorted(os.listdir(tmp_path)) == ["sub", "y.jpg"]
   assert os.listdir(tmp_path / "sub") == ["x.png"]
 
@@ -138,42 +141,42 @@ def test_write_image(tmp_path):
 
 
 def test_probe_assets():
-  d0 = media.probe_video(D0)
+  d0 = probe.probe_video(D0)
   assert (d0.fps, d0.fps_int, d0.n_frames, d0.width, d0.height) == (25.0, 25, 78, 512, 512)
   assert not d0.has_audio and d0.is_square
-  d11 = media.probe_video(D11)
+  d11 = probe.probe_video(D11)
   assert (d11.fps_int, d11.n_frames, d11.size, d11.has_audio) == (25, 225, (512, 512), True)
-  s13 = media.probe_video(S13)  # a portrait video: 720 wide, 1080 high
+  s13 = probe.probe_video(S13)  # a portrait video: 720 wide, 1080 high
   assert (s13.fps_int, s13.n_frames, s13.width, s13.height) == (25, 103, 720, 1080)
   assert s13.has_audio and not s13.is_square
 
 
 def test_fps_int_truncates():
-  info = media.VideoInfo("x.mp4", 29.97, 10, 2, 2, False)
+  info = probe.VideoInfo("x.mp4", 29.97, 10, 2, 2, False)
   assert info.fps_int == 29  # official int() truncation
-  assert media.VideoInfo("x.mp4", 0.0, 10, 2, 2, False).fps_int == 25
+  assert probe.VideoInfo("x.mp4", 0.0, 10, 2, 2, False).fps_int == 25
 
 
 def test_has_audio_stream(tmp_path):
-  assert media.has_audio_stream(D11) and media.has_audio_stream(S13)
-  assert not media.has_audio_stream(D0)
-  assert not media.has_audio_stream(S0)
-  assert not media.has_audio_stream(D1_PKL)
-  assert not media.has_audio_stream(str(tmp_path))
-  assert not media.has_audio_stream(str(tmp_path / "missing.mp4"))
-  assert not media.has_audio_stream(None)
+  assert probe.has_audio_stream(D11) and probe.has_audio_stream(S13)
+  assert not probe.has_audio_stream(D0)
+  assert not probe.has_audio_stream(S0)
+  assert not probe.has_audio_stream(D1_PKL)
+  assert not probe.has_audio_stream(str(tmp_path))
+  assert not probe.has_audio_stream(str(tmp_path / "missing.mp4"))
+  assert not probe.has_audio_stream(None)
 
 
 def test_choose_audio_source():
-  assert media.choose_audio_source(D11, S13, "driving") == D11
-  assert media.choose_audio_source(D11, S13, "source") == S13
-  assert media.choose_audio_source(D0, S13, "driving") == S13  # the driving video is silent
-  assert media.choose_audio_source(D11, S0, "source") == D11  # an image source has no audio
-  assert media.choose_audio_source(D11, None, "source") == D11
-  assert media.choose_audio_source(D0, S0, "driving") is None
-  assert media.choose_audio_source(D1_PKL, S0, "driving") is None  # templates carry no audio
+  assert probe.choose_audio_source(D11, S13, "driving") == D11
+  assert probe.choose_audio_source(D11, S13, "source") == S13
+  assert probe.choose_audio_source(D0, S13, "driving") == S13  # the driving video is silent
+  assert probe.choose_audio_source(D11, S0, "source") == D11  # an image source has no audio
+  assert probe.choose_audio_source(D11, None, "source") == D11
+  assert probe.choose_audio_source(D0, S0, "driving") is None
+  assert probe.choose_audio_source(D1_PKL, S0, "driving") is None  # templates carry no audio
   with pytest.raises(ValueError, match="priority"):
-    media.choose_audio_source(D11, S13, "loudest")
+    probe.choose_audio_source(D11, S13, "loudest")
 
 
 def test_probe_errors(tmp_path):
@@ -191,12 +194,12 @@ def test_probe_errors(tmp_path):
            (empty, "not a readable video"), (no_stream, "has no video stream"),
            (zero, "has no frames"), (S0, "still image")]
   for path, what in cases:
-    with pytest.raises(media.MediaError, match=what) as err:
-      media.probe_video(str(path))
+    with pytest.raises(MediaError, match=what) as err:
+      probe.probe_video(str(path))
     assert_one_line(err, path)
   for path, what in cases[:5]:  # the reader probes first, so it refuses the same files
-    with pytest.raises(media.MediaError, match=what) as err:
-      media.VideoReader(str(path))
+    with pytest.raises(MediaError, match=what) as err:
+      video_reader.VideoReader(str(path))
     assert_one_line(err, path)
 
 
@@ -205,7 +208,7 @@ def test_probe_errors(tmp_path):
 
 
 def test_reader_matches_opencv():
-  with media.VideoReader(D0) as reader:
+  with video_reader.VideoReader(D0) as reader:
     frames = list(reader)
   assert len(frames) == 78 and reader.frames_read == 78
   assert all(f.shape == (512, 512, 3) and f.dtype == np.uint8 for f in frames)
@@ -218,9 +221,9 @@ def test_reader_matches_opencv():
 
 
 def test_reader_max_frames_and_early_close():
-  frames = list(media.VideoReader(D0, max_frames=5))
+  frames = list(video_reader.VideoReader(D0, max_frames=5))
   assert len(frames) == 5
-  with media.VideoReader(D11, buffer=2) as reader:
+  with video_reader.VideoReader(D11, buffer=2) as reader:
     for i, _ in enumerate(reader):
       if i == 3:
         break  # leave with the decoder mid-stream
@@ -234,7 +237,7 @@ def test_reader_queue_stays_bounded():
   # A slow consumer of a 225-frame video: the decoder must wait, not pile frames up.
   bound = 4
   lead = 0
-  with media.VideoReader(D11, buffer=bound) as reader:
+  with video_reader.VideoReader(D11, buffer=bound) as reader:
     for i, frame in enumerate(reader):
       assert frame.shape == (512, 512, 3)
       lead = max(lead, reader.frames_decoded - reader.frames_read)
@@ -247,8 +250,8 @@ def test_reader_queue_stays_bounded():
 
 
 def test_reader_propagates_decoder_failure():
-  reader = media.VideoReader(D11, buffer=2)
-  with reader, pytest.raises(media.MediaError) as err:
+  reader = video_reader.VideoReader(D11, buffer=2)
+  with reader, pytest.raises(MediaError) as err:
     next(reader)
     reader._proc.kill()  # the decoder dies mid-video
     for _ in reader:
@@ -261,28 +264,28 @@ def test_reader_folder_of_frames(tmp_path):
   rng = np.random.default_rng(2)
   frames = [rng.integers(0, 255, (8, 10, 3), dtype=np.uint8) for _ in range(3)]
   for i, f in enumerate(frames):
-    media.write_image(str(tmp_path / f"{i:03d}.png"), f)
-  info = media.probe_video(str(tmp_path))
+    images.write_image(str(tmp_path / f"{i:03d}.png"), f)
+  info = probe.probe_video(str(tmp_path))
   assert (info.n_frames, info.width, info.height, info.fps_int, info.has_audio) == \
       (3, 10, 8, 25, False)
-  got = list(media.VideoReader(str(tmp_path)))
+  got = list(video_reader.VideoReader(str(tmp_path)))
   assert len(got) == 3 and all((a == b).all() for a, b in zip(got, frames))
-  assert len(list(media.VideoReader(str(tmp_path), max_frames=2))) == 2
-  media.write_image(str(tmp_path / "004.png"), frames[0][:4])
-  with pytest.raises(media.MediaError, match="004.png: frame is 10x4"):
-    list(media.VideoReader(str(tmp_path)))
+  assert len(list(video_reader.VideoReader(str(tmp_path), max_frames=2))) == 2
+  images.write_image(str(tmp_path / "004.png"), frames[0][:4])
+  with pytest.raises(MediaError, match="004.png: frame is 10x4"):
+    list(video_reader.VideoReader(str(tmp_path)))
 
 
 def test_reader_applies_display_rotation(tmp_path):
   plain, rotated = tmp_path / "plain.mp4", tmp_path / "rotated.mp4"
   frame = np.zeros((32, 64, 3), np.uint8)
-  with media.VideoWriter(str(plain), 25) as writer:
+  with video_writer.VideoWriter(str(plain), 25) as writer:
     for _ in range(2):
       writer.write(frame)
   ffmpeg("-display_rotation", "90", "-i", str(plain), "-c", "copy", str(rotated))
-  info = media.probe_video(str(rotated))
+  info = probe.probe_video(str(rotated))
   assert info.size == (32, 64)  # ffmpeg turns the frames upright, as the official reader does
-  assert [f.shape for f in media.VideoReader(str(rotated))] == [(64, 32, 3)] * 2
+  assert [f.shape for f in video_reader.VideoReader(str(rotated))] == [(64, 32, 3)] * 2
 
 
 # ------------------------------------------------------------------------------------------------
@@ -290,50 +293,50 @@ def test_reader_applies_display_rotation(tmp_path):
 
 
 def test_writer_with_audio(tmp_path):
-  frames = list(media.VideoReader(D0, max_frames=10))
-  with media.VideoWriter(str(tmp_path / "out.mp4"), 25, audio_from=D11) as writer:
+  frames = list(video_reader.VideoReader(D0, max_frames=10))
+  with video_writer.VideoWriter(str(tmp_path / "out.mp4"), 25, audio_from=D11) as writer:
     for f in frames:
       writer.write(f)
   assert writer.audio_muxed and writer.frames_written == 10
-  info = media.probe_video(str(tmp_path / "out.mp4"))
+  info = probe.probe_video(str(tmp_path / "out.mp4"))
   assert (info.n_frames, info.fps, info.size, info.has_audio) == (10, 25.0, (512, 512), True)
   assert os.listdir(tmp_path) == ["out.mp4"]  # no temporary files left
-  back = list(media.VideoReader(str(tmp_path / "out.mp4")))
+  back = list(video_reader.VideoReader(str(tmp_path / "out.mp4")))
   assert max(mean_abs_diff(a, b) for a, b in zip(back, frames)) < 2  # crf 18 is near-lossless
 
 
 def test_writer_without_audio(tmp_path):
-  frames = list(media.VideoReader(D0, max_frames=3))
-  path = media.VideoWriter(str(tmp_path / "silent.mp4"), 30)
+  frames = list(video_reader.VideoReader(D0, max_frames=3))
+  path = video_writer.VideoWriter(str(tmp_path / "silent.mp4"), 30)
   for f in frames:
     path.write(f)
   assert path.close() == str(tmp_path / "silent.mp4")
-  info = media.probe_video(str(tmp_path / "silent.mp4"))
+  info = probe.probe_video(str(tmp_path / "silent.mp4"))
   assert (info.n_frames, info.fps_int, info.has_audio) == (3, 30, False)
   # An audio source without an audio stream leaves the video silent, without failing.
-  with media.VideoWriter(str(tmp_path / "still_silent.mp4"), 25, audio_from=D0) as writer:
+  with video_writer.VideoWriter(str(tmp_path / "still_silent.mp4"), 25, audio_from=D0) as writer:
     writer.write(frames[0])
   assert not writer.audio_muxed
-  assert not media.probe_video(str(tmp_path / "still_silent.mp4")).has_audio
+  assert not probe.probe_video(str(tmp_path / "still_silent.mp4")).has_audio
 
 
 def test_writer_abort_leaves_nothing(tmp_path):
   frame = np.zeros((64, 64, 3), np.uint8)
-  writer = media.VideoWriter(str(tmp_path / "a.mp4"), 25, audio_from=D11)
+  writer = video_writer.VideoWriter(str(tmp_path / "a.mp4"), 25, audio_from=D11)
   for _ in range(20):
     writer.write(frame)
   writer.abort()
   writer.abort()  # idempotent
   assert os.listdir(tmp_path) == []
   with pytest.raises(RuntimeError, match="inference failed"):
-    with media.VideoWriter(str(tmp_path / "b.mp4"), 25) as writer:
+    with video_writer.VideoWriter(str(tmp_path / "b.mp4"), 25) as writer:
       writer.write(frame)
       raise RuntimeError("inference failed")
   assert os.listdir(tmp_path) == []
-  with pytest.raises(media.MediaError, match="aborted"):
+  with pytest.raises(MediaError, match="aborted"):
     writer.write(frame)
   # Aborting a finished writer (cleanup after a later failure) keeps the finished file.
-  with media.VideoWriter(str(tmp_path / "c.mp4"), 25) as writer:
+  with video_writer.VideoWriter(str(tmp_path / "c.mp4"), 25) as writer:
     writer.write(frame)
   writer.abort()
   assert os.listdir(tmp_path) == ["c.mp4"]
@@ -341,41 +344,41 @@ def test_writer_abort_leaves_nothing(tmp_path):
 
 def test_writer_errors(tmp_path):
   frame = np.zeros((64, 64, 3), np.uint8)
-  writer = media.VideoWriter(str(tmp_path / "e.mp4"), 25)
-  with pytest.raises(media.MediaError, match="no frames were written") as err:
+  writer = video_writer.VideoWriter(str(tmp_path / "e.mp4"), 25)
+  with pytest.raises(MediaError, match="no frames were written") as err:
     writer.close()
   assert_one_line(err, tmp_path / "e.mp4")
-  with media.VideoWriter(str(tmp_path / "f.mp4"), 25) as writer:
-    with pytest.raises(media.MediaError, match="frame 0 must be a uint8 RGB"):
+  with video_writer.VideoWriter(str(tmp_path / "f.mp4"), 25) as writer:
+    with pytest.raises(MediaError, match="frame 0 must be a uint8 RGB"):
       writer.write(frame.astype(np.float32))
     writer.write(frame)
-    with pytest.raises(media.MediaError, match="frame 1 is 32x64, the video is 64x64") as err:
+    with pytest.raises(MediaError, match="frame 1 is 32x64, the video is 64x64") as err:
       writer.write(frame[:, :32])
     assert_one_line(err, tmp_path / "f.mp4")
-  with pytest.raises(media.MediaError, match="frame rate must be positive"):
-    media.VideoWriter(str(tmp_path / "g.mp4"), 0)
+  with pytest.raises(MediaError, match="frame rate must be positive"):
+    video_writer.VideoWriter(str(tmp_path / "g.mp4"), 0)
   assert os.listdir(tmp_path) == ["f.mp4"]
 
 
 def test_writer_odd_size_is_padded_to_even(tmp_path):
   # yuv420p needs even sides: like imageio (macro_block_size=2), scale up to the next even size.
-  with media.VideoWriter(str(tmp_path / "odd.mp4"), 25) as writer:
+  with video_writer.VideoWriter(str(tmp_path / "odd.mp4"), 25) as writer:
     writer.write(np.full((21, 33, 3), 128, np.uint8))
-  assert media.probe_video(str(tmp_path / "odd.mp4")).size == (34, 22)
+  assert probe.probe_video(str(tmp_path / "odd.mp4")).size == (34, 22)
 
 
 def test_write_gif(tmp_path):
-  frames = list(media.VideoReader(D0, max_frames=5))
-  with media.VideoWriter(str(tmp_path / "clip.mp4"), 25) as writer:
+  frames = list(video_reader.VideoReader(D0, max_frames=5))
+  with video_writer.VideoWriter(str(tmp_path / "clip.mp4"), 25) as writer:
     for f in frames:
       writer.write(f)
-  gif = media.write_gif(str(tmp_path / "clip.mp4"), str(tmp_path / "clip.gif"))
-  assert gif == str(tmp_path / "clip.gif")
-  assert media.probe_video(gif).width == 256  # scale=256:-1
+  written = gif.write_gif(str(tmp_path / "clip.mp4"), str(tmp_path / "clip.gif"))
+  assert written == str(tmp_path / "clip.gif")
+  assert probe.probe_video(written).width == 256  # scale=256:-1
   assert sorted(os.listdir(tmp_path)) == ["clip.gif", "clip.mp4"]  # palette removed
   bad = tmp_path / "bad.mp4"
   bad.write_text("x")
-  with pytest.raises(media.MediaError, match="making the GIF") as err:
-    media.write_gif(str(bad), str(tmp_path / "bad.gif"))
+  with pytest.raises(MediaError, match="making the GIF") as err:
+    gif.write_gif(str(bad), str(tmp_path / "bad.gif"))
   assert_one_line(err, tmp_path / "bad.gif")
   assert sorted(os.listdir(tmp_path)) == ["bad.mp4", "clip.gif", "clip.mp4"]

@@ -19,14 +19,15 @@ import traceback
 
 import gradio as gr
 
-from lp_jax import templates
 from lp_jax.app import animate as animate_lib
 from lp_jax.app import editing
 from lp_jax.app import video_edit
 from lp_jax.app.sources import SourceCache
-from lp_jax.io import media
+from lp_jax.io import kinds, probe
+from lp_jax.io.errors import MediaError
+from lp_jax.motion_template.errors import TemplateError
 
-USER_ERRORS = (media.MediaError, templates.TemplateError, ValueError, FileNotFoundError)
+USER_ERRORS = (MediaError, TemplateError, ValueError, FileNotFoundError)
 KEEP_JOBS = 4  # job folders kept on disk (outputs still being served)
 
 
@@ -190,10 +191,10 @@ class Actions:
 def _expected_frames(driving: str, max_frames: int | None) -> int | None:
   """Frames a driving video will give (for the progress bar; None when unknown)."""
   try:
-    if media.classify(driving) != "video":
+    if kinds.classify(driving) != "video":
       return None
-    n = media.probe_video(driving).n_frames
-  except (media.MediaError, OSError):
+    n = probe.probe_video(driving).n_frames
+  except (MediaError, OSError):
     return None
   return min(n, max_frames) if max_frames and n else (n or None)
 

@@ -15,10 +15,10 @@ import os
 import numpy as np
 
 from configs import models as model_configs
-from lp_jax import templates
 from lp_jax.inference import assets
 from lp_jax.inference.faces import FaceStage
 from lp_jax.inference.pipeline import LivePortrait
+from lp_jax.motion_template import lip_constant
 
 
 def synthetic_weights(model_config: str = "tiny") -> str:
@@ -33,7 +33,7 @@ def synthetic_weights(model_config: str = "tiny") -> str:
 
 def load_neutral_lip(path: str | None) -> np.ndarray:
   """[1, 21, 3] neutral-lip expression: `path` (the official .pkl), else the bundled copy."""
-  lip = templates.load_lip_array(path) if path else templates.bundled_lip_array()
+  lip = lip_constant.load_lip_array(path) if path else lip_constant.bundled_lip_array()
   return np.asarray(lip, np.float32)
 
 

@@ -16,7 +16,8 @@ import threading
 import jax
 import numpy as np
 
-from lp_jax.io import media
+from lp_jax.io import images
+from lp_jax.io.errors import MediaError
 from lp_jax.preprocess import crop as crop_lib
 from lp_jax.preprocess import paste_back as paste_back_lib
 from lp_jax.preprocess import ratios as ratios_lib
@@ -62,16 +63,16 @@ def encode(pipe, faces, path: str, do_crop: bool, scale: float, key: str = "") -
   """Crops (official `crop_source_image` with the given scale) and encodes a source image.
 
   Raises:
-    media.MediaError: one line, for an unreadable image, no face, or cropping without models.
+    MediaError: one line, for an unreadable image, no face, or cropping without models.
   """
   name = os.path.basename(path)
-  rgb = media.resize_to_limit(media.read_image(path), 1280, 2)
+  rgb = images.resize_to_limit(images.read_image(path), 1280, 2)
   m_c2o = mask = None
   if do_crop:
     faces.require(name, "cropping the source (do crop)")
     found = faces.models.detect_faces(rgb)
     if not found:
-      raise media.MediaError(f"{name}: no face found in the source image")
+      raise MediaError(f"{name}: no face found in the source image")
     lmk106 = found[0].landmark_2d_106
     crop = crop_lib.crop_source_image(rgb, lmk106, scale=float(scale))
     crop256, m_c2o = crop["img_crop_256x256"], crop["M_c2o"]

@@ -19,7 +19,8 @@ from typing import Callable, Iterator
 import numpy as np
 
 from lp_jax.inference.pipeline import concat_frame
-from lp_jax.io import media
+from lp_jax.io import images, probe, video_reader, video_writer
+from lp_jax.io.errors import MediaError
 from lp_jax.ops import batching
 from lp_jax.preprocess import crop as crop_lib
 from lp_jax.preprocess import paste_back as paste_back_lib
@@ -29,9 +30,9 @@ from lp_jax.preprocess import smooth
 EYE_ROWS = (11, 13, 15, 16, 18)  # expression rows the silent mode keeps from the source
 
 def _frames(path: str, info, max_frames) -> Iterator[np.ndarray]:
-  with media.VideoReader(path, max_frames=max_frames, info=info) as reader:
+  with video_reader.VideoReader(path, max_frames=max_frames, info=info) as reader:
     for frame in reader:
-      yield media.resize_to_limit(frame, 1280, 2)
+      yield images.resize_to_limit(frame, 1280, 2)
 
 
 def _crops(path, info, max_frames, lmks, do_crop: bool, scale: float):
@@ -53,13 +54,13 @@ def retarget_video(pipe, faces, path: str, out_dir: str, *, lip_ratio: float, sc
   """Writes the retargeted video and its concat; returns (concat path, result path).
 
   Raises:
-    media.MediaError: one line, for an unreadable or empty video, no face, missing models.
+    MediaError: one line, for an unreadable or empty video, no face, missing models.
     ValueError: a bad setting (the smoothing variance).
   """
   name = os.path.splitext(os.path.basename(path))[0]
-  info = media.probe_video(path)
+  info = probe.probe_video(path)
   if info.n_frames == 0:
-    raise media.MediaError(f"{os.path.basename(path)}: the video has no frames")
+    raise MediaError(f"{os.path.basename(path)}: the video has no frames")
   if not smooth_variance or smooth_variance <= 0:
     raise ValueError("motion smooth strength must be positive")
   if do_crop or not silent:
@@ -68,7 +69,7 @@ def retarget_video(pipe, faces, path: str, out_dir: str, *, lip_ratio: float, sc
   if faces.available:
     lmks = faces.track(_frames(path, info, max_frames)).lmks
     if all(l is None for l in lmks):
-      raise media.MediaError(f"{os.path.basename(path)}: no face found in any frame")
+      raise MediaError(f"{os.path.basename(path)}: no face found in any frame")
   n = info.n_frames if lmks is None else sum(l is not None for l in lmks)
   if max_frames:
     n = min(n, max_frames)
@@ -94,8 +95,8 @@ def retarget_video(pipe, faces, path: str, out_dir: str, *, lip_ratio: float, sc
 
   # Pass 3: F per frame, W+G, paste-back, and the two videos with the source's audio.
   audio = path if info.has_audio else None
-  main = media.VideoWriter(os.path.join(out_dir, f"{name}_retargeting.mp4"), info.fps_int, audio)
-  concat = media.VideoWriter(os.path.join(out_dir, f"{name}_retargeting_concat.mp4"),
+  main = video_writer.VideoWriter(os.path.join(out_dir, f"{name}_retargeting.mp4"), info.fps_int, audio)
+  concat = video_writer.VideoWriter(os.path.join(out_dir, f"{name}_retargeting_concat.mp4"),
                              info.fps_int, audio)
   done = 0
   try:

@@ -2,14 +2,12 @@
 """Where weights come from: the official folder (converted once and cached), a converted
 directory, or a small synthetic checkpoint for demos and tests on machines without weights."""
 
-import datetime
 import hashlib
-import json
 import os
 
 from configs import models as model_configs
-from convert_weights import convert
 from lp_jax.models import liveportrait
+from lp_jax.weights import manifest as manifest_lib, official, orbax_dir
 
 FACE_MODEL_FILES = ("insightface/models/buffalo_l/det_10g.onnx",
                     "insightface/models/buffalo_l/2d106det.onnx",
@@ -38,15 +36,15 @@ def resolve(path: str, animal: bool = False) -> tuple[str, str | None]:
   if not os.path.isdir(path):
     raise FileNotFoundError(
         f"{path}: no weights folder (expected pretrained_weights/ with liveportrait/base_models/"
-        f"*.pth; get it with {convert.DOWNLOAD_HINT}, or convert it with python -m "
+        f"*.pth; get it with {official.DOWNLOAD_HINT}, or convert it with python -m "
         f"convert_weights)")
-  if convert.is_orbax_dir(path):
+  if orbax_dir.is_orbax_dir(path):
     return path, None
   sub = "liveportrait_animals" if animal else "liveportrait"
   if animal and not os.path.isdir(os.path.join(path, sub)) and os.path.isdir(
       os.path.join(path, "liveportrait")):
     raise FileNotFoundError(f"{path}: no liveportrait_animals/ folder (the animals weights; get "
-                            f"them with {convert.DOWNLOAD_HINT})")
+                            f"them with {official.DOWNLOAD_HINT})")
   if os.path.isdir(os.path.join(path, sub)):
     return os.path.join(path, sub), path
   parent = os.path.dirname(path)
@@ -56,7 +54,7 @@ def resolve(path: str, animal: bool = False) -> tuple[str, str | None]:
 
 def _fingerprint(folder: str) -> str:
   """A cache key from the relative path, size and mtime of every .pth file under `folder`."""
-  digest = hashlib.sha256(convert.CONVERTER_VERSION.encode())
+  digest = hashlib.sha256(manifest_lib.CONVERTER_VERSION.encode())
   for root, _, files in sorted(os.walk(folder)):
     for name in sorted(f for f in files if f.endswith(".pth")):
       full = os.path.join(root, name)
@@ -71,8 +69,8 @@ def human_retargeting(path: str) -> str | None:
   human = os.path.join(os.path.dirname(os.path.abspath(path)), "liveportrait")
   if os.path.basename(os.path.abspath(path)) != "liveportrait_animals":
     return None
-  return human if os.path.isfile(os.path.join(human, convert.RETARGETING_DIR,
-                                              convert.RETARGETING_FILE)) else None
+  return human if os.path.isfile(os.path.join(human, official.RETARGETING_DIR,
+                                              official.RETARGETING_FILE)) else None
 
 
 def converted(path: str, config=None) -> str:
@@ -81,17 +79,17 @@ def converted(path: str, config=None) -> str:
 
   An animals folder is converted with the human stitching module beside it, as the official
   animals pipeline loads it."""
-  if convert.is_orbax_dir(path):
+  if orbax_dir.is_orbax_dir(path):
     return path
   human = human_retargeting(path)
   key = _fingerprint(path) + (_fingerprint(human) if human else "")
   dst = os.path.join(cache_root(), "weights", hashlib.sha256(key.encode()).hexdigest()[:24]
                      if human else key)
-  if not convert.is_orbax_dir(dst):
-    variables, manifest = convert.convert_official(path, config or model_configs.get_config(),
-                                                   retargeting_from=human)
+  if not orbax_dir.is_orbax_dir(dst):
+    variables, manifest = official.convert_official(path, config or model_configs.get_config(),
+                                                    retargeting_from=human)
     manifest["model_config"] = "official"
-    convert.save_orbax(dst, variables, manifest, force=True)
+    orbax_dir.save(dst, variables, manifest, force=True)
   return dst
 
 
@@ -100,21 +98,16 @@ def write_synthetic(dst: str, model_config: str = "tiny", seed: int = 0) -> str:
   config = model_configs.get_config(model_config)
   variables = {n: liveportrait.random_variables(n, config, seed + i)
                for i, n in enumerate(liveportrait.NETWORKS)}
-  manifest = {
-      "format": "lp_jax.liveportrait",
-      "converter_version": convert.CONVERTER_VERSION,
-      "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-      "synthetic": True,  # random, untrained weights: outputs are not LivePortrait's
-      "model_config": model_config,
-      "networks": {n: {"param_count": convert.param_count(v)} for n, v in variables.items()},
-  }
-  convert.save_orbax(dst, variables, manifest, force=True)
+  manifest = manifest_lib.create(
+      manifest_lib.LIVEPORTRAIT,
+      synthetic=True,  # random, untrained weights: outputs are not LivePortrait's
+      model_config=model_config, networks=manifest_lib.network_counts(variables))
+  orbax_dir.save(dst, variables, manifest, force=True)
   return dst
 
 
 def is_synthetic(path: str) -> bool:
   try:
-    with open(os.path.join(path, convert.MANIFEST)) as f:
-      return bool(json.load(f).get("synthetic"))
+    return bool(orbax_dir.read_manifest(path).get("synthetic"))
   except (OSError, ValueError):
     return False

@@ -13,10 +13,12 @@ from typing import Iterator
 
 import numpy as np
 
-from lp_jax import templates
 from lp_jax.inference import faces as faces_lib
 from lp_jax.inference.options import AnimationOptions
-from lp_jax.io import media
+from lp_jax.io import images, probe, video_reader
+from lp_jax.io.errors import MediaError
+from lp_jax.motion_template.formats import load_template
+from lp_jax.motion_template.template import MotionTemplate
 from lp_jax.ops import batching
 from lp_jax.preprocess import ratios as ratios_lib
 
@@ -35,10 +37,10 @@ class DrivingInput:
   kind: str
   path: str
   max_frames: int | None = None
-  info: media.VideoInfo | None = None  # video
+  info: probe.VideoInfo | None = None  # video
   image: np.ndarray | None = None  # image: the 256 crop
   image_lmk: np.ndarray | None = None  # image: [203, 2] landmarks, when known
-  template: templates.MotionTemplate | None = None
+  template: MotionTemplate | None = None
   crop_box: np.ndarray | None = None  # video: the global crop box, when cropping
   track: faces_lib.Track | None = None  # video: landmarks from the first pass
   notes: list = dataclasses.field(default_factory=list)
@@ -68,7 +70,7 @@ class DrivingInput:
       yield self.image, self.image_lmk
       return
     skipped = set(self.track.skipped) if self.track else set()
-    with media.VideoReader(self.path, max_frames=self.max_frames, info=self.info) as reader:
+    with video_reader.VideoReader(self.path, max_frames=self.max_frames, info=self.info) as reader:
       for i, frame in enumerate(reader):
         if i in skipped:
           continue
@@ -101,7 +103,7 @@ class DrivingInput:
       yield self.image  # None for a template
 
 
-def template_chunks(tpl: templates.MotionTemplate, batch: int) -> Iterator[DrivingChunk]:
+def template_chunks(tpl: MotionTemplate, batch: int) -> Iterator[DrivingChunk]:
   ratios = tpl.eye_ratios is not None and tpl.lip_ratios is not None
   for i in range(0, tpl.n_frames, batch):
     sl = slice(i, i + batch)
@@ -118,9 +120,9 @@ def prepare(path: str, kind: str, options: AnimationOptions, faces: faces_lib.Fa
   human pipeline does; the animals pipeline only resizes it).
   """
   if kind == "template":
-    tpl = templates.load_template(path)
+    tpl = load_template(path)
     if max_frames:
-      tpl = templates.MotionTemplate(**{
+      tpl = MotionTemplate(**{
           f.name: (v[:max_frames] if isinstance(v, np.ndarray) else v)
           for f in dataclasses.fields(tpl) for v in [getattr(tpl, f.name)]})
     out = DrivingInput("template", path, max_frames, template=tpl)
@@ -128,7 +130,7 @@ def prepare(path: str, kind: str, options: AnimationOptions, faces: faces_lib.Fa
       out.notes.append("--flag_crop_driving_video is ignored for a motion template")
     return out
   if kind == "image":
-    image = media.read_image(path)
+    image = images.read_image(path)
     crop = options.flag_crop_driving_video or image.shape[0] != image.shape[1]
     out = DrivingInput("image", path, max_frames)
     if crop:
@@ -136,7 +138,7 @@ def prepare(path: str, kind: str, options: AnimationOptions, faces: faces_lib.Fa
     lmk = faces.image_landmarks(image) if faces.available else None
     if crop:
       if lmk is None:
-        raise media.MediaError(f"{path}: no face found in the driving image")
+        raise MediaError(f"{path}: no face found in the driving image")
       box = faces.driving_crop_box(faces_lib.Track([lmk], []), path)
       out.image = faces_lib.crop_driving(image, box)
       out.image_lmk = lmk
@@ -147,9 +149,9 @@ def prepare(path: str, kind: str, options: AnimationOptions, faces: faces_lib.Fa
         out.notes.append(f"{os.path.basename(path)}: no face found by the detector; driving "
                          "ratios (retargeting) are off")
     return out
-  info = media.probe_video(path)
+  info = probe.probe_video(path)
   if info.n_frames == 0:
-    raise media.MediaError(f"{path}: the video has no frames")
+    raise MediaError(f"{path}: the video has no frames")
   crop = options.flag_crop_driving_video or (auto_crop and not info.is_square)
   out = DrivingInput("video", path, max_frames, info=info)
   if crop:
@@ -158,11 +160,11 @@ def prepare(path: str, kind: str, options: AnimationOptions, faces: faces_lib.Fa
   # The official pipeline always computes driving landmarks (its templates carry the eye / lip
   # ratios); one landmark pass costs little next to the networks.
   if crop or faces.available:
-    with media.VideoReader(path, max_frames=max_frames, info=info) as reader:
+    with video_reader.VideoReader(path, max_frames=max_frames, info=info) as reader:
       out.track = faces.track(reader)
     if all(l is None for l in out.track.lmks):
       if crop:
-        raise media.MediaError(f"{path}: no face found in any driving frame")
+        raise MediaError(f"{path}: no face found in any driving frame")
       out.notes.append(f"{os.path.basename(path)}: no face found in any frame; driving ratios "
                        "(retargeting) are off")
       out.track = None

@@ -17,7 +17,7 @@ import numpy as np
 
 from lp_jax.detect import models as face_models
 from lp_jax.inference.options import CropOptions
-from lp_jax.io.media import MediaError
+from lp_jax.io.errors import MediaError
 from lp_jax.preprocess import crop as crop_lib
 from lp_jax.preprocess import ratios as ratios_lib
 from lp_jax.preprocess.ratios import Ratios

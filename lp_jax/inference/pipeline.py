@@ -21,7 +21,6 @@ import cv2
 import jax.numpy as jnp
 import numpy as np
 
-from lp_jax import templates
 from lp_jax.inference import assets
 from lp_jax.inference import driving_keypoints
 from lp_jax.inference.decoder import FrameDecoder
@@ -30,6 +29,8 @@ from lp_jax.inference.faces import SourceFace
 from lp_jax.inference.networks import LivePortraitModels
 from lp_jax.inference.options import AnimationOptions
 from lp_jax.inference.source_video import SourceVideo
+from lp_jax.motion_template import lip_constant
+from lp_jax.motion_template.template import MotionTemplate
 from lp_jax.ops import batching
 from lp_jax.ops import keypoints
 from lp_jax.preprocess import paste_back as paste_back_lib
@@ -90,12 +91,12 @@ class Animation:
   def __iter__(self) -> Iterator[Frame]:
     return self.frames
 
-  def template(self) -> templates.MotionTemplate | None:
+  def template(self) -> MotionTemplate | None:
     """The driving motion template of what was animated (None for a template driver)."""
     if not self.driving_motion:
       return None
     motion, ratios = merge_chunks(self.driving_motion)
-    return templates.MotionTemplate(
+    return MotionTemplate(
         output_fps=int(self.fps), scale=motion["scale"], R=motion["R"], exp=motion["exp"],
         t=motion["t"], kp=motion.get("kp"), x_s=motion.get("x_s"),
         eye_ratios=None if ratios is None else ratios.eye,
@@ -131,7 +132,7 @@ class LivePortrait:
     converted = assets.converted(weights, config)
     models = LivePortraitModels.from_pretrained(converted, config, dtype)
     if lip_array is None:
-      lip_array = templates.bundled_lip_array()
+      lip_array = lip_constant.bundled_lip_array()
     return cls(models, batch_size=batch_size, lip_array=lip_array, devices=devices,
                synthetic=assets.is_synthetic(converted))
 

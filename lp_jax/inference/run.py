@@ -23,7 +23,6 @@ import warnings
 from typing import Iterator
 
 from lp_jax import precision as precision_lib
-from lp_jax import templates
 from lp_jax.inference import assets
 from lp_jax.inference import cli
 from lp_jax.inference import driving_stream
@@ -33,10 +32,14 @@ from lp_jax.inference.faces import FaceStage
 from lp_jax.inference.options import AnimationOptions
 from lp_jax.inference.pipeline import Animation, Frame, LivePortrait, SourceImage
 from lp_jax.inference.progress import Progress
-from lp_jax.io import media
+from lp_jax.io import gif, images, kinds, probe, video_writer
+from lp_jax.io.errors import MediaError
+from lp_jax.motion_template import lip_constant, npz, official_pkl
+from lp_jax.motion_template.errors import TemplateError
+from lp_jax.motion_template.template import MotionTemplate
 
 logger = logging.getLogger(__name__)
-ERRORS = (media.MediaError, templates.TemplateError, ValueError, FileNotFoundError)
+ERRORS = (MediaError, TemplateError, ValueError, FileNotFoundError)
 
 
 class Terminated(BaseException):
@@ -89,9 +92,9 @@ def animal_options(args, options: AnimationOptions, src_kind: str, drv_kind: str
   """The official animals pipeline's inputs: a source image and a driving video or template;
   no source crop (its X-Pose detector is a PyTorch model with custom CUDA ops, not included)."""
   if src_kind != "image":
-    raise media.MediaError(f"{args.source}: the animals pipeline animates a source image")
+    raise MediaError(f"{args.source}: the animals pipeline animates a source image")
   if drv_kind == "image":
-    raise media.MediaError(f"{args.driving}: the animals pipeline takes a driving video or "
+    raise MediaError(f"{args.driving}: the animals pipeline takes a driving video or "
                            "motion template")
   if options.flag_do_crop:
     notes.append("--animal: the source is not cropped (the official animal face detector, "
@@ -112,9 +115,9 @@ def prepare(args: argparse.Namespace, *, source_frames: int | None = None,
   options, crop = cli.options_from_args(args)
   source_frames = source_frames or args.max_frames
   driving_frames = driving_frames or args.max_frames
-  src_kind, drv_kind = media.classify(args.source), media.classify(args.driving)
+  src_kind, drv_kind = kinds.classify(args.source), kinds.classify(args.driving)
   if src_kind not in ("image", "video"):
-    raise media.MediaError(f"{args.source}: the source must be an image or a video")
+    raise MediaError(f"{args.source}: the source must be an image or a video")
   notes = []
   if args.animal:
     options = animal_options(args, options, src_kind, drv_kind, notes)
@@ -123,7 +126,7 @@ def prepare(args: argparse.Namespace, *, source_frames: int | None = None,
   weights, face_root = assets.resolve(args.weights, animal=args.animal)
   faces = FaceStage.from_weights(args.face_models or face_root, crop)
   if src_kind == "image":
-    rgb = media.resize_to_limit(media.read_image(args.source), options.source_max_dim,
+    rgb = images.resize_to_limit(images.read_image(args.source), options.source_max_dim,
                                 options.source_division)
     source = SourceImage(rgb, faces.source_image(rgb, args.source, options.flag_do_crop))
     if source.face.lmk is None and faces.available:
@@ -142,8 +145,8 @@ def prepare(args: argparse.Namespace, *, source_frames: int | None = None,
   if not faces.available:
     notes.append(f"landmark features (paste-back, ratios, retargeting from frames) are off: "
                  f"{faces.missing}")
-  lip_array = templates.load_lip_array(args.lip_array) if args.lip_array else (
-      templates.bundled_lip_array())
+  lip_array = lip_constant.load_lip_array(args.lip_array) if args.lip_array else (
+      lip_constant.bundled_lip_array())
   paste_back = options.flag_pasteback and options.flag_do_crop and options.flag_stitching
   if options.flag_pasteback and not paste_back:
     notes.append("paste-back is off: it needs --flag_do_crop and --flag_stitching")
@@ -190,7 +193,7 @@ class Job:
     self.animation.notes[:0] = self.notes
     return iter(self.animation)
 
-  def template(self) -> templates.MotionTemplate | None:
+  def template(self) -> MotionTemplate | None:
     """The driving motion template of what frames() animated (None for a template driver)."""
     return None if self.animation is None else self.animation.template()
 
@@ -203,7 +206,7 @@ class Job:
       return self._write_images()
     if video_source:
       fps = self.source.info.fps_int
-      audio = media.choose_audio_source(self.driving.audio, self.args.source,
+      audio = probe.choose_audio_source(self.driving.audio, self.args.source,
                                         self.options.audio_priority)
       total = None
     else:
@@ -215,8 +218,8 @@ class Job:
     frame = next(self.frames())
     concat = frame.concat
     # Official: without paste-back the main image is the concatenation too.
-    written = [media.write_image(self.path(".jpg"), frame.result if self.paste_back else concat),
-               media.write_image(self.path("_concat.jpg"), concat)]
+    written = [images.write_image(self.path(".jpg"), frame.result if self.paste_back else concat),
+               images.write_image(self.path("_concat.jpg"), concat)]
     try:
       written += self.save_template()
     except BaseException:
@@ -228,8 +231,8 @@ class Job:
 
   def _write_videos(self, fps: int, audio: str | None, total: int | None) -> int:
     progress = Progress(total, self.args.quiet)
-    main = media.VideoWriter(self.path(".mp4"), fps, audio_from=audio)
-    concat = media.VideoWriter(self.path("_concat.mp4"), fps, audio_from=audio)
+    main = video_writer.VideoWriter(self.path(".mp4"), fps, audio_from=audio)
+    concat = video_writer.VideoWriter(self.path("_concat.mp4"), fps, audio_from=audio)
     written = []
     try:
       for frame in self.frames():
@@ -238,10 +241,10 @@ class Job:
         progress.update(1)
       progress.close()
       if progress.done == 0:
-        raise media.MediaError(f"{self.args.driving}: no frames to animate")
+        raise MediaError(f"{self.args.driving}: no frames to animate")
       written = [main.close(), concat.close()]
       if self.args.gif:
-        written.append(media.write_gif(written[0], self.path(".gif")))
+        written.append(gif.write_gif(written[0], self.path(".gif")))
       written += self.save_template()
     except BaseException:
       main.abort()
@@ -259,13 +262,13 @@ class Job:
       return []
     base = os.path.join(self.out_dir, stem(self.args.driving))
     if self.args.save_template == "npz":
-      return [templates.save_template(base + ".npz", tpl)]
+      return [npz.save_template(base + ".npz", tpl)]
     if tpl.eye_ratios is None and not self.args.animal:  # animal templates carry no ratios
       self.animation.notes.append(
           "no official .pkl template: the official human pipeline needs the eye and lip ratios, "
           "which need the face models; wrote the .npz instead")
-      return [templates.save_template(base + ".npz", tpl)]
-    return [templates.save_template_official_pkl(base + ".pkl", tpl)]
+      return [npz.save_template(base + ".npz", tpl)]
+    return [official_pkl.save_template_official_pkl(base + ".pkl", tpl)]
 
   def report(self, written, frames, first_frame_s):
     """Notes through logging; the final summary (files, frames, seconds) on stderr."""

@@ -18,7 +18,8 @@ from typing import Iterator
 import numpy as np
 
 from lp_jax.inference import faces as faces_lib
-from lp_jax.io import media
+from lp_jax.io import images, probe, video_reader
+from lp_jax.io.errors import MediaError
 from lp_jax.preprocess import ratios as ratios_lib
 
 
@@ -26,7 +27,7 @@ from lp_jax.preprocess import ratios as ratios_lib
 class SourceVideo:
   """What pass 1 learned about a source video."""
   path: str
-  info: media.VideoInfo
+  info: probe.VideoInfo
   options: object  # AnimationOptions
   faces: faces_lib.FaceStage
   max_frames: int | None
@@ -43,14 +44,14 @@ class SourceVideo:
     """(size-limited RGB frame, its SourceFace) for the first `limit` usable frames."""
     opts = self.options
     done = 0
-    with media.VideoReader(self.path, max_frames=self.max_frames, info=self.info) as reader:
+    with video_reader.VideoReader(self.path, max_frames=self.max_frames, info=self.info) as reader:
       for i, frame in enumerate(reader):
         if limit is not None and done >= limit:
           break
         lmk = self.track.lmks[i] if self.track else None
         if self.track and lmk is None:
           continue
-        rgb = media.resize_to_limit(frame, opts.source_max_dim, opts.source_division)
+        rgb = images.resize_to_limit(frame, opts.source_max_dim, opts.source_division)
         done += 1
         yield rgb, self.faces.source_frame(rgb, lmk, opts.flag_do_crop)
 
@@ -58,9 +59,9 @@ class SourceVideo:
 def prepare(path: str, options, faces: faces_lib.FaceStage,
             max_frames: int | None = None) -> SourceVideo:
   """Pass 1: probe and track the source video (one-line errors, nothing loaded yet)."""
-  info = media.probe_video(path)
+  info = probe.probe_video(path)
   if info.n_frames == 0:
-    raise media.MediaError(f"{path}: the video has no frames")
+    raise MediaError(f"{path}: the video has no frames")
   out = SourceVideo(path, info, options, faces, max_frames, None)
   if options.flag_do_crop:
     faces.require(path, "cropping the source video (--flag_do_crop, the default; pass "
@@ -71,14 +72,14 @@ def prepare(path: str, options, faces: faces_lib.FaceStage,
     return out
 
   def resized():
-    with media.VideoReader(path, max_frames=max_frames, info=info) as reader:
+    with video_reader.VideoReader(path, max_frames=max_frames, info=info) as reader:
       for frame in reader:
-        yield media.resize_to_limit(frame, options.source_max_dim, options.source_division)
+        yield images.resize_to_limit(frame, options.source_max_dim, options.source_division)
 
   track = faces.track(resized())
   if all(l is None for l in track.lmks):
     if options.flag_do_crop:
-      raise media.MediaError(f"{path}: no face found in any source frame")
+      raise MediaError(f"{path}: no face found in any source frame")
     out.notes.append(f"{os.path.basename(path)}: no face found; source landmarks are off")
     return out
   note = faces_lib.skipped_note(track, path)

@@ -7,7 +7,7 @@ two-pass variances) because Flax's defaults differ and each difference breaks pa
 
 Submodule names equal the PyTorch attribute names; entries of a `nn.Sequential` / `ModuleList`
 are named `<attr>.<index>` (e.g. `down_blocks.0`), so a PyTorch key maps to a Flax path by
-splitting on the dots that do not precede a digit (see `convert_weights/rules.py`).
+splitting on the dots that do not precede a digit (see `lp_jax/weights/key_rules.py`).
 """
 
 from typing import Any, Sequence

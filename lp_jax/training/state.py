@@ -27,6 +27,7 @@ from flax.training import train_state
 
 from lp_jax.models import liveportrait
 from lp_jax.training import mesh as mesh_lib
+from lp_jax.weights import export as weights_export
 
 GENERATOR_NETWORKS = liveportrait.BASE_NETWORKS
 RETARGETING_NETWORKS = liveportrait.RETARGETING_NETWORKS
@@ -256,24 +257,9 @@ def export(networks: dict, converted_dst: str, official_dst: str | None = None, 
 
   Returns the files written in the official layout (empty without official_dst).
   """
-  import datetime  # pylint: disable=g-import-not-at-top
-
-  from convert_weights import convert  # pylint: disable=g-import-not-at-top
-
   networks = {n: jax.tree.map(np.asarray, jax.device_get(v)) for n, v in networks.items()}
-  manifest = {
-      "format": "lp_jax.liveportrait",
-      "converter_version": convert.CONVERTER_VERSION,
-      "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-      "source": "lp_jax.training",
-      "model_config": model_variant,
-      "base_dir": "base_models",
-      "networks": {n: {"param_count": convert.param_count(v)} for n, v in networks.items()},
-  }
-  convert.save_orbax(converted_dst, networks, manifest, force=force)
-  if official_dst is None:
-    return []
-  return convert.export_official(converted_dst, official_dst, force=force)
+  return weights_export.export_trained(networks, converted_dst, official_dst,
+                                       model_variant=model_variant, force=force)
 
 
 # ------------------------------------------------------------------- a run's models and state
@@ -387,7 +373,7 @@ def stage_setup(config) -> Setup:
 
 def _aux_networks(config, setup: Setup, rng) -> dict:
   """{kind: variables} of VGG-19 / HopeNet / ArcFace (random in tests, else from paths)."""
-  from lp_jax.models import auxiliary  # pylint: disable=g-import-not-at-top
+  from lp_jax.weights import auxiliary  # pylint: disable=g-import-not-at-top
   variables = {}
   for i, kind in enumerate(_AUX_FIELDS):  # the same fold_in index whichever kinds are present
     if kind not in setup.extra_inits:

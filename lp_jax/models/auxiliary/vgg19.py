@@ -4,7 +4,7 @@
 The five outputs are relu1_1, relu2_1, relu3_1, relu4_1 and relu5_1, sliced as face-vid2vid /
 FOMM do: `features[0:2]`, `[2:7]`, `[7:12]`, `[12:21]`, `[21:30]`. Convolutions are named
 `features.N` with torchvision's Sequential index N, so `features.N.weight` maps to
-`params/features.N/kernel` by the shared rule (`convert_weights/rules.py`). The three last
+`params/features.N/kernel` by the shared rule (`lp_jax/weights/key_rules.py`). The three last
 convolutions of torchvision's net (`features.30/32/34`) and the classifier come after relu5_1
 and are not part of the module; the converter drops them from a full torchvision file.
 """

@@ -10,8 +10,9 @@ import subprocess
 import numpy as np
 import pytest
 
-from lp_jax import templates
-from lp_jax.templates import TemplateError
+from lp_jax.motion_template import formats, lip_constant, npz, numpy_pickle, official_pkl
+from lp_jax.motion_template.errors import TemplateError
+from lp_jax.motion_template.template import MotionTemplate
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ASSETS = os.path.abspath(os.path.join(REPO, "..", "shared", "assets"))
@@ -85,7 +86,7 @@ def synthetic(frames=5, ratios=True, keypoints=True, fps=25):
   if ratios:
     extra["eye_ratios"] = rng.uniform(size=(frames, 2)).astype(np.float32)
     extra["lip_ratios"] = rng.uniform(size=(frames, 1)).astype(np.float32)
-  return templates.MotionTemplate(
+  return MotionTemplate(
       output_fps=fps, scale=rng.uniform(1, 2, (frames, 1)).astype(np.float32), R=rot,
       exp=rng.normal(size=(frames, 21, 3)).astype(np.float32) * 0.01,
       t=rng.normal(size=(frames, 3)).astype(np.float32), **extra)
@@ -104,7 +105,7 @@ def write_pickle(path, obj, protocol=4):
 @needs_assets
 @pytest.mark.parametrize("path,frames", [(D1, 16), (D5, 148)])
 def test_official_templates(path, frames):
-  tpl = templates.load_template(path)
+  tpl = formats.load_template(path)
   assert tpl.n_frames == frames and tpl.output_fps == 30
   assert tpl.source_format == "pkl-legacy"
   shapes = {"scale": (1,), "R": (3, 3), "exp": (21, 3), "t": (3,), "eye_ratios": (2,),
@@ -123,8 +124,8 @@ def test_official_templates(path, frames):
 @pytest.mark.parametrize("path", [D1, D5])
 def test_matches_plain_pickle(path):
   ref = trusted_pickle(path)
-  assert_same_tree(templates.safe_load_pickle(path), ref)
-  tpl = templates.load_template(path)
+  assert_same_tree(numpy_pickle.safe_load_pickle(path), ref)
+  tpl = formats.load_template(path)
   assert tpl.n_frames == ref["n_frames"] == len(ref["motion"])
   assert tpl.output_fps == ref["output_fps"]
   for i, frame in enumerate(ref["motion"]):
@@ -142,13 +143,13 @@ def test_other_protocols_load_the_same(tmp_path):
   ref = trusted_pickle(D1)
   for protocol in range(pickle.HIGHEST_PROTOCOL + 1):
     path = write_pickle(tmp_path / f"d1_p{protocol}.pkl", ref, protocol)
-    assert_same_tree(templates.safe_load_pickle(path), ref)
-    assert_same_template(templates.load_template(path), templates.load_template(D1))
+    assert_same_tree(numpy_pickle.safe_load_pickle(path), ref)
+    assert_same_template(formats.load_template(path), formats.load_template(D1))
 
 
 @needs_assets
 def test_lip_array():
-  lip = templates.load_lip_array(LIP)
+  lip = lip_constant.load_lip_array(LIP)
   assert lip.shape == (1, 21, 3) and lip.dtype == np.float64
   np.testing.assert_allclose(lip[0, 19, 1], -1.50906e-02, rtol=1e-5)
   np.testing.assert_allclose(lip[0, 20], [2.22474e-04, 5.62788e-03, 2.72646e-03], rtol=1e-5)
@@ -162,14 +163,14 @@ def test_lip_array():
 @needs_assets
 @pytest.mark.parametrize("source", [D5, "synthetic"])
 def test_npz_round_trip(tmp_path, source):
-  tpl = templates.load_template(source) if source != "synthetic" else synthetic()
+  tpl = formats.load_template(source) if source != "synthetic" else synthetic()
   path = tmp_path / "motion.npz"
-  assert templates.save_template(path, tpl) == os.fspath(path)
+  assert npz.save_template(path, tpl) == os.fspath(path)
   with np.load(path, allow_pickle=False) as z:  # no pickles inside
     expected = {"lp_jax_template", "n_frames", "output_fps", "scale", "R", "exp", "t"}
     expected |= {k for k in FIELDS[4:] if getattr(tpl, k) is not None}
     assert set(z.files) == expected
-  back = templates.load_template(path)
+  back = formats.load_template(path)
   assert back.source_format == "npz"
   assert_same_template(back, tpl)
   assert os.listdir(tmp_path) == ["motion.npz"]  # no temporary left behind
@@ -177,9 +178,9 @@ def test_npz_round_trip(tmp_path, source):
 
 @needs_assets
 def test_official_pkl_round_trip_legacy_input(tmp_path):
-  tpl = templates.load_template(D1)
+  tpl = formats.load_template(D1)
   path = os.fspath(tmp_path / "d1_current.pkl")
-  assert templates.save_template_official_pkl(path, tpl) == path
+  assert official_pkl.save_template_official_pkl(path, tpl) == path
   with open(path, "rb") as f:
     assert f.read(2) == b"\x80\x04"  # protocol 4
   written = trusted_pickle(path)  # written by us just now
@@ -197,7 +198,7 @@ def test_official_pkl_round_trip_legacy_input(tmp_path):
     for x, y in zip(written[new], ref[old], strict=True):
       assert type(x) is np.ndarray
       assert_bits(x, y)
-  back = templates.load_template(path)
+  back = formats.load_template(path)
   assert back.source_format == "pkl"
   assert_same_template(back, tpl)
   assert os.listdir(tmp_path) == ["d1_current.pkl"]
@@ -205,7 +206,7 @@ def test_official_pkl_round_trip_legacy_input(tmp_path):
 
 def test_official_pkl_round_trip_with_keypoints(tmp_path):
   tpl = synthetic(frames=3)
-  path = templates.save_template_official_pkl(tmp_path / "current.pkl", tpl)
+  path = official_pkl.save_template_official_pkl(tmp_path / "current.pkl", tpl)
   written = trusted_pickle(path)
   assert written["n_frames"] == 3 and written["output_fps"] == 25
   shapes = {"scale": (1, 1), "R": (1, 3, 3), "exp": (1, 21, 3), "t": (1, 3), "kp": (1, 21, 3),
@@ -217,14 +218,14 @@ def test_official_pkl_round_trip_with_keypoints(tmp_path):
   assert [x.shape for x in written["c_eyes_lst"]] == [(1, 2)] * 3
   assert [x.shape for x in written["c_lip_lst"]] == [(1, 1)] * 3
   assert all(x.dtype == np.float32 for x in written["c_eyes_lst"] + written["c_lip_lst"])
-  assert_same_template(templates.load_template(path), tpl)
+  assert_same_template(formats.load_template(path), tpl)
 
 
 def test_official_pkl_without_ratios(tmp_path):
   tpl = synthetic(frames=2, ratios=False, keypoints=False, fps=29.97)
-  written = trusted_pickle(templates.save_template_official_pkl(tmp_path / "a.pkl", tpl))
+  written = trusted_pickle(official_pkl.save_template_official_pkl(tmp_path / "a.pkl", tpl))
   assert list(written) == ["n_frames", "output_fps", "motion"]
-  back = templates.load_template(tmp_path / "a.pkl")
+  back = formats.load_template(tmp_path / "a.pkl")
   assert back.eye_ratios is None and back.lip_ratios is None and back.output_fps == 29.97
 
 
@@ -232,14 +233,14 @@ def test_constructor_derives_and_checks_frames():
   tpl = synthetic(frames=4)
   assert tpl.n_frames == 4 and tpl.source_format == "memory"
   # A field-by-field copy with sliced arrays (as `infer.py --max_frames` makes) stays consistent.
-  head = templates.MotionTemplate(**{f.name: getattr(tpl, f.name)[:2]
+  head = MotionTemplate(**{f.name: getattr(tpl, f.name)[:2]
                                      if isinstance(getattr(tpl, f.name), np.ndarray)
                                      else getattr(tpl, f.name) for f in dataclasses.fields(tpl)})
   assert head.n_frames == 2 and head.eye_ratios.shape == (2, 2)
-  raises_one_line(lambda: templates.MotionTemplate(output_fps=0, scale=tpl.scale, R=tpl.R,
+  raises_one_line(lambda: MotionTemplate(output_fps=0, scale=tpl.scale, R=tpl.R,
                                                    exp=tpl.exp, t=tpl.t),
                   match=("MotionTemplate", "output_fps"))
-  raises_one_line(lambda: templates.MotionTemplate(output_fps=25, scale=tpl.scale[:3], R=tpl.R,
+  raises_one_line(lambda: MotionTemplate(output_fps=25, scale=tpl.scale[:3], R=tpl.R,
                                                    exp=tpl.exp, t=tpl.t),
                   match=("'scale'", "(3, 1)"))
 
@@ -252,8 +253,8 @@ def test_failed_write_keeps_the_old_file(tmp_path, monkeypatch):
     f.write(b"\x80\x04partial")
     raise OSError("disk full")
 
-  monkeypatch.setattr(templates.pickle, "dump", broken_dump)
-  raises_one_line(templates.save_template_official_pkl, path, synthetic(),
+  monkeypatch.setattr(official_pkl.pickle, "dump", broken_dump)
+  raises_one_line(official_pkl.save_template_official_pkl, path, synthetic(),
                   match=(str(path), "disk full"))
   assert path.read_bytes() == b"old"
   assert os.listdir(tmp_path) == ["keep.pkl"]
@@ -282,7 +283,7 @@ def test_refuses_os_system(tmp_path):
   path = write_pickle(tmp_path / "evil.pkl", {"n_frames": 1, "motion": [
       _Reduces(os.system, f"touch {marker}")]})
   refused = f"{os.system.__module__}.system"  # 'posix.system' on Linux
-  for loader in (templates.load_template, templates.safe_load_pickle, templates.load_lip_array):
+  for loader in (formats.load_template, numpy_pickle.safe_load_pickle, lip_constant.load_lip_array):
     raises_one_line(loader, path, match=(path, refused, "refused"))
   assert not marker.exists()
 
@@ -296,21 +297,21 @@ def test_refuses_os_system(tmp_path):
 ])
 def test_refuses_other_globals(tmp_path, payload, refused):
   path = write_pickle(tmp_path / "evil.pkl", [payload])
-  raises_one_line(templates.load_template, path, match=(path, refused))
+  raises_one_line(formats.load_template, path, match=(path, refused))
   assert not (tmp_path / "never").exists() and not os.path.exists("never")
 
 
 def test_refuses_object_arrays(tmp_path):
   path = write_pickle(tmp_path / "obj.pkl", {"x": np.array([1, "a"], dtype=object)})
-  raises_one_line(templates.safe_load_pickle, path, match=(path, "object"))
+  raises_one_line(numpy_pickle.safe_load_pickle, path, match=(path, "object"))
   path = write_pickle(tmp_path / "void.pkl", {"x": np.zeros(2, dtype=[("a", "f4")])})
-  raises_one_line(templates.safe_load_pickle, path, match=(path, "refused numpy dtype"))
+  raises_one_line(numpy_pickle.safe_load_pickle, path, match=(path, "refused numpy dtype"))
 
 
 def test_refuses_extension_opcodes(tmp_path):
   path = tmp_path / "ext.pkl"
   path.write_bytes(b"\x80\x02\x82\x01.")  # EXT1 1: a copyreg extension, never vetted by name
-  raises_one_line(templates.safe_load_pickle, path, match=(str(path), "EXT1"))
+  raises_one_line(numpy_pickle.safe_load_pickle, path, match=(str(path), "EXT1"))
 
 
 @needs_assets
@@ -318,44 +319,45 @@ def test_refuses_truncated_template(tmp_path):
   data = open(D5, "rb").read()
   path = tmp_path / "d5_half.pkl"
   path.write_bytes(data[:len(data) // 2])
-  raises_one_line(templates.load_template, path, match=(str(path), "truncated"))
+  raises_one_line(formats.load_template, path, match=(str(path), "truncated"))
   (tmp_path / "empty.pkl").write_bytes(b"")
-  raises_one_line(templates.load_template, tmp_path / "empty.pkl", match=("is empty",))
+  raises_one_line(formats.load_template, tmp_path / "empty.pkl", match=("is empty",))
 
 
 def test_refuses_missing_files(tmp_path):
   for name in ("nope.pkl", "nope.npz"):
-    raises_one_line(templates.load_template, tmp_path / name, match=(name, "no such file"))
-  raises_one_line(templates.load_lip_array, tmp_path / "nope.pkl", match=("no such file",))
-  raises_one_line(templates.load_template, tmp_path / "motion.txt", match=(".pkl", ".npz"))
+    raises_one_line(formats.load_template, tmp_path / name, match=(name, "no such file"))
+  raises_one_line(lip_constant.load_lip_array, tmp_path / "nope.pkl", match=("no such file",))
+  raises_one_line(formats.load_template, tmp_path / "motion.txt", match=(".pkl", ".npz"))
 
 
 def test_refuses_foreign_npz(tmp_path):
   path = tmp_path / "other.npz"
   np.savez(path, a=np.zeros(3))
-  raises_one_line(templates.load_template, path,
+  raises_one_line(formats.load_template, path,
                   match=(str(path), "not an lp_jax motion template", "exp"))
   np.save(tmp_path / "single.npy", np.zeros(3))
   os.replace(tmp_path / "single.npy", tmp_path / "single.npz")
-  raises_one_line(templates.load_template, tmp_path / "single.npz", match=("single .npy",))
+  raises_one_line(formats.load_template, tmp_path / "single.npz", match=("single .npy",))
   (tmp_path / "junk.npz").write_bytes(b"PK\x03\x04 cut short")
-  raises_one_line(templates.load_template, tmp_path / "junk.npz", match=("junk.npz",))
+  raises_one_line(formats.load_template, tmp_path / "junk.npz", match=("junk.npz",))
   tpl = synthetic(frames=3)
   arrays = {k: getattr(tpl, k) for k in ("scale", "R", "exp", "t")}
   np.savez(tmp_path / "lying.npz", lp_jax_template=1, n_frames=5, output_fps=25.0, **arrays)
-  raises_one_line(templates.load_template, tmp_path / "lying.npz",
+  raises_one_line(formats.load_template, tmp_path / "lying.npz",
                   match=("n_frames says 5", "3 frames"))
   np.savez(tmp_path / "objects.npz", lp_jax_template=1, n_frames=3, output_fps=25.0,
            **dict(arrays, exp=np.array([None] * 3, dtype=object)))
-  raises_one_line(templates.load_template, tmp_path / "objects.npz", match=("objects.npz",))
+  raises_one_line(formats.load_template, tmp_path / "objects.npz", match=("objects.npz",))
 
 
 def test_refuses_bad_template_contents(tmp_path):
-  good = trusted_pickle(templates.save_template_official_pkl(tmp_path / "good.pkl", synthetic(3)))
+  good = trusted_pickle(official_pkl.save_template_official_pkl(tmp_path / "good.pkl",
+                                                                synthetic(3)))
 
   def check(obj, *match):
     path = write_pickle(tmp_path / "bad.pkl", obj)
-    raises_one_line(templates.load_template, path, match=(path,) + match)
+    raises_one_line(formats.load_template, path, match=(path,) + match)
 
   check(dict(good, motion=[], n_frames=0, c_eyes_lst=[], c_lip_lst=[]), "has no frames")
   check(dict(good, n_frames=20), "n_frames says 20", "holds 3 frames")

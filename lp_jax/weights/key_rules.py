@@ -4,7 +4,10 @@
 Flax module names equal the PyTorch attribute names, with Sequential / ModuleList entries named
 `<attr>.<index>`; a PyTorch key therefore maps to a Flax path by splitting on every dot that is
 not followed by a digit, and the leaf name and layout follow from the leaf and its rank alone.
+DDP's `module.` prefixes are stripped before the rules apply.
 """
+
+import re
 
 import numpy as np
 
@@ -24,6 +27,20 @@ DROPPED_LEAVES = ("num_batches_tracked",)  # BatchNorm bookkeeping, unused by th
 
 class UnknownKeyError(KeyError):
   pass
+
+
+def strip_ddp(key: str) -> str:
+  """Removes DDP `module.` prefixes wherever a path segment starts with one."""
+  return re.sub(r"(^|\.)module\.", r"\1", key)
+
+
+def torch_shape(shape: tuple, layout: str) -> tuple:
+  """The PyTorch shape of a Flax leaf of `shape` stored with `layout`."""
+  if layout == "conv":
+    return (shape[-1], shape[-2], *shape[:-2])
+  if layout == "linear":
+    return tuple(reversed(shape))
+  return tuple(shape)
 
 
 def module_path(key: str) -> tuple[tuple[str, ...], str]:

@@ -1,5 +1,5 @@
 # Copyright 2026 The lp_jax Authors. Licensed under the Apache License, Version 2.0.
-"""Tests for convert_weights.torch_pickle against files written by real torch.save."""
+"""Tests for lp_jax.weights.torch_pth against files written by real torch.save."""
 
 import builtins
 import collections
@@ -11,7 +11,7 @@ import ml_dtypes
 import numpy as np
 import pytest
 
-from convert_weights import torch_pickle
+from lp_jax.weights import torch_pth
 
 torch = pytest.importorskip('torch')
 
@@ -69,7 +69,7 @@ def test_state_dict_round_trip(tmp_path):
   state['extra_int'] = torch.arange(7, dtype=torch.int64) - 3
   path = _save(state, tmp_path)
 
-  loaded = torch_pickle.load_pth(path)
+  loaded = torch_pth.load_pth(path)
 
   assert isinstance(loaded, collections.OrderedDict)
   assert list(loaded) == list(state)
@@ -95,10 +95,10 @@ def test_non_contiguous_views(tmp_path):
   assert not tensors['transposed'].is_contiguous()
   assert tensors['offset_slice'].storage_offset() == 5
   # Saving one tensor by itself (not in a dict) takes the same path.
-  _assert_same(torch_pickle.load_pth(_save(tensors['transposed'], tmp_path, 't.pth')),
+  _assert_same(torch_pth.load_pth(_save(tensors['transposed'], tmp_path, 't.pth')),
                tensors['transposed'])
 
-  loaded = torch_pickle.load_pth(_save(tensors, tmp_path))
+  loaded = torch_pth.load_pth(_save(tensors, tmp_path))
 
   assert isinstance(loaded, dict)
   for key, tensor in tensors.items():
@@ -126,7 +126,7 @@ def test_float_dtypes(tmp_path):
       'u16': torch.tensor([0, 65535], dtype=torch.uint16),  # Saved via _rebuild_tensor_v3.
   }
 
-  loaded = torch_pickle.load_pth(_save(tensors, tmp_path))
+  loaded = torch_pth.load_pth(_save(tensors, tmp_path))
 
   for key, tensor in tensors.items():
     if tensor.dtype == torch.uint16:
@@ -154,7 +154,7 @@ def test_nested_checkpoint(tmp_path):
       'flags': [True, 1, (2, 'x')],
   }
 
-  loaded = torch_pickle.load_pth(_save(checkpoint, tmp_path))
+  loaded = torch_pth.load_pth(_save(checkpoint, tmp_path))
 
   assert list(loaded['model']) == ['module.weight', 'module.bias']
   for key, tensor in module_state.items():
@@ -186,7 +186,7 @@ def test_big_endian_byteorder(tmp_path):
         replace[suffix] = array.astype(array.dtype.newbyteorder('>')).tobytes()
   path = _rewrite_zip(src, tmp_path / 'big.pth', replace)
 
-  loaded = torch_pickle.load_pth(path)
+  loaded = torch_pth.load_pth(path)
 
   for key, tensor in tensors.items():
     _assert_same(loaded[key], tensor)
@@ -216,13 +216,13 @@ def test_refuses_os_system_without_running_it(tmp_path):
   src = _save({'w': torch.ones(2)}, tmp_path)
   path = _rewrite_zip(src, tmp_path / 'evil.pth', {'data.pkl': payload})
 
-  with pytest.raises(torch_pickle.UnsafePickleError) as excinfo:
-    torch_pickle.load_pth(path)
+  with pytest.raises(torch_pth.UnsafePickleError) as excinfo:
+    torch_pth.load_pth(path)
 
   message = _single_line_error(excinfo, path)
   assert f"global '{os.system.__module__}.system'" in message
   assert not marker.exists()
-  assert isinstance(excinfo.value, torch_pickle.CheckpointError)
+  assert isinstance(excinfo.value, torch_pth.CheckpointError)
   assert isinstance(excinfo.value, ValueError)
 
 
@@ -232,8 +232,8 @@ def test_refuses_builtins_eval(tmp_path):
   src = _save({'w': torch.ones(2)}, tmp_path)
   path = _rewrite_zip(src, tmp_path / 'evil.pth', {'data.pkl': payload})
 
-  with pytest.raises(torch_pickle.UnsafePickleError) as excinfo:
-    torch_pickle.load_pth(path)
+  with pytest.raises(torch_pth.UnsafePickleError) as excinfo:
+    torch_pth.load_pth(path)
 
   assert "'builtins.eval'" in _single_line_error(excinfo, path)
   assert not marker.exists()
@@ -248,8 +248,8 @@ def test_refuses_arbitrary_class(tmp_path):
   src = _save({'w': torch.ones(2)}, tmp_path)
   path = _rewrite_zip(src, tmp_path / 'class.pth', {'data.pkl': payload})
 
-  with pytest.raises(torch_pickle.UnsafePickleError) as excinfo:
-    torch_pickle.load_pth(path)
+  with pytest.raises(torch_pth.UnsafePickleError) as excinfo:
+    torch_pth.load_pth(path)
 
   assert '_Plain' in _single_line_error(excinfo, path)
 
@@ -260,8 +260,8 @@ def test_truncated_file(tmp_path):
   path = tmp_path / 'half.pth'
   path.write_bytes(data[:len(data) // 2])
 
-  with pytest.raises(torch_pickle.CheckpointError) as excinfo:
-    torch_pickle.load_pth(path)
+  with pytest.raises(torch_pth.CheckpointError) as excinfo:
+    torch_pth.load_pth(path)
 
   assert 'corrupt' in _single_line_error(excinfo, path)
 
@@ -274,8 +274,8 @@ def test_corrupt_storage_bytes(tmp_path):
   path = tmp_path / 'crc.pth'
   path.write_bytes(bytes(data))
 
-  with pytest.raises(torch_pickle.CheckpointError) as excinfo:
-    torch_pickle.load_pth(path)
+  with pytest.raises(torch_pth.CheckpointError) as excinfo:
+    torch_pth.load_pth(path)
 
   assert 'CRC' in _single_line_error(excinfo, path)
 
@@ -284,8 +284,8 @@ def test_short_storage_record(tmp_path):
   src = _save({'w': torch.ones(8)}, tmp_path)
   path = _rewrite_zip(src, tmp_path / 'short.pth', {'data/0': bytes(12)})
 
-  with pytest.raises(torch_pickle.CheckpointError) as excinfo:
-    torch_pickle.load_pth(path)
+  with pytest.raises(torch_pth.CheckpointError) as excinfo:
+    torch_pth.load_pth(path)
 
   assert 'truncated' in _single_line_error(excinfo, path)
 
@@ -294,8 +294,8 @@ def test_missing_data_pkl(tmp_path):
   src = _save({'w': torch.ones(8)}, tmp_path)
   path = _rewrite_zip(src, tmp_path / 'nopkl.pth', {'data.pkl': None})
 
-  with pytest.raises(torch_pickle.CheckpointError) as excinfo:
-    torch_pickle.load_pth(path)
+  with pytest.raises(torch_pth.CheckpointError) as excinfo:
+    torch_pth.load_pth(path)
 
   assert 'data.pkl' in _single_line_error(excinfo, path)
 
@@ -306,8 +306,8 @@ def test_truncated_pickle(tmp_path):
     pkl = z.read(next(n for n in z.namelist() if n.endswith('/data.pkl')))
   path = _rewrite_zip(src, tmp_path / 'cut.pth', {'data.pkl': pkl[:len(pkl) // 2]})
 
-  with pytest.raises(torch_pickle.CheckpointError) as excinfo:
-    torch_pickle.load_pth(path)
+  with pytest.raises(torch_pth.CheckpointError) as excinfo:
+    torch_pth.load_pth(path)
 
   assert 'data.pkl' in _single_line_error(excinfo, path)
 
@@ -320,8 +320,8 @@ def test_unknown_storage_type(tmp_path):
   pkl = pkl.replace(b'torch\nFloatStorage\n', b'torch\nQInt8Storage\n')
   path = _rewrite_zip(src, tmp_path / 'q.pth', {'data.pkl': pkl})
 
-  with pytest.raises(torch_pickle.CheckpointError) as excinfo:
-    torch_pickle.load_pth(path)
+  with pytest.raises(torch_pth.CheckpointError) as excinfo:
+    torch_pth.load_pth(path)
 
   assert 'QInt8Storage' in _single_line_error(excinfo, path)
 
@@ -330,8 +330,8 @@ def test_not_a_zip(tmp_path):
   path = tmp_path / 'notes.pth'
   path.write_text('these are not weights\nsecond line\n')
 
-  with pytest.raises(torch_pickle.CheckpointError) as excinfo:
-    torch_pickle.load_pth(path)
+  with pytest.raises(torch_pth.CheckpointError) as excinfo:
+    torch_pth.load_pth(path)
 
   message = _single_line_error(excinfo, path)
   assert 'not a zip' in message and 'legacy' in message
@@ -341,8 +341,8 @@ def test_legacy_format(tmp_path):
   path = _save({'w': torch.ones(2)}, tmp_path)
   torch.save({'w': torch.ones(2)}, path, _use_new_zipfile_serialization=False)
 
-  with pytest.raises(torch_pickle.CheckpointError) as excinfo:
-    torch_pickle.load_pth(path)
+  with pytest.raises(torch_pth.CheckpointError) as excinfo:
+    torch_pth.load_pth(path)
 
   assert 'legacy' in _single_line_error(excinfo, path)
 
@@ -350,7 +350,7 @@ def test_legacy_format(tmp_path):
 def test_missing_path(tmp_path):
   path = tmp_path / 'does_not_exist.pth'
 
-  with pytest.raises(torch_pickle.CheckpointError) as excinfo:
-    torch_pickle.load_pth(str(path))
+  with pytest.raises(torch_pth.CheckpointError) as excinfo:
+    torch_pth.load_pth(str(path))
 
   assert 'no such file' in _single_line_error(excinfo, path)
