@@ -13,7 +13,7 @@ import pytest
 
 import face_standins
 from conftest import ROOT, SHARED
-from lp_jax import templates
+from lp_jax.motion_template.formats import load_template
 from lp_jax.inference import assets
 from lp_jax.io import images, probe, video_reader
 
@@ -61,7 +61,7 @@ def test_video_driving_with_audio(env):
   info = probe.probe_video(str(out / "s31--d11.mp4"))
   assert info.fps_int == 25 and info.has_audio
   # Without face models there are no eye / lip ratios, which the official pkl needs: our npz.
-  tpl = templates.load_template(str(out / "d11.npz"))
+  tpl = load_template(str(out / "d11.npz"))
   assert tpl.n_frames == 3 and tpl.output_fps == 25 and tpl.x_s.shape == (3, 21, 3)
   assert sorted(os.listdir(out)) == ["d11.npz", "s31--d11.mp4", "s31--d11_concat.mp4"]
   # The template of the driving video drives the same animation without the video.
@@ -80,7 +80,7 @@ def test_video_without_audio_and_official_template(env):
                     "exp")
   assert proc.returncode == 0, proc.stderr
   assert not probe.probe_video(str(out / "s31--d0.mp4")).has_audio
-  tpl = templates.load_template(str(out / "d0.pkl"))  # official layout (default), safe reader
+  tpl = load_template(str(out / "d0.pkl"))  # official layout (default), safe reader
   assert tpl.n_frames == 2 and tpl.kp.shape == (2, 21, 3)
   proc, out = infer(env, "-s", S31, "-d", D1, "--no_flag_do_crop", "--max_frames", "2",
                     out="tpl")
@@ -115,7 +115,7 @@ def test_crop_paste_back_retargeting_and_gif(env):
   assert frames_of(out / "s0--d11_concat.mp4") == (3, (1536, 512))
   assert probe.probe_video(str(out / "s0--d11.mp4")).has_audio
   assert (out / "s0--d11.gif").stat().st_size > 0
-  tpl = templates.load_template(str(out / "d11.pkl"))
+  tpl = load_template(str(out / "d11.pkl"))
   assert tpl.eye_ratios.shape == (3, 2) and tpl.lip_ratios.shape == (3, 1)
   np.testing.assert_allclose(tpl.eye_ratios, 0.3, atol=1e-3)  # the stand-in's open eyes
   # Outside the pasted face the frames are the source photo (up to video compression).
