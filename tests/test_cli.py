@@ -291,8 +291,8 @@ def test_animals_pipeline(tiny, tmp_path):
   assert not job.options.flag_do_crop and any("X-Pose" in n for n in job.notes)
   frames = list(job.frames())
   assert len(frames) == 2 and frames[0].result.shape == (512, 512, 3)
-  src = {k: np.asarray(v, np.float64) for k, v in job.pipe.encode_source(
-      job.source[0], job.source[1].crop256).info.items()}
+  src = {k: np.asarray(v, np.float64)
+         for k, v in job.pipe.encode_source(job.source.face.crop256).info.items()}
   tpl = job.template()
   t = np.asarray(tpl.t, np.float64).copy()
   t[:, 2] = 0

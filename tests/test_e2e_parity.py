@@ -19,6 +19,7 @@ import pytest
 from conftest import GOLDEN_DIR, SHARED, write_official
 from lp_jax.inference import cli
 from lp_jax.inference import run as infer_run
+from lp_jax.inference import source_video
 from lp_jax.io import images, kinds, video_reader
 from lp_jax.preprocess import crop as crop_lib
 
@@ -210,25 +211,26 @@ def compare_case(e2e, case, job, frames) -> Table:
     t.close(f"det/{stage}/kps", [f.kps for f in faces], g(f"det/{stage}/kps"), TOL["kps"])
     t.close(f"det/{stage}/lmk106", [f.landmark_2d_106 for f in faces], g(f"det/{stage}/lmk106"),
             TOL["lmk106"])
-  if job.video is None:  # image source
-    rgb, face = job.source
+  video = job.source if isinstance(job.source, source_video.SourceVideo) else None
+  if video is None:  # image source
+    face = job.source.face
     t.images("src/img_crop_256x256", face.crop256, g("src/img_crop_256x256"), 1.0)
     t.close("src/lmk_crop", face.lmk, g("src/lmk_crop"), TOL["lmk"])
     t.close("src/M_c2o", face.m_c2o, g("src/M_c2o"), TOL["matrix"])
     t.close("src/M_o2c", face.m_o2c, g("src/M_o2c"), TOL["matrix"])
   else:
-    faces = [f for _, f in job.video.frames(limit=len(frames))]
+    faces = [f for _, f in video.frames(limit=len(frames))]
     t.images("src/frame_crop_256", [f.crop256 for f in faces], g("src/frame_crop_256"), 1.0)
     t.close("src/M_c2o", [f.m_c2o for f in faces], g("src/M_c2o"), TOL["matrix"])
     lmk256 = [crop_lib.transform_pts(f.lmk.astype(np.float64), f.m_o2c) * 0.5 for f in faces]
     t.close("src/lmk_crop_256", lmk256, g("src/lmk_crop_256"), TOL["lmk"])
-    ratios = job.video.ratios
+    ratios = video.ratios
     t.close("src/c_eyes", ratios.eye[:len(frames), None], g("src/c_eyes"), TOL["ratio"])
     t.close("src/c_lip", ratios.lip[:len(frames), None], g("src/c_lip"), TOL["ratio"])
     for k in ("scale", "R", "exp", "t", "kp", "x_s"):
-      t.close(f"src/motion/{k}", motion_as_recorded(k, job.video.motion[k][:len(frames)],
-                                                    g(f"src/motion/{k}")), g(f"src/motion/{k}"),
-              TOL["motion"])
+      ours = job.animation.source_motion[k][:len(frames)]
+      t.close(f"src/motion/{k}", motion_as_recorded(k, ours, g(f"src/motion/{k}")),
+              g(f"src/motion/{k}"), TOL["motion"])
   compare_driving(t, job, frames, g, has)
   t.close("kp/x_s", [f.x_s[None] for f in frames], g("kp/x_s"), TOL["kp"])
   t.close("kp/x_d", [f.x_d[None] for f in frames], g("kp/x_d"), TOL["kp"])
@@ -236,11 +238,11 @@ def compare_case(e2e, case, job, frames) -> Table:
   t.images("out/crop", [f.crop for f in frames], g("out/crop"))
   if bool(g("out/pasteback")):
     t.images("out/pasted", [f.result for f in frames], g("out/pasted"))
-  kind = "video" if (job.video is not None or job.driving.is_video
+  kind = "video" if (video is not None or job.driving.is_video
                      or job.driving.kind == "template") else "image"
   t.equal("out/kind", kind, str(g("out/kind")))
   if kind == "video":
-    fps = job.video.info.fps_int if job.video is not None else job.driving.fps
+    fps = video.info.fps_int if video is not None else job.driving.fps
     t.equal("out/fps", fps, int(g("out/fps")))
   t.check()
   return t

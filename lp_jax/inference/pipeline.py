@@ -87,6 +87,7 @@ class Animation:
   # Motion and ratios of the animated driving frames, filled as frames are consumed (none for a
   # template driver: the template is the motion).
   driving_motion: list = dataclasses.field(default_factory=list)
+  source_motion: dict | None = None  # a source video's per-frame motion [T] (with x_s)
 
   def __iter__(self) -> Iterator[Frame]:
     return self.frames
@@ -229,6 +230,7 @@ class LivePortrait:
     src = self.motion_of_stream(face.crop256 for _, face in video.frames(limit=n_drv))
     if not src:
       raise ValueError(f"{video.path}: no usable source frames")
+    anim.source_motion = src
     n = src["exp"].shape[0]  # min(source, driving) frames for a driving video
     src_ratios = None if video.ratios is None else Ratios(video.ratios.eye[:n],
                                                           video.ratios.lip[:n])

@@ -159,7 +159,7 @@ def prepare(args: argparse.Namespace, *, source_frames: int | None = None,
   if pipe.synthetic:
     logger.warning("warning: %s holds synthetic, untrained weights: the output shows that the "
                    "pipeline runs, not what LivePortrait looks like", args.weights)
-  return Job(args, options, pipe, source, driving, notes, paste_back, start)
+  return Job(args, options, pipe, faces, source, driving, notes, paste_back, start)
 
 
 @dataclasses.dataclass
@@ -168,6 +168,7 @@ class Job:
   args: argparse.Namespace
   options: AnimationOptions
   pipe: LivePortrait
+  faces: FaceStage  # the face models the inputs were prepared with
   source: SourceImage | source_video.SourceVideo
   driving: driving_stream.DrivingInput
   notes: list  # from preparing the inputs; the animation adds its own
