@@ -1,0 +1,28 @@
+# Copyright 2026 The lp_jax Authors. Licensed under the Apache License, Version 2.0.
+"""Fixed-shape batching of host arrays: every jitted call sees one shape, so compiles once."""
+
+from typing import Iterator
+
+import numpy as np
+
+
+def pad_to_batch(x: np.ndarray, batch_size: int) -> tuple[np.ndarray, int]:
+  """`x` [N, ...] padded along axis 0 to a multiple of `batch_size`; returns (padded, N).
+
+  Padding repeats the last row: a real input, so the padded rows compute ordinary values that
+  the caller drops (keeping the first N results).
+  """
+  x = np.asarray(x)
+  n = x.shape[0]
+  pad = -n % batch_size
+  if pad:
+    x = np.concatenate([x, np.repeat(x[-1:], pad, axis=0)])
+  return x, n
+
+
+def iter_batches(x: np.ndarray, batch_size: int) -> Iterator[tuple[np.ndarray, int]]:
+  """(batch [batch_size, ...], number of real rows) over `x` [N, ...] in order, the last one
+  padded by `pad_to_batch`; nothing for N = 0."""
+  x = np.asarray(x)
+  for i in range(0, x.shape[0], batch_size):
+    yield pad_to_batch(x[i:i + batch_size], batch_size)
