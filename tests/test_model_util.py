@@ -1,5 +1,6 @@
 # Copyright 2026 The lp_jax Authors. Licensed under the Apache License, Version 2.0.
-"""lp_jax.models.util against PyTorch: instance / layer / batch norm, nearest resizing."""
+"""lp_jax.models.util against PyTorch: instance / layer / batch norm (eval, one training step,
+three compounding running-statistics updates in 2-D and 3-D), nearest resizing."""
 
 import jax
 import jax.numpy as jnp
@@ -83,3 +84,38 @@ def test_resize_nearest_2d_matches_torch(torch, size):
   ref = torch.nn.functional.interpolate(torch.from_numpy(x), size=size, mode="nearest").numpy()
   out = jax.jit(util.resize_nearest_2d, static_argnums=1)(jnp.asarray(_nc_last(x)), size)
   np.testing.assert_array_equal(out, _nc_last(ref))
+
+
+@pytest.mark.parametrize("ndim", [2, 3])
+def test_batch_norm_train_update_matches_torch(torch, ndim):
+  """Batch statistics normalise; running mean / *unbiased* var update with momentum 0.1."""
+  rng = np.random.default_rng(3)
+  shape = (3, 4, 5, 6) if ndim == 2 else (2, 4, 3, 5, 6)  # N C (D) H W
+  bn = (torch.nn.BatchNorm2d(4) if ndim == 2 else torch.nn.BatchNorm3d(4)).train()
+  with torch.no_grad():
+    bn.running_mean.copy_(torch.from_numpy(rng.standard_normal(4).astype(np.float32)))
+    bn.running_var.copy_(torch.from_numpy(rng.uniform(0.5, 2, 4).astype(np.float32)))
+    bn.weight.copy_(torch.from_numpy(rng.standard_normal(4).astype(np.float32)))
+    bn.bias.copy_(torch.from_numpy(rng.standard_normal(4).astype(np.float32)))
+  variables = {"params": {"scale": bn.weight.detach().numpy().copy(),
+                          "bias": bn.bias.detach().numpy().copy()},
+               "batch_stats": {"mean": bn.running_mean.numpy().copy(),
+                               "var": bn.running_var.numpy().copy()}}
+  module = util.batch_norm(train=True)
+  xs = [rng.normal(0.3, 1.7, shape).astype(np.float32) for _ in range(3)]
+  apply = jax.jit(lambda v, a: module.apply(v, a, mutable=["batch_stats"]))
+  for x in xs:  # three updates: the running statistics compound
+    ref = bn(torch.from_numpy(x)).detach().numpy()
+    out, upd = apply(variables, jnp.asarray(np.moveaxis(x, 1, -1)))
+    variables = {**variables, **upd}
+    np.testing.assert_allclose(out, np.moveaxis(ref, 1, -1), atol=2e-5)
+  np.testing.assert_allclose(variables["batch_stats"]["mean"], bn.running_mean.numpy(),
+                             rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(variables["batch_stats"]["var"], bn.running_var.numpy(),
+                             rtol=1e-5, atol=1e-6)
+  # Eval mode then normalises with those running statistics, like torch's eval().
+  x = xs[0]
+  bn.eval()
+  ref = bn(torch.from_numpy(x)).detach().numpy()
+  out = util.batch_norm(train=False).apply(variables, jnp.asarray(np.moveaxis(x, 1, -1)))
+  np.testing.assert_allclose(out, np.moveaxis(ref, 1, -1), atol=2e-5)

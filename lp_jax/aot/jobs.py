@@ -87,7 +87,7 @@ def training_program(config, target: Target, devices: list,
                      per_device_batch: int | None = None) -> Program:
   """The jitted Stage I / II step of `config` on `target`, with abstract arguments."""
   from lp_jax.training import mesh as mesh_lib  # pylint: disable=g-import-not-at-top
-  from lp_jax.training import state as state_lib  # pylint: disable=g-import-not-at-top
+  from lp_jax.training import placement, stages  # pylint: disable=g-import-not-at-top
   from lp_jax.training import step as step_lib  # pylint: disable=g-import-not-at-top
 
   if config.get("num_devices"):
@@ -102,7 +102,7 @@ def training_program(config, target: Target, devices: list,
     per_device_batch = config.batch_size // shards
   global_batch = per_device_batch * shards
 
-  setup = state_lib.stage_setup(config)
+  setup = stages.for_config(config).setup()
   key = jax.eval_shape(lambda: jax.random.key(0))
   abstract = jax.eval_shape(setup.init_fn, key)
   shardings = mesh_lib.state_shardings(abstract, mesh, config.sharding)
@@ -114,9 +114,9 @@ def training_program(config, target: Target, devices: list,
   fn = step_lib.jit_step(step_lib.stage1_step if config.stage == 1 else step_lib.stage2_step,
                          models=setup.models, loss_config=config.loss, mesh=mesh,
                          state_shardings=shardings, extra_shardings=extra_shardings)
-  args = (state_lib.with_shardings(abstract, shardings),
+  args = (placement.with_shardings(abstract, shardings),
           abstract_batch(config, global_batch, mesh_lib.batch_sharding(mesh)),
-          state_lib.with_shardings(extra, extra_shardings),
+          placement.with_shardings(extra, extra_shardings),
           jax.ShapeDtypeStruct(key.shape, key.dtype, sharding=replicated))
   precision = "bf16" if config.get("mixed_precision") else "fp32"
   return Program(f"stage{config.stage}_step", fn, args, axes, per_device_batch, global_batch,

@@ -1,7 +1,7 @@
 # Copyright 2026 The lp_jax Authors. Licensed under the Apache License, Version 2.0.
 """The Grain training stream and the held-out eval clips.
 
-The training chain (STYLE.md section 7):
+The training chain:
 
   per kind (video, image):  MapDataset.source(clip ids).seed(seed + kind).shuffle().repeat()
   MapDataset.mix([video, image], mixture weights)
