@@ -5,7 +5,7 @@ Usage:
 
   from configs import data
   cfg = data.get_config()        # full size (256x256), folder or TFDS source set by the caller
-  cfg = data.get_config("tiny")  # 256x256, ../shared/assets, no worker processes, 8 eval frames
+  cfg = data.get_config("tiny")  # 256x256, $LP_SHARED/assets, no workers, 8 eval frames
 
   ds = lp_jax.data.make_train_dataset(cfg, global_batch_size=8)
   batch = next(iter(ds))          # source/driving [B, S, S, 3] float32 in [0, 1], ...

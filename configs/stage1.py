@@ -3,11 +3,11 @@
 
   python train.py --config configs/stage1.py:tiny --workdir /tmp/lp_stage1_tiny
 
-trains the narrow 'tiny' networks on ../shared/assets (videos and photos mixed) on CPU in
-seconds per step; metrics.jsonl in the workdir shows loss/* falling over the first few dozen
-steps and checkpoints/ holds the last `checkpoint.keep` checkpoints (a rerun resumes). The full
-recipe (official widths, pretrained VGG-19 / HopeNet / ArcFace, fine-tuning from the released
-weights) is
+trains the narrow 'tiny' networks on the sample assets of configs/data.py's tiny data (videos
+and photos mixed, $LP_SHARED/assets) on CPU in seconds per step; metrics.jsonl in the workdir
+shows loss/* falling over the first few dozen steps and checkpoints/ holds the last
+`checkpoint.keep` checkpoints (a rerun resumes). The full recipe (official widths, pretrained
+VGG-19 / HopeNet / ArcFace, fine-tuning from the released weights) is
 
   python train.py --config configs/stage1.py --workdir gs://bucket/lp_stage1 \
     --config.data.tfds_dir=... --config.init_from=weights/lp_jax \
@@ -22,13 +22,12 @@ from ml_collections import config_dict
 
 from configs import auxiliary as aux_configs
 from configs import data as data_configs
+from configs import losses as loss_configs
 from configs import models as model_configs
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   """The Stage I config; `arg` = None/'full' or 'tiny'."""
-  from lp_jax.training import objectives  # pylint: disable=g-import-not-at-top
-
   tiny = arg == "tiny"
   if arg not in (None, "", "full", "tiny"):
     raise ValueError(f"configs/stage1.py: unknown arg {arg!r} (expected 'full' or 'tiny')")
@@ -45,7 +44,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   # 'random' initialises VGG / HopeNet / ArcFace randomly (tests: every term runs, meaninglessly).
   c.aux_init = "random" if tiny else "paths"
   c.data = data_configs.get_config("tiny" if tiny else None)  # Grain stream (lp_jax.data)
-  c.loss = objectives.default_loss_config(1)  # weights of every Stage I term
+  c.loss = loss_configs.get_config(1)  # weights of every Stage I term
 
   c.batch_size = 2 if tiny else 32  # global batch (split over processes, then mesh devices)
   c.total_steps = 30 if tiny else 200_000  # optimizer steps

@@ -3,9 +3,9 @@
 
   python train.py --config configs/stage2.py:tiny --workdir /tmp/lp_stage2_tiny
 
-trains the tiny retargeting MLPs on a random tiny base (or on --config.init_from) with
-../shared/assets on CPU in seconds; metrics.jsonl shows loss/* falling. The full run freezes a
-converted official base or a Stage I run:
+trains the tiny retargeting MLPs on a random tiny base (or on --config.init_from) with the
+sample assets of configs/data.py's tiny data on CPU in seconds; metrics.jsonl shows loss/*
+falling. The full run freezes a converted official base or a Stage I run:
 
   python train.py --config configs/stage2.py --workdir DIR --config.init_from=weights/lp_jax
 
@@ -15,17 +15,16 @@ eye / lip weights (fine-tuning); without them the MLPs start from scratch. `arg`
 
 import ml_collections
 
+from configs import losses as loss_configs
 from configs import stage1
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   """The Stage II config; `arg` = None/'full' or 'tiny'."""
-  from lp_jax.training import objectives  # pylint: disable=g-import-not-at-top
-
   c = stage1.get_config(arg)  # model, data, mesh, checkpoint, logging fields as in Stage I
   tiny = arg == "tiny"
   c.stage = 2  # retargeting objective; the base is frozen
-  c.loss = objectives.default_loss_config(2)  # weights of every Stage II term
+  c.loss = loss_configs.get_config(2)  # weights of every Stage II term
   c.aux_init = "none"  # Stage II uses no VGG / HopeNet / ArcFace / discriminator
   c.batch_size = 2 if tiny else 64  # global batch
   c.total_steps = 30 if tiny else 60_000  # optimizer steps

@@ -378,7 +378,7 @@ def test_logits_to_degrees_and_configs():
   np.testing.assert_allclose(hopenet.logits_to_degrees(logits), [0.0], atol=1e-5)
   np.testing.assert_allclose(hopenet.logits_to_degrees(jnp.zeros((66,))), -1.5, atol=1e-5)
   cfg = aux_configs.get_config("arcface=r50")
-  assert tuple(cfg.arcface.layers) == arcface.IRESNET_LAYERS["r50"]
+  assert tuple(cfg.arcface.layers) == aux_configs.IRESNET_LAYERS["r50"]
   assert dict(cfg.paths) == {"vgg19": None, "hopenet": None, "arcface": None}
   with pytest.raises(ValueError, match="unknown"):
     aux_configs.get_config("huge")

@@ -12,9 +12,14 @@ import ml_collections
 import numpy as np
 import pytest
 
+from configs import auxiliary as aux_configs
+from configs import losses as loss_configs
 from configs import models as model_configs
 from lp_jax.models import liveportrait
-from lp_jax.training import losses, objectives, regions, transforms
+from lp_jax.ops import resize
+from lp_jax.training import losses, regions, transforms
+from lp_jax.training.objectives import stage1 as stage1_objective
+from lp_jax.training.objectives import stage2 as stage2_objective
 
 S = 64  # data resolution of the objective tests (F and M still see 256)
 
@@ -62,7 +67,7 @@ class TinyDiscriminator(nn.Module):
   def __call__(self, x, train: bool = False):
     outs = []
     for s in self.scales:
-      h = losses.resize(x, int(x.shape[1] * s))
+      h = resize.resize(x, int(x.shape[1] * s))
       f1 = nn.leaky_relu(nn.Conv(4, (3, 3), (2, 2))(h), 0.2)
       f1 = nn.BatchNorm(use_running_average=not train)(f1)
       f2 = nn.leaky_relu(nn.Conv(8, (3, 3), (2, 2))(f1), 0.2)
@@ -209,17 +214,17 @@ def test_regions_boxes_crops_masks():
 
 def test_keypoint_ratio_proxy():
   """Stage II openness from keypoints: lid gaps, widths from landmarks or the eye distance."""
-  cfg = objectives.default_loss_config(2)
+  cfg = loss_configs.get_config(2)
   x = jnp.zeros((2, 21, 3))
   x = x.at[:, 11].set([-0.2, -0.1, 0.0]).at[:, 13].set([-0.2, -0.06, 0.0])  # left gap 0.04
   x = x.at[:, 15].set([0.2, -0.11, 0.0]).at[:, 16].set([0.2, -0.05, 0.0])  # right gap 0.06
   x = x.at[:, 14].set([0.0, 0.3, 0.0]).at[:, 17].set([0.0, 0.33, 0.0])  # lip gap 0.03
-  eye_gap, lip_gap = objectives._gaps(x, cfg)
+  eye_gap, lip_gap = stage2_objective._gaps(x, cfg)
   np.testing.assert_allclose(eye_gap[0], [0.04, 0.06], atol=1e-6)
   np.testing.assert_allclose(lip_gap[0], [0.03], atol=1e-6)
   batch = {"source_landmarks": jnp.asarray(_landmarks(2, S)),
            "has_landmarks": jnp.array([True, False])}
-  eye_w, lip_w = objectives._widths(x, batch, cfg, S)
+  eye_w, lip_w = stage2_objective._widths(x, batch, cfg, S)
   np.testing.assert_allclose(eye_w[0], [10 * 2 / S] * 2, rtol=1e-5)  # landmark eye width 10 px
   np.testing.assert_allclose(lip_w[0], [12 * 2 / S], rtol=1e-5)
   # Without landmarks: the lid centres are 0.4 apart (eye distance).
@@ -238,7 +243,7 @@ def tiny_setup():
 def make_tiny_setup():
   """(model config, Stage1Models with stand-in aux nets, F/M/W/G, aux and D variables)."""
   mcfg = model_configs.get_config("tiny")
-  models1 = objectives.Stage1Models.from_config(
+  models1 = stage1_objective.Stage1Models.from_config(
       mcfg, D=TinyDiscriminator(), vgg=TinyVgg(), hopenet=TinyHopeNet(), arcface=TinyArcFace())
   keys = jax.random.split(jax.random.key(0), 8)
   # Host-side random weights: compiling `init` of W and G alone costs more than the tests.
@@ -248,7 +253,7 @@ def make_tiny_setup():
   aux = {"vgg19": TinyVgg().init(keys[4], x), "hopenet": TinyHopeNet().init(keys[5], x),
          "arcface": TinyArcFace().init(keys[6], x)}
   disc = {r: TinyDiscriminator().init(k, x) for r, k in
-          zip(objectives.DISC_REGIONS, jax.random.split(keys[7], 3))}
+          zip(stage1_objective.DISC_REGIONS, jax.random.split(keys[7], 3))}
   return mcfg, models1, gen_vars, aux, disc
 
 
@@ -277,7 +282,7 @@ def _finite(tree):
 
 
 def _stage1_cfg():
-  cfg = objectives.default_loss_config(1)
+  cfg = loss_configs.get_config(1)
   cfg.regions.face_crop_size = 32
   cfg.regions.lip_crop_size = 16
   cfg.perceptual.scales = dict(full=(1.0, 0.5), face=(1.0,), lip=(1.0,))
@@ -286,18 +291,18 @@ def _stage1_cfg():
 
 def test_default_configs_and_term_reporting(tiny_setup):
   _, models1, *_ = tiny_setup
-  cfg = objectives.default_loss_config(1)
-  assert set(cfg.weights) == set(objectives.STAGE1_TERMS)
+  cfg = loss_configs.get_config(1)
+  assert set(cfg.weights) == set(stage1_objective.STAGE1_TERMS)
   assert cfg.weights.perceptual == 10 and cfg.weights.equivariance == 20
   assert len(cfg.wing.pairs) == 10
-  assert set(objectives.default_loss_config(2).weights) == set(objectives.STAGE2_TERMS)
-  bare = objectives.Stage1Models(models1.F, models1.M, models1.W, models1.G)
-  lines = objectives.describe_terms(bare, cfg)
+  assert set(loss_configs.get_config(2).weights) == set(stage2_objective.STAGE2_TERMS)
+  bare = stage1_objective.Stage1Models(models1.F, models1.M, models1.W, models1.G)
+  lines = stage1_objective.describe_terms(bare, cfg)
   assert "loss term perceptual is off (no vgg19 network)" in lines
   assert "loss term head_pose is off (no hopenet network)" in lines
-  assert not objectives.describe_terms(models1, cfg)
+  assert not stage1_objective.describe_terms(models1, cfg)
   with pytest.raises(ValueError):
-    objectives.default_loss_config(3)
+    loss_configs.get_config(3)
 
 
 def _sgd(params, grads, lr):
@@ -316,14 +321,14 @@ def test_stage1_jit_grad_and_sgd(tiny_setup):
   disc_params, disc_state = _split(disc)
 
   def gen_loss(p, st, rng):
-    return objectives.stage1_generator_loss(models1, p, st, disc, aux, batch, rng, cfg)
+    return stage1_objective.stage1_generator_loss(models1, p, st, disc, aux, batch, rng, cfg)
 
   grad_fn = jax.jit(jax.value_and_grad(gen_loss, has_aux=True))
   rng = jax.random.key(1)
   (total, (new_state, metrics, generated)), grads = grad_fn(params, state, rng)
-  assert {f"loss/{t}" for t in objectives.STAGE1_TERMS} | {"loss/total"} <= set(metrics)
+  assert {f"loss/{t}" for t in stage1_objective.STAGE1_TERMS} | {"loss/total"} <= set(metrics)
   assert _finite((total, metrics, grads, new_state))
-  for t in objectives.STAGE1_TERMS:
+  for t in stage1_objective.STAGE1_TERMS:
     assert float(metrics[f"loss/{t}"]) > 0, t  # every term computed (all aux present)
   assert generated["image"].shape == (1, S, S, 3)
   # F and W BatchNorm statistics and G's spectral-norm vectors advance in training mode.
@@ -334,12 +339,12 @@ def test_stage1_jit_grad_and_sgd(tiny_setup):
     assert float(sum(jnp.sum(jnp.abs(x)) for x in jax.tree.leaves(g))) > 0, name
 
   disc_fn = jax.jit(jax.value_and_grad(
-      lambda dp, ds: objectives.stage1_discriminator_loss(models1, dp, ds, generated, batch,
-                                                          None, cfg), has_aux=True))
+      lambda dp, ds: stage1_objective.stage1_discriminator_loss(models1, dp, ds, generated,
+                                                                batch, None, cfg), has_aux=True))
   (d_total, (d_state, d_metrics)), d_grads = disc_fn(disc_params, disc_state)
-  assert {f"loss/{t}" for t in objectives.DISC_TERMS} | {"loss/disc_total"} <= set(d_metrics)
+  assert {f"loss/{t}" for t in stage1_objective.DISC_TERMS} | {"loss/disc_total"} <= set(d_metrics)
   assert _finite((d_total, d_metrics, d_grads)) and float(d_total) > 0
-  assert set(d_state) == set(objectives.DISC_REGIONS)
+  assert set(d_state) == set(stage1_objective.DISC_REGIONS)
 
   # A plain gradient step on the one batch (same warp) lowers the generator loss (827 -> 457
   # at seed 0; one step keeps the test short, each call costs ~10 s on CPU).
@@ -350,19 +355,19 @@ def test_stage1_jit_grad_and_sgd(tiny_setup):
 def test_stage1_without_aux_networks(tiny_setup):
   """No D / VGG / HopeNet / ArcFace: the terms are off but still reported (traced only)."""
   _, models1, gen_vars, _, _ = tiny_setup
-  bare = objectives.Stage1Models(models1.F, models1.M, models1.W, models1.G)
+  bare = stage1_objective.Stage1Models(models1.F, models1.M, models1.W, models1.G)
   cfg = ml_collections.FrozenConfigDict(_stage1_cfg())  # TRAIN passes a frozen (hashable) copy
   params, state = _split(gen_vars)
   batch = make_batch(2, has_landmarks=False)
   total, (_, metrics, generated) = jax.eval_shape(
-      lambda p: objectives.stage1_generator_loss(bare, p, state, None, None, batch,
-                                                 jax.random.key(0), cfg), params)
+      lambda p: stage1_objective.stage1_generator_loss(bare, p, state, None, None, batch,
+                                                       jax.random.key(0), cfg), params)
   assert total.shape == () and generated["image"].shape == (2, S, S, 3)
-  assert {f"loss/{t}" for t in objectives.STAGE1_TERMS} | {"loss/total"} <= set(metrics)
-  disc_total, (_, d_metrics) = objectives.stage1_discriminator_loss(
+  assert {f"loss/{t}" for t in stage1_objective.STAGE1_TERMS} | {"loss/total"} <= set(metrics)
+  disc_total, (_, d_metrics) = stage1_objective.stage1_discriminator_loss(
       bare, {}, {}, {"image": jnp.zeros((2, S, S, 3))}, batch, None, cfg)
   assert float(disc_total) == 0.0
-  assert all(float(d_metrics[f"loss/{t}"]) == 0.0 for t in objectives.DISC_TERMS)
+  assert all(float(d_metrics[f"loss/{t}"]) == 0.0 for t in stage1_objective.DISC_TERMS)
 
 
 @pytest.mark.slow
@@ -371,18 +376,18 @@ def test_stage2_jit_grad_and_sgd(tiny_setup):
   # identity, which the objective allows.
   mcfg, _, gen_vars, _, _ = tiny_setup
   batch = make_batch(1, has_landmarks=False, seed=1)
-  models2 = objectives.Stage2Models.from_config(mcfg)
-  cfg = objectives.default_loss_config(2)
+  models2 = stage2_objective.Stage2Models.from_config(mcfg)
+  cfg = loss_configs.get_config(2)
   mlp = {n: liveportrait.random_variables(n, mcfg, i)["params"]
          for i, n in enumerate(("stitching", "eye", "lip"))}
   grad_fn = jax.jit(jax.value_and_grad(
-      lambda p, rng: objectives.stage2_loss(models2, p, gen_vars, batch, rng, cfg),
+      lambda p, rng: stage2_objective.stage2_loss(models2, p, gen_vars, batch, rng, cfg),
       has_aux=True))
   rng = jax.random.key(4)
   (total, metrics), grads = grad_fn(mlp, rng)
-  assert {f"loss/{t}" for t in objectives.STAGE2_TERMS} | {"loss/total"} <= set(metrics)
+  assert {f"loss/{t}" for t in stage2_objective.STAGE2_TERMS} | {"loss/total"} <= set(metrics)
   assert _finite((total, metrics, grads))
-  for t in objectives.STAGE2_TERMS:
+  for t in stage2_objective.STAGE2_TERMS:
     assert float(metrics[f"loss/{t}"]) > 0, t
   for n in mlp:
     assert float(sum(jnp.sum(jnp.abs(g)) for g in jax.tree.leaves(grads[n]))) > 0, n
@@ -393,15 +398,14 @@ def test_stage2_jit_grad_and_sgd(tiny_setup):
 def test_stage1_traces_with_real_tiny_aux_networks(tiny_setup):
   """The AUX networks (configs/auxiliary 'tiny') fit the objectives: traced, not compiled."""
   auxiliary = pytest.importorskip("lp_jax.models.auxiliary")
-  from configs import auxiliary as aux_configs  # pylint: disable=g-import-not-at-top
   acfg = aux_configs.get_config("tiny")
   mcfg, _, gen_vars, _, _ = tiny_setup
   kinds = {"vgg": "vgg19", "hopenet": "hopenet", "arcface": "arcface", "D": "discriminator"}
-  models1 = objectives.Stage1Models.from_config(
+  models1 = stage1_objective.Stage1Models.from_config(
       mcfg, **{field: auxiliary.build(kind, acfg) for field, kind in kinds.items()})
   aux = {k: auxiliary.abstract_variables(k, acfg) for k in auxiliary.PRETRAINED_KINDS}
   d_vars = auxiliary.abstract_variables("discriminator", acfg)
-  disc = {r: d_vars for r in objectives.DISC_REGIONS}
+  disc = {r: d_vars for r in stage1_objective.DISC_REGIONS}
   cfg = _stage1_cfg()
   # The tiny discriminator needs >= 50 px a side at its 0.5 scale.
   cfg.regions.face_crop_size = cfg.regions.lip_crop_size = 64
@@ -409,15 +413,15 @@ def test_stage1_traces_with_real_tiny_aux_networks(tiny_setup):
   batch = make_batch(2, has_landmarks=True)
   # Abstract variables are arguments of eval_shape (they cannot be closed over).
   total, (new_state, metrics, generated) = jax.eval_shape(
-      lambda p, dv, av: objectives.stage1_generator_loss(models1, p, state, dv, av, batch,
-                                                         jax.random.key(0), cfg),
+      lambda p, dv, av: stage1_objective.stage1_generator_loss(models1, p, state, dv, av,
+                                                               batch, jax.random.key(0), cfg),
       params, disc, aux)
   assert total.shape == () and set(new_state) == set(params)
-  assert {f"loss/{t}" for t in objectives.STAGE1_TERMS} <= set(metrics)
-  assert not objectives.describe_terms(models1, cfg)
+  assert {f"loss/{t}" for t in stage1_objective.STAGE1_TERMS} <= set(metrics)
+  assert not stage1_objective.describe_terms(models1, cfg)
   d_params, d_state = _split(disc)
   d_total, (d_new_state, d_metrics) = jax.eval_shape(
-      lambda dp, ds, gen: objectives.stage1_discriminator_loss(models1, dp, ds, gen, batch, None,
-                                                               cfg), d_params, d_state, generated)
+      lambda dp, ds, gen: stage1_objective.stage1_discriminator_loss(
+          models1, dp, ds, gen, batch, None, cfg), d_params, d_state, generated)
   assert d_total.shape == () and "spectral" in d_new_state["lip"]
-  assert {f"loss/{t}" for t in objectives.DISC_TERMS} <= set(d_metrics)
+  assert {f"loss/{t}" for t in stage1_objective.DISC_TERMS} <= set(d_metrics)

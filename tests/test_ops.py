@@ -1,9 +1,10 @@
 # Copyright 2026 The lp_jax Authors. Licensed under the Apache License, Version 2.0.
-"""Unit tests of the non-learned ops and the small layers, against PyTorch or the spec formulas.
+"""Unit tests of the non-learned ops (lp_jax.ops), against PyTorch or the paper's formulas.
 
 Covers `grid_sample` (values, the half-weighted identity warp, grid gradients), the keypoint
-math, driving-keypoint assembly, the convex-hull volume, the normalisation layers, nearest
-resizing, pixel shuffle and spectral norm (eval, folded, one training power iteration).
+math, driving-keypoint assembly, the convex-hull volume, the bilinear resize and fixed-shape
+batching. The layers of lp_jax.models are tested in test_model_util.py, test_convnextv2.py and
+test_spade_generator.py.
 """
 
 import itertools
@@ -13,9 +14,13 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from lp_jax.models import convnextv2, spade_generator, util
-from lp_jax.ops import hull, keypoints, motion
+import layer_checks
+from layer_checks import max_err as _max_err
+from layer_checks import nc_last as _nc_last
+from lp_jax.ops import batching, hull, keypoints, motion, resize
 from lp_jax.ops.grid_sample import grid_sample
+
+torch = layer_checks.torch  # the shared pytest fixture (skips without torch)
 
 
 # Eager JAX compiles each primitive on its own (seconds per test here); one jit is much faster.
@@ -26,26 +31,6 @@ make_coordinate_grid = jax.jit(keypoints.make_coordinate_grid, static_argnums=0)
 kp2gaussian = jax.jit(keypoints.kp2gaussian, static_argnums=(1, 2))
 transform_keypoint = jax.jit(keypoints.transform_keypoint)
 driving_keypoints = jax.jit(motion.driving_keypoints, static_argnames=("relative", "region"))
-
-
-@pytest.fixture(scope="module")
-def torch():
-  return pytest.importorskip("torch")
-
-
-def _nc_last(x):
-  """NC... (PyTorch) -> N...C (lp_jax)."""
-  return np.moveaxis(np.asarray(x), 1, -1)
-
-
-def _max_err(a, b):
-  return float(np.max(np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64))))
-
-
-def _check_layout(module, variables, *args):
-  """Asserts that hand-made `variables` have exactly the collections, names and shapes of init."""
-  shapes = jax.eval_shape(module.init, jax.random.PRNGKey(0), *args)  # nothing is compiled
-  assert jax.tree.map(np.shape, variables) == jax.tree.map(lambda a: a.shape, shapes)
 
 
 # --------------------------------------------------------------------------------------------
@@ -143,7 +128,7 @@ def test_headpose_pred_to_degree():
 
 
 def _rotation_ref(pitch, yaw, roll):
-  """(Rz Ry Rx)^T from the spec formulas, float64."""
+  """(Rz Ry Rx)^T from the official camera.py formulas, float64."""
   x, y, z = np.deg2rad([pitch, yaw, roll])
   rx = np.array([[1, 0, 0], [0, np.cos(x), -np.sin(x)], [0, np.sin(x), np.cos(x)]])
   ry = np.array([[np.cos(y), 0, np.sin(y)], [0, 1, 0], [-np.sin(y), 0, np.cos(y)]])
@@ -435,158 +420,62 @@ def test_convex_hull_volume_matches_scipy():
     assert hull.convex_hull_volume(pts) == pytest.approx(ref, rel=1e-9)
 
 
-# --------------------------------------------------------------------------------------------
-# normalisation layers, resizing, pixel shuffle
-
-
-def test_instance_norm_matches_torch(torch):
-  x = np.random.default_rng(14).normal(2.0, 3.0, (2, 3, 5, 7)).astype(np.float32)
-  ref = torch.nn.InstanceNorm2d(3, affine=False)(torch.from_numpy(x)).numpy()
-  out = jax.jit(util.instance_norm)(jnp.asarray(_nc_last(x)))
-  assert _max_err(out, _nc_last(ref)) <= 1e-5
-
-
-def test_layer_norm_matches_torch(torch):
-  rng = np.random.default_rng(15)
-  x = rng.normal(1.0, 2.0, (2, 3, 4, 8)).astype(np.float32)
-  scale, bias = rng.standard_normal((2, 8)).astype(np.float32)
-  ln = torch.nn.LayerNorm(8, eps=1e-6)
-  with torch.no_grad():
-    ln.weight.copy_(torch.from_numpy(scale))
-    ln.bias.copy_(torch.from_numpy(bias))
-    ref = ln(torch.from_numpy(x)).numpy()
-  module = util.LayerNorm()
-  variables = {"params": {"scale": scale, "bias": bias}}
-  _check_layout(module, variables, x)
-  apply = jax.jit(module.apply)
-  assert _max_err(apply(variables, jnp.asarray(x)), ref) <= 1e-5
-  # eps 1e-6, not Flax's / PyTorch's default 1e-5: visible on a near-constant input.
-  tiny = np.full((1, 8), 1.0, np.float32)
-  tiny[0, 0] += 1e-3
-  ln_tiny = torch.nn.LayerNorm(8, eps=1e-6, elementwise_affine=False)
-  np.testing.assert_allclose(apply({"params": {"scale": np.ones(8, np.float32),
-                                               "bias": np.zeros(8, np.float32)}}, tiny),
-                             ln_tiny(torch.from_numpy(tiny)).detach().numpy(), rtol=1e-3)
-
-
-def test_batch_norm_eval_matches_torch(torch):
-  rng = np.random.default_rng(16)
-  x = rng.normal(0.5, 2.0, (2, 4, 5, 6)).astype(np.float32)
-  mean, bias, scale = rng.standard_normal((3, 4)).astype(np.float32)
-  var = rng.uniform(0.1, 3.0, 4).astype(np.float32)
-  bn = torch.nn.BatchNorm2d(4).eval()
-  with torch.no_grad():
-    for name, value in [("running_mean", mean), ("running_var", var), ("weight", scale),
-                        ("bias", bias)]:
-      getattr(bn, name).copy_(torch.from_numpy(value))
-    ref = bn(torch.from_numpy(x)).numpy()
-  module = util.batch_norm(train=False)
-  x_j = jnp.asarray(_nc_last(x))
-  variables = {"params": {"scale": scale, "bias": bias},
-               "batch_stats": {"mean": mean, "var": var}}
-  _check_layout(module, variables, x_j)
-  assert _max_err(jax.jit(module.apply)(variables, x_j), _nc_last(ref)) <= 1e-5
-
-
-def test_batch_norm_train_matches_torch(torch):
-  """Training mode: normalised by the batch statistics; running mean updated with momentum 0.1."""
-  x = np.random.default_rng(17).normal(0.5, 2.0, (2, 4, 5, 6)).astype(np.float32)
-  bn = torch.nn.BatchNorm2d(4).train()
-  ref = bn(torch.from_numpy(x)).detach().numpy()
-  module = util.batch_norm(train=True)
-  x_j = jnp.asarray(_nc_last(x))
-  variables = module.init(jax.random.PRNGKey(0), x_j)
-  out, updates = jax.jit(lambda v, a: module.apply(v, a, mutable=["batch_stats"]))(variables, x_j)
-  assert _max_err(out, _nc_last(ref)) <= 1e-5
-  np.testing.assert_allclose(updates["batch_stats"]["mean"], bn.running_mean.numpy(), atol=1e-6)
-
-
-def test_grn_matches_torch_formula(torch):
-  rng = np.random.default_rng(18)
-  x = rng.standard_normal((2, 3, 4, 6)).astype(np.float32)
-  gamma, beta = rng.standard_normal((2, 1, 1, 1, 6)).astype(np.float32)
-  xt, gt, bt = (torch.from_numpy(a) for a in (x, gamma, beta))
-  gx = torch.norm(xt, p=2, dim=(1, 2), keepdim=True)
-  nx = gx / (gx.mean(dim=-1, keepdim=True) + 1e-6)
-  ref = (gt * (xt * nx) + bt + xt).numpy()
-  module = convnextv2.GRN()
-  variables = {"params": {"gamma": gamma, "beta": beta}}
-  _check_layout(module, variables, x)
-  out = jax.jit(module.apply)(variables, jnp.asarray(x))
-  assert _max_err(out, ref) <= 1e-5
-
-
-@pytest.mark.parametrize("size", [(10, 14), (15, 21), (10, 21), (12, 9), (3, 4), (5, 7)])
-def test_resize_nearest_2d_matches_torch(torch, size):
-  x = np.random.default_rng(19).standard_normal((2, 3, 5, 7)).astype(np.float32)
-  ref = torch.nn.functional.interpolate(torch.from_numpy(x), size=size, mode="nearest").numpy()
-  out = jax.jit(util.resize_nearest_2d, static_argnums=1)(jnp.asarray(_nc_last(x)), size)
-  np.testing.assert_array_equal(out, _nc_last(ref))
-
-
-def test_pixel_shuffle_matches_torch(torch):
-  x = np.random.default_rng(20).standard_normal((2, 12, 3, 4)).astype(np.float32)
-  ref = torch.nn.PixelShuffle(2)(torch.from_numpy(x)).numpy()
-  out = spade_generator.pixel_shuffle(jnp.asarray(_nc_last(x)), 2)
-  assert out.shape == (2, 6, 8, 3)
-  np.testing.assert_array_equal(out, _nc_last(ref))
+def test_with_rotation_adds_r_and_keeps_the_rest():
+  info = {"pitch": jnp.array([[10.0]]), "yaw": jnp.array([[-20.0]]), "roll": jnp.array([[5.0]]),
+          "kp": jnp.ones((1, 2, 3))}
+  out = keypoints.with_rotation(info)
+  assert "R" not in info and set(out) == set(info) | {"R"}
+  np.testing.assert_array_equal(out["R"], keypoints.get_rotation_matrix(
+      info["pitch"], info["yaw"], info["roll"]))
+  assert out["kp"] is info["kp"]
 
 
 # --------------------------------------------------------------------------------------------
-# spectral norm
+# resize and batching
 
 
-def _spectral_pair(torch, cin, cout, k, pad, warmup):
-  """A torch spectral-normed Conv2d (u, v after `warmup` training steps) and matching Flax vars."""
-  torch.manual_seed(0)
-  conv = torch.nn.utils.spectral_norm(torch.nn.Conv2d(cin, cout, k, padding=pad))
-  x = np.random.default_rng(21).standard_normal((2, cin, 6, 7)).astype(np.float32)
-  with torch.no_grad():
-    conv.train()
-    for _ in range(warmup):
-      conv(torch.from_numpy(x))
-  module = spade_generator.SpectralNormConv(cout, k, pad)
-  x_j = jnp.asarray(_nc_last(x))
-  variables = {
-      "params": {"kernel": conv.weight_orig.detach().permute(2, 3, 1, 0).numpy(),
-                 "bias": conv.bias.detach().numpy()},
-      "spectral": {"u": conv.weight_u.numpy().copy(), "v": conv.weight_v.numpy().copy()},
-  }
-  _check_layout(module, variables, x_j)
-  return conv, module, x, x_j, variables
+def test_resize_is_antialiased_bilinear_and_skips_equal_sizes():
+  x = jnp.asarray(np.random.default_rng(22).uniform(size=(2, 8, 8, 3)).astype(np.float32))
+  assert resize.resize(x, 8) is x
+  assert resize.resize(x, (8, 8)) is x
+  np.testing.assert_array_equal(resize.resize(x, 4),
+                                jax.image.resize(x, (2, 4, 4, 3), "linear", antialias=True))
+  np.testing.assert_array_equal(resize.resize(x, (4, 6), antialias=False),
+                                jax.image.resize(x, (2, 4, 6, 3), "linear", antialias=False))
+  # Antialiasing only matters when shrinking: a 2x box average here, not a point sample.
+  np.testing.assert_allclose(resize.resize(x, 4)[0, 0, 0], x[0, :2, :2].mean((0, 1)), atol=0.1)
+  assert not np.allclose(resize.resize(x, 4), resize.resize(x, 4, antialias=False))
 
 
-def test_spectral_norm_conv_eval_and_folded_match_torch(torch):
-  conv, module, x, x_j, variables = _spectral_pair(torch, 3, 5, 3, 1, warmup=2)
-  conv.eval()
-  with torch.no_grad():
-    ref = _nc_last(conv(torch.from_numpy(x)).numpy())
-  np.testing.assert_array_equal(conv.weight_u.numpy(), variables["spectral"]["u"])  # eval: no step
-  out = jax.jit(module.apply)(variables, x_j)
-  assert _max_err(out, ref) <= 1e-5
-  sigma = float(spade_generator.spectral_sigma(variables["params"]["kernel"],
-                                               variables["spectral"]["u"],
-                                               variables["spectral"]["v"]))
-  assert abs(sigma - 1.0) > 0.05  # the normalisation is not a no-op here
-  folded_vars = spade_generator.fold_spectral_norm(variables)
-  assert "spectral" not in folded_vars and "spectral" in variables
-  folded = spade_generator.SpectralNormConv(module.features, module.kernel_size, module.padding,
-                                            folded=True)
-  assert _max_err(jax.jit(folded.apply)(folded_vars, x_j), ref) <= 1e-5
-  np.testing.assert_allclose(folded_vars["params"]["kernel"],
-                             variables["params"]["kernel"] / sigma, rtol=1e-5, atol=1e-7)
-  assert spade_generator.fold_spectral_norm(folded_vars) is folded_vars  # nothing left to fold
+def test_pad_to_batch_repeats_the_last_row():
+  x = np.arange(5 * 2).reshape(5, 2)
+  padded, n = batching.pad_to_batch(x, 4)
+  assert n == 5 and padded.shape == (8, 2)
+  np.testing.assert_array_equal(padded[:5], x)
+  np.testing.assert_array_equal(padded[5:], np.repeat(x[-1:], 3, axis=0))
+  same, n = batching.pad_to_batch(x[:4], 4)
+  assert n == 4 and np.array_equal(same, x[:4])
 
 
-def test_spectral_norm_conv_training_step_matches_torch(torch):
-  conv, module, x, x_j, variables = _spectral_pair(torch, 4, 6, 3, 1, warmup=0)
-  u0 = variables["spectral"]["u"].copy()
-  out, updates = jax.jit(lambda v, a: module.apply(v, a, train=True, mutable=["spectral"]))(
-      variables, x_j)
-  conv.train()
-  with torch.no_grad():
-    ref = _nc_last(conv(torch.from_numpy(x)).numpy())
-  assert _max_err(updates["spectral"]["u"], conv.weight_u.numpy()) <= 1e-5
-  assert _max_err(updates["spectral"]["v"], conv.weight_v.numpy()) <= 1e-5
-  assert _max_err(u0, conv.weight_u.numpy()) > 1e-6  # the step did move u
-  assert _max_err(out, ref) <= 1e-5
+def test_iter_batches_covers_every_row_once_in_fixed_shapes():
+  x = np.arange(7)
+  got = list(batching.iter_batches(x, 3))
+  assert [n for _, n in got] == [3, 3, 1]
+  assert all(b.shape == (3,) for b, _ in got)
+  np.testing.assert_array_equal(np.concatenate([b[:n] for b, n in got]), x)
+  np.testing.assert_array_equal(got[-1][0], [6, 6, 6])
+  assert not list(batching.iter_batches(x[:0], 3))
+
+
+def test_batched_reads_a_stream_lazily_in_order():
+  read = []
+
+  def stream():
+    for i in range(7):
+      read.append(i)
+      yield i
+
+  batches = batching.batched(stream(), 3)
+  assert next(batches) == [0, 1, 2] and read == [0, 1, 2]  # nothing read ahead
+  assert list(batches) == [[3, 4, 5], [6]]
+  assert list(batching.batched([], 3)) == []

@@ -1,8 +1,9 @@
 # Copyright 2026 The lp_jax Authors. Licensed under the Apache License, Version 2.0.
-"""Training: BatchNorm parity, meshes and shardings, Stage I / II on real data, checkpoints
+"""Training: meshes and shardings, Stage I / II on real data, checkpoints
 (kill and resume), two processes with jax.distributed, init from / export to the official
 layout. Everything runs the 'tiny' configs on CPU."""
 
+import dataclasses
 import os
 import signal
 import socket
@@ -11,60 +12,29 @@ import sys
 
 import jax
 import jax.numpy as jnp
+import ml_collections
 import numpy as np
 import pytest
 from conftest import ROOT, SHARED
 
-from lp_jax.models import util
+from configs import models as model_configs
+from configs import stage1, stage2
+from lp_jax import data, weights
+from lp_jax.models import auxiliary
+from lp_jax.training import checkpoint, evaluate, loop, metrics, pretrained, stages
+from lp_jax.training import mesh as mesh_lib
+from lp_jax.training import run as run_lib
+from lp_jax.training import step as step_lib
+from lp_jax.weights import export as weights_export
 
 ASSETS = os.path.join(SHARED, "assets")
-
-
-# ---------------------------------------------------------------- BatchNorm (train mode) parity
-
-
-@pytest.mark.parametrize("ndim", [2, 3])
-def test_batch_norm_train_update_matches_torch(ndim):
-  """Batch statistics normalise; running mean / *unbiased* var update with momentum 0.1."""
-  torch = pytest.importorskip("torch")
-  rng = np.random.default_rng(3)
-  shape = (3, 4, 5, 6) if ndim == 2 else (2, 4, 3, 5, 6)  # N C (D) H W
-  bn = (torch.nn.BatchNorm2d(4) if ndim == 2 else torch.nn.BatchNorm3d(4)).train()
-  with torch.no_grad():
-    bn.running_mean.copy_(torch.from_numpy(rng.standard_normal(4).astype(np.float32)))
-    bn.running_var.copy_(torch.from_numpy(rng.uniform(0.5, 2, 4).astype(np.float32)))
-    bn.weight.copy_(torch.from_numpy(rng.standard_normal(4).astype(np.float32)))
-    bn.bias.copy_(torch.from_numpy(rng.standard_normal(4).astype(np.float32)))
-  variables = {"params": {"scale": bn.weight.detach().numpy().copy(),
-                          "bias": bn.bias.detach().numpy().copy()},
-               "batch_stats": {"mean": bn.running_mean.numpy().copy(),
-                               "var": bn.running_var.numpy().copy()}}
-  module = util.batch_norm(train=True)
-  xs = [rng.normal(0.3, 1.7, shape).astype(np.float32) for _ in range(3)]
-  apply = jax.jit(lambda v, a: module.apply(v, a, mutable=["batch_stats"]))
-  for x in xs:  # three updates: the running statistics compound
-    ref = bn(torch.from_numpy(x)).detach().numpy()
-    out, upd = apply(variables, jnp.asarray(np.moveaxis(x, 1, -1)))
-    variables = {**variables, **upd}
-    np.testing.assert_allclose(out, np.moveaxis(ref, 1, -1), atol=2e-5)
-  np.testing.assert_allclose(variables["batch_stats"]["mean"], bn.running_mean.numpy(),
-                             rtol=1e-5, atol=1e-6)
-  np.testing.assert_allclose(variables["batch_stats"]["var"], bn.running_var.numpy(),
-                             rtol=1e-5, atol=1e-6)
-  # Eval mode then normalises with those running statistics, like torch's eval().
-  x = xs[0]
-  bn.eval()
-  ref = bn(torch.from_numpy(x)).detach().numpy()
-  out = util.batch_norm(train=False).apply(variables, jnp.asarray(np.moveaxis(x, 1, -1)))
-  np.testing.assert_allclose(out, np.moveaxis(ref, 1, -1), atol=2e-5)
 
 
 # ---------------------------------------------------------------- helpers
 
 
 def tiny_config(stage: int = 1, **overrides):
-  """The tiny Stage I / II config on ../shared/assets, with dotted-path overrides."""
-  from configs import stage1, stage2  # pylint: disable=g-import-not-at-top
+  """The tiny Stage I / II config on the sample assets (ASSETS), with dotted-path overrides."""
   c = (stage1 if stage == 1 else stage2).get_config("tiny")
   c.data.root = ASSETS
   c.num_devices = 1
@@ -116,7 +86,6 @@ def train_cmd(workdir, config="configs/stage1.py:tiny", num_devices=1, **flags):
 
 def read_metrics(workdir) -> dict[int, dict]:
   """{step: record}; a step logged twice (before a kill and after the resume) keeps the last."""
-  from lp_jax.training import metrics  # pylint: disable=g-import-not-at-top
   return {r["step"]: r for r in metrics.read_jsonl(os.path.join(workdir, "metrics.jsonl"))}
 
 
@@ -128,8 +97,6 @@ def losses_of(record: dict) -> dict:
 
 
 def test_mesh_shape_and_sharding_rules():
-  from lp_jax.training import mesh as mesh_lib  # pylint: disable=g-import-not-at-top
-  import ml_collections  # pylint: disable=g-import-not-at-top
   assert mesh_lib.mesh_shape([("data", -1), ("fsdp", 2)], 8) == (("data", "fsdp"), (4, 2))
   with pytest.raises(ValueError, match="not divisible"):
     mesh_lib.mesh_shape([("data", -1), ("fsdp", 3)], 8)
@@ -147,17 +114,37 @@ def test_mesh_shape_and_sharding_rules():
 
 
 def test_nonfinite_names_step_and_term():
-  from lp_jax.training import metrics  # pylint: disable=g-import-not-at-top
   metrics.check_finite(3, {"loss/total": 1.0, "loss/gan": 2.0})
   with pytest.raises(FloatingPointError, match=r"non-finite loss/perceptual at step 7"):
     metrics.check_finite(7, {"loss/total": float("nan"), "loss/perceptual": float("inf"),
                              "l2_grads/generator": float("nan"), "loss/gan": 1.0})
 
 
+def test_stage_objects_follow_the_config():
+  one, two = stages.for_config(tiny_config(1)), stages.for_config(tiny_config(2))
+  assert isinstance(one, stages.Stage1) and one.step_fn is step_lib.stage1_step
+  assert isinstance(two, stages.Stage2) and two.step_fn is step_lib.stage2_step
+  bad = tiny_config(1)
+  bad.stage = 3
+  with pytest.raises(ValueError, match="stage must be 1 or 2"):
+    stages.for_config(bad)
+  assert stages.aux_kinds(tiny_config(1)) == auxiliary.PRETRAINED_KINDS  # 'random' in tiny
+  assert stages.aux_kinds(tiny_config(2)) == ()
+  paths = tiny_config(1, aux_init="paths", **{"aux.paths.hopenet": "/weights/hopenet"})
+  assert stages.aux_kinds(paths) == ("hopenet",)
+  # Stage II without init_from: a fresh state is left as it is (no networks to fine-tune from).
+  marker = object()
+  assert two.apply_init_from(marker, None, None) is marker
+
+
+def test_run_is_not_modified_from_outside():
+  run = run_lib.Run(*[None] * 9)
+  with pytest.raises(dataclasses.FrozenInstanceError):
+    run.pretrained = {}  # what init_from held is a constructor argument
+
+
 def test_torn_checkpoint_is_never_chosen(tmp_path):
   """A checkpoint directory a kill left half-written is ignored (and cleaned up)."""
-  import ml_collections  # pylint: disable=g-import-not-at-top
-  from lp_jax.training import checkpoint  # pylint: disable=g-import-not-at-top
   cfg = ml_collections.ConfigDict({"a": 1})
   state = {"w": jnp.arange(4.0), "step": jnp.int32(0)}
   ckpt = checkpoint.Checkpointer(str(tmp_path), save_every=2, keep=2)
@@ -177,28 +164,12 @@ def test_torn_checkpoint_is_never_chosen(tmp_path):
   ckpt.close()
 
 
-def test_eval_metrics():
-  from lp_jax import eval as eval_lib  # pylint: disable=g-import-not-at-top
-  rng = np.random.default_rng(0)
-  a = jnp.asarray(rng.uniform(size=(2, 32, 32, 3)).astype(np.float32))
-  assert np.allclose(eval_lib.ssim(a, a), 1.0, atol=1e-5)
-  assert np.all(eval_lib.psnr(a, a) == 100.0)
-  b = jnp.clip(a + 0.1, 0, 1)
-  mse = np.mean(np.square(np.asarray(a - b)), axis=(1, 2, 3))
-  np.testing.assert_allclose(eval_lib.psnr(a, b), -10 * np.log10(mse), rtol=1e-5)
-  assert np.all(np.asarray(eval_lib.ssim(a, b)) < 1.0)
-
-
 # ---------------------------------------------------------------- one step on two meshes
 
 
 @pytest.mark.slow
 def test_same_step_on_one_and_eight_devices():
   """data 4 x fsdp 2 on 8 fake devices == one device, with the shardings the rules promise."""
-  from lp_jax import data  # pylint: disable=g-import-not-at-top
-  from lp_jax.training import mesh as mesh_lib  # pylint: disable=g-import-not-at-top
-  from lp_jax.training import state as state_lib  # pylint: disable=g-import-not-at-top
-  from lp_jax.training import step as step_lib  # pylint: disable=g-import-not-at-top
   P = jax.sharding.PartitionSpec
   results = {}
   for n, spec in ((1, [("data", 1), ("fsdp", 1)]), (8, [("data", 4), ("fsdp", 2)])):
@@ -207,7 +178,7 @@ def test_same_step_on_one_and_eight_devices():
     batch = next(iter(data.make_train_dataset(cfg.data, global_batch_size=8, process_index=0,
                                               process_count=1)))
     mesh = mesh_lib.create_mesh(cfg, jax.devices()[:n])
-    run = state_lib.build(cfg, mesh, jax.random.key(0))
+    run = run_lib.build(cfg, mesh, jax.random.key(0))
     train_step = step_lib.jit_step(step_lib.stage1_step, models=run.models,
                                    loss_config=cfg.loss, mesh=mesh,
                                    state_shardings=run.shardings,
@@ -282,23 +253,20 @@ def test_stage1_trains_and_resumes_exactly_after_sigkill(tmp_path, compilation_c
   assert {int(d) for d in os.listdir(os.path.join(killed, "checkpoints"))
           if d.isdigit()} >= {steps}
   # Export the trained tiny generator to the official layout and read it back.
-  from lp_jax import weights  # pylint: disable=g-import-not-at-top
-  from lp_jax.training import checkpoint, state  # pylint: disable=g-import-not-at-top
-  from configs import models  # pylint: disable=g-import-not-at-top
   pytest.importorskip("torch")
   raw, step = checkpoint.restore_state_only(ref)
   assert step == steps
-  trained = state.networks_of_state(raw)
+  trained = pretrained.networks_of_state(raw)
   official = str(tmp_path / "official")
-  files = state.export(trained, str(tmp_path / "converted"), official, model_variant="tiny_train")
+  files = weights_export.export_trained(jax.device_get(trained), str(tmp_path / "converted"),
+                                       official, model_variant="tiny_train")
   assert {os.path.basename(f) for f in files} == {
       "appearance_feature_extractor.pth", "motion_extractor.pth", "warping_module.pth",
       "spade_generator.pth"}
-  back, _ = weights.load_variables(official, models.get_config("tiny_train"))
+  back, _ = weights.load_variables(official, model_configs.get_config("tiny_train"))
   jax.tree.map(np.testing.assert_array_equal, back, jax.tree.map(np.asarray, trained))
   # Self-reenactment eval of the trained model on the held-out clip (driving/d0.mp4).
-  from lp_jax import eval as eval_lib  # pylint: disable=g-import-not-at-top
-  result = eval_lib.evaluate_config(tiny_config(1), trained)
+  result = evaluate.evaluate_config(tiny_config(1), trained)
   assert result["eval/frames"] == 7  # 8 eval frames, the first is the source
   assert 0 < result["eval/psnr"] < 100 and -1 < result["eval/ssim"] < 1
   assert 0 < result["eval/l1"] < 1 and "eval/driving/d0.mp4/psnr" in result
@@ -309,7 +277,6 @@ def test_stage1_trains_and_resumes_exactly_after_sigkill(tmp_path, compilation_c
 
 @pytest.mark.slow
 def test_stage2_trains(tmp_path):
-  from lp_jax.training import loop  # pylint: disable=g-import-not-at-top
   steps = 24
   cfg = tiny_config(2, total_steps=steps, **{"checkpoint.every": 100})
   state = loop.train_and_evaluate(cfg, str(tmp_path))
@@ -363,10 +330,6 @@ def test_two_processes_train_together(tmp_path, compilation_cache):
 @pytest.mark.slow
 def test_stage1_initialises_from_converted_official(converted_golden_weights):
   """A converted official (synthetic) checkpoint becomes Stage I's generator weights."""
-  from configs import stage1  # pylint: disable=g-import-not-at-top
-  from lp_jax import weights  # pylint: disable=g-import-not-at-top
-  from lp_jax.training import mesh as mesh_lib  # pylint: disable=g-import-not-at-top
-  from lp_jax.training import state as state_lib  # pylint: disable=g-import-not-at-top
   # conftest: write_official (the golden recipe's synthetic official .pth files), then
   # run_converter (python -m convert_weights) into an Orbax directory.
   _, converted = converted_golden_weights
@@ -377,11 +340,11 @@ def test_stage1_initialises_from_converted_official(converted_golden_weights):
   # 8 fake devices share host memory and data-axis replicas would each hold a full copy.
   cfg.mesh = [("data", 1), ("fsdp", 2)]
   mesh = mesh_lib.create_mesh(cfg, jax.devices()[:2])
-  run = state_lib.build(cfg, mesh, jax.random.key(0))
+  run = run_lib.build(cfg, mesh, jax.random.key(0))
   state = run.apply_init_from(run.state)
   want, _ = weights.load_variables(converted)
   got = run.networks(state)
-  for name in state_lib.GENERATOR_NETWORKS:
+  for name in stages.GENERATOR_NETWORKS:
     jax.tree.map(np.testing.assert_array_equal, got[name], want[name])
   big = state.generator.params["warping_module"]["dense_motion_network"]["mask"]["kernel"]
   assert "fsdp" in str(big.sharding.spec)  # placed by the rules, not replicated

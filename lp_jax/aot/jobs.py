@@ -26,7 +26,7 @@ from lp_jax.data import frames
 from lp_jax.inference import decoder
 from lp_jax.models import liveportrait
 from lp_jax.training import mesh as mesh_lib
-from lp_jax.training import state as state_lib
+from lp_jax.training import placement, stages
 from lp_jax.training import step as step_lib
 
 PRECISIONS = precision_lib.DTYPES  # 'fp32' | 'bf16' | 'fp16' -> compute dtype
@@ -104,7 +104,7 @@ def training_program(config, target: Target, devices: list,
     per_device_batch = config.batch_size // shards
   global_batch = per_device_batch * shards
 
-  setup = state_lib.stage_setup(config)
+  setup = stages.for_config(config).setup()
   key = jax.eval_shape(lambda: jax.random.key(0))
   abstract = jax.eval_shape(setup.init_fn, key)
   shardings = mesh_lib.state_shardings(abstract, mesh, config.sharding)
@@ -116,9 +116,9 @@ def training_program(config, target: Target, devices: list,
   fn = step_lib.jit_step(step_lib.stage1_step if config.stage == 1 else step_lib.stage2_step,
                          models=setup.models, loss_config=config.loss, mesh=mesh,
                          state_shardings=shardings, extra_shardings=extra_shardings)
-  args = (state_lib.with_shardings(abstract, shardings),
+  args = (placement.with_shardings(abstract, shardings),
           abstract_batch(config, global_batch, mesh_lib.batch_sharding(mesh)),
-          state_lib.with_shardings(extra, extra_shardings),
+          placement.with_shardings(extra, extra_shardings),
           jax.ShapeDtypeStruct(key.shape, key.dtype, sharding=replicated))
   precision = "bf16" if config.get("mixed_precision") else "fp32"
   return Program(f"stage{config.stage}_step", fn, args, axes, per_device_batch, global_batch,

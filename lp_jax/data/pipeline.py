@@ -1,7 +1,7 @@
 # Copyright 2026 The lp_jax Authors. Licensed under the Apache License, Version 2.0.
 """The Grain training stream and the held-out eval clips.
 
-The training chain (STYLE.md section 7):
+The training chain:
 
   per kind (video, image):  MapDataset.source(clip ids).seed(seed + kind).shuffle().repeat()
   MapDataset.mix([video, image], mixture weights)
@@ -60,6 +60,7 @@ def _tfds_dataset_dir(data_config) -> str:
 def open_source(data_config):
   """(clips, frame reader) of the configured source: TFDS if tfds_dir is set, else the folder."""
   if data_config.get("tfds_dir"):
+    # tensorflow-datasets takes seconds to import: only runs that read a TFDS build pay it.
     from lp_jax.data import tfds_builder  # pylint: disable=g-import-not-at-top
     ds_dir = _tfds_dataset_dir(data_config)
     clips, frame_size = tfds_builder.read_clip_table(ds_dir)

@@ -32,13 +32,14 @@ import json
 import os
 from typing import Iterator, Optional
 
-from absl import logging
+from absl import app, flags, logging
 import cv2
 import numpy as np
 import tensorflow_datasets as tfds
 
 from lp_jax.data import frames as frames_lib
 from lp_jax.data import index
+from lp_jax.preprocess import crop
 
 NAME = "lp_clips"
 VERSION = "1.0.0"
@@ -88,6 +89,7 @@ class LpClips(tfds.core.GeneratorBasedBuilder):
   def _face_models(self):
     if not self.builder_config.weights_dir:
       return None
+    # onnxruntime and the ONNX graphs load only for builds that crop faces.
     from lp_jax.detect import models  # pylint: disable=g-import-not-at-top
     return models.FaceModels.from_weights_dir(self.builder_config.weights_dir)
 
@@ -165,7 +167,6 @@ class LpClips(tfds.core.GeneratorBasedBuilder):
 
   def _start_piece(self, rgb: np.ndarray, face_models, clip: index.Clip):
     """(crop matrix [2, 3], 106 landmarks) of the largest face, or None (centre crop)."""
-    from lp_jax.preprocess import crop  # pylint: disable=g-import-not-at-top
     faces = face_models.detect_faces(rgb)
     if not faces:
       logging.warning("%s: no face found; centre crop without landmarks", clip.path)
@@ -214,7 +215,6 @@ def read_clip_table(dataset_dir: str) -> tuple[list[index.Clip], int]:
 
 def main(argv) -> None:
   del argv
-  from absl import flags  # pylint: disable=g-import-not-at-top
   f = flags.FLAGS
   path = build(f.root, f.tfds_dir, f.name, frame_size=f.frame_size,
                max_clip_frames=f.max_clip_frames, frame_stride=f.frame_stride,
@@ -224,8 +224,6 @@ def main(argv) -> None:
 
 
 if __name__ == "__main__":
-  from absl import app  # pylint: disable=g-import-not-at-top
-  from absl import flags  # pylint: disable=g-import-not-at-top
   flags.DEFINE_string("root", None, "folder of videos and images", required=True)
   flags.DEFINE_string("tfds_dir", None, "TFDS data_dir to write into", required=True)
   flags.DEFINE_string("name", "default", "builder-config name (folder under lp_clips/)")

@@ -61,7 +61,7 @@ class FrameDecoder:
     self._steps = decode_steps(warp_net, gen_net, self.mesh, chunk)
 
   def _pad(self, x: np.ndarray) -> np.ndarray:
-    return batching.pad_to_batch(x, self.batch_size)
+    return batching.pad_to_batch(x, self.batch_size)[0]  # n <= batch_size: one batch
 
   def __call__(self, feature_3d, kp_source, kp_driving) -> np.ndarray:
     """uint8 frames for up to `batch_size` driving keypoints [n, K, 3].

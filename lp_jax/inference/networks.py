@@ -32,9 +32,8 @@ def apply_net(net, variables, *args):
 @functools.partial(jax.jit, static_argnums=0)
 def kp_info(net, variables, image):
   """Refined motion: degrees [B, 1], kp / exp [B, K, 3], scale [B, 1], t [B, 3], and R."""
-  info = keypoints.refine_kp_info(to_float32(net.apply(variables, image)))
-  info["R"] = keypoints.get_rotation_matrix(info["pitch"], info["yaw"], info["roll"])
-  return info
+  raw = to_float32(net.apply(variables, image))
+  return keypoints.with_rotation(keypoints.refine_kp_info(raw))
 
 
 def default_generator_chunk() -> int | None:

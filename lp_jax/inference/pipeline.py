@@ -147,14 +147,13 @@ class LivePortrait:
 
   def source_features(self, crops256: np.ndarray) -> jnp.ndarray:
     """F of uint8 [n, 256, 256, 3] crops: [n, D, 64, 64, C]."""
-    n = crops256.shape[0]
-    return self.models.extract_feature_3d(
-        to_unit(batching.pad_to_multiple(crops256, self.batch_size)))[:n]
+    padded, n = batching.pad_to_batch(crops256, self.batch_size)
+    return self.models.extract_feature_3d(to_unit(padded))[:n]
 
   def motion_of_frames(self, crops256: np.ndarray) -> dict:
     """Motion (scale, R, exp, t, kp, x_s) of uint8 [n, 256, 256, 3] crops."""
-    n = crops256.shape[0]
-    info = self.models.get_kp_info(to_unit(batching.pad_to_multiple(crops256, self.batch_size)))
+    padded, n = batching.pad_to_batch(crops256, self.batch_size)
+    info = self.models.get_kp_info(to_unit(padded))
     out = {k: info[k][:n] for k in MOTION_KEYS + ("kp",)}
     out["x_s"] = keypoints.transform_kp_info(info)[:n]
     return out

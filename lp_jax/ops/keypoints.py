@@ -45,6 +45,16 @@ def refine_kp_info(raw: dict, num_kp: int = 21) -> dict:
   return info
 
 
+def with_rotation(info: dict) -> dict:
+  """A copy of refined motion `info` with its rotation matrix "R" [B, 3, 3] added (x @ R)."""
+  return {**info, "R": get_rotation_matrix(info["pitch"], info["yaw"], info["roll"])}
+
+
+def apply_motion(canonical, info: dict) -> jax.Array:
+  """Eq. 2 with the motion of `info` (with R, see with_rotation) on `canonical` keypoints."""
+  return transform_keypoint(canonical, info["R"], info["exp"], info["scale"], info["t"])
+
+
 def transform_keypoint(kp, rot, exp, scale, t):
   """Paper Eq. 2: x = s * (x_c @ R + delta) + (tx, ty, 0), batched over [B]; NumPy or JAX.
 

@@ -87,7 +87,7 @@ class Checkpointer:
     Args:
       step: a step from `latest_step()` / `all_steps()`.
       abstract_state: the state tree with `jax.ShapeDtypeStruct(shape, dtype, sharding=...)`
-        leaves (see state.abstract_state).
+        leaves (`run.Run.abstract`, built by placement.with_shardings).
       data_iterator: the fresh Grain iterator to set to the saved position (None: skipped).
     Returns:
       The restored train state (its data iterator is restored in place).

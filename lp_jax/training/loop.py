@@ -18,10 +18,11 @@ import jax
 import numpy as np
 from absl import logging
 
+from lp_jax import data
 from lp_jax.training import checkpoint as ckpt_lib
 from lp_jax.training import mesh as mesh_lib
 from lp_jax.training import metrics as metrics_lib
-from lp_jax.training import state as state_lib
+from lp_jax.training import run as run_lib
 from lp_jax.training import step as step_lib
 from lp_jax.training.errors import ConfigError
 
@@ -89,7 +90,6 @@ def train_and_evaluate(config, workdir: str):
 
   t0 = time.perf_counter()
   # The data source is checked before the (slow) state init, so a bad path fails at once.
-  from lp_jax import data  # pylint: disable=g-import-not-at-top
   dataset = data.make_train_dataset(config.data, global_batch_size=config.batch_size,
                                     process_index=jax.process_index(),
                                     process_count=jax.process_count())
@@ -97,12 +97,11 @@ def train_and_evaluate(config, workdir: str):
   logging.info("data ready after %.1f s", time.perf_counter() - t0)
   _write_config(config, workdir)
   init_rng, train_rng = jax.random.split(jax.random.key(config.seed))
-  run = state_lib.build(config, mesh, init_rng)
+  run = run_lib.build(config, mesh, init_rng)
   logging.info("models and state built in %.1f s", time.perf_counter() - t0)
-  train_step = step_lib.jit_step(
-      step_lib.stage1_step if config.stage == 1 else step_lib.stage2_step, models=run.models,
-      loss_config=config.loss, mesh=mesh, state_shardings=run.shardings,
-      extra_shardings=run.extra_shardings)
+  train_step = step_lib.jit_step(run.step_fn, models=run.models, loss_config=config.loss,
+                                 mesh=mesh, state_shardings=run.shardings,
+                                 extra_shardings=run.extra_shardings)
 
   ckpt = ckpt_lib.Checkpointer(workdir, save_every=config.checkpoint.every,
                                keep=config.checkpoint.keep,

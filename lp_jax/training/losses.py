@@ -5,8 +5,9 @@ Pure jnp functions of arrays (and of an auxiliary network's apply function for t
 loss); each returns a float32 scalar. Targets are stop-gradient'ed inside, so a loss never pushes
 the ground truth or the real branch of a discriminator.
 
-Discriminator outputs follow the AUX contract: a list over scales of (list of intermediate
-feature maps, logits map [B, h, w, 1]); the GAN functions also accept a plain list of logits.
+Discriminator outputs (lp_jax.models.auxiliary.discriminator) are a list over scales of (list of
+intermediate feature maps, logits map [B, h, w, 1]); the GAN functions also accept a plain list
+of logits.
 """
 
 from typing import Callable, Sequence
@@ -15,18 +16,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from lp_jax.ops import resize
 from lp_jax.training import transforms
 
 sg = jax.lax.stop_gradient
-
-
-def resize(images, size):
-  """[B, H, W, C] -> [B, h, w, C] (bilinear, antialiased when shrinking); identity if equal."""
-  h, w = (size, size) if isinstance(size, int) else size
-  if images.shape[1:3] == (h, w):
-    return images
-  return jax.image.resize(images, (images.shape[0], h, w, images.shape[3]), "linear",
-                          antialias=True)
 
 
 def _mean_abs(a, b):
@@ -51,7 +44,8 @@ def perceptual_loss(vgg_fn: Callable, pred, target, scales: Sequence[float] = (1
   for s in scales:
     size = (max(1, int(round(h * s))), max(1, int(round(w * s))))
     # One pass over prediction and target together: half the calls, same features.
-    feats = vgg_fn(jnp.concatenate([resize(pred, size), resize(sg(target), size)], axis=0))
+    feats = vgg_fn(jnp.concatenate([resize.resize(pred, size), resize.resize(sg(target), size)],
+                                    axis=0))
     for weight, f in zip(layer_weights, feats):
       if weight:
         total = total + weight * _mean_abs(f[:b], sg(f[b:]))

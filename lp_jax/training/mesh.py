@@ -18,6 +18,7 @@ from typing import Any
 
 import jax
 import numpy as np
+from jax.experimental import mesh_utils
 from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec as P
 
 from lp_jax.training.errors import ConfigError
@@ -46,7 +47,6 @@ def create_mesh(config, devices=None) -> Mesh:
   devices = jax.devices() if devices is None else list(devices)
   names, sizes = mesh_shape(config.mesh, len(devices))
   try:  # topology-aware placement on TPU/GPU slices; plain reshape where that is unsupported
-    from jax.experimental import mesh_utils  # pylint: disable=g-import-not-at-top
     grid = mesh_utils.create_device_mesh(sizes, devices=devices, allow_split_physical_axes=True)
   except (ValueError, NotImplementedError, AssertionError):
     grid = np.asarray(devices).reshape(sizes)

@@ -30,6 +30,7 @@ class MetricWriter:
     os.makedirs(workdir, exist_ok=True)
     if tensorboard:
       try:
+        # An optional dependency: imported only here, where its absence just turns TB off.
         import tensorboardX  # pylint: disable=g-import-not-at-top
         self._tb = tensorboardX.SummaryWriter(os.path.join(workdir, "tensorboard"))
       except ImportError:

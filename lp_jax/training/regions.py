@@ -13,6 +13,7 @@ mid-points (90, 102); see `preprocess/ratios.py`.
 import jax
 import jax.numpy as jnp
 
+from configs.losses import BOX_SCALES
 from lp_jax.ops.grid_sample import grid_sample
 
 LEFT_EYE = (0, 6, 12, 18)  # corner, upper lid, corner, lower lid
@@ -28,9 +29,6 @@ FALLBACK_BOXES = {
     "left_eye": (0.32, 0.40, 0.48, 0.52),
     "right_eye": (0.52, 0.40, 0.68, 0.52),
 }
-# Side of each landmark box relative to its reference length (face: extent of all points,
-# lip: mouth width, eye: eye width); the margins keep the surrounding skin in the crop.
-BOX_SCALES = {"face": 1.2, "lip": 1.6, "left_eye": 1.8, "right_eye": 1.8}
 
 
 def _square_box(center, side):
@@ -47,7 +45,7 @@ def landmark_boxes(landmarks, has_landmarks, image_size: int, scales=None,
     landmarks: [B, 203, 2] pixel (x, y) in the image_size x image_size frame (zeros if absent).
     has_landmarks: [B] bool.
     image_size: S, the side of the frame the landmarks live in.
-    scales: dict region -> box side over its reference length (default BOX_SCALES).
+    scales: dict region -> box side over its reference length (default configs.losses.BOX_SCALES).
     fallback: dict region -> unit box for samples without landmarks (default FALLBACK_BOXES).
 
   Returns:

@@ -17,7 +17,9 @@ import jax.numpy as jnp
 import optax
 
 from lp_jax.training import mesh as mesh_lib
-from lp_jax.training import objectives
+from lp_jax.training import variables as variables_lib
+from lp_jax.training.objectives import stage1 as stage1_objective
+from lp_jax.training.objectives import stage2 as stage2_objective
 
 
 def _grad_norms(prefix: str, grads) -> dict:
@@ -28,11 +30,11 @@ def stage1_step(state, batch, aux_variables, train_rng, *, models, loss_config):
   """One generator update followed by one discriminator update (on the new fakes).
 
   Args:
-    state: state.GanState.
+    state: train_state.GanState.
     batch: the global batch (lp_jax.data schema), sharded over data x fsdp.
     aux_variables: {kind: variables or None} for vgg19 / hopenet / arcface (frozen).
     train_rng: the run's training key.
-    models: objectives.Stage1Models (static).
+    models: objectives.stage1.Stage1Models (static).
     loss_config: the `loss` ConfigDict (static; hashable via its frozen copy).
   Returns:
     (new state, metrics {name: scalar}).
@@ -41,10 +43,11 @@ def stage1_step(state, batch, aux_variables, train_rng, *, models, loss_config):
   g_rng, d_rng = jax.random.split(rng)
   gen, disc = state.generator, state.discriminator
   # {region: full D variables}: the generator's GAN / feature-matching terms use them frozen.
-  disc_variables = {r: {"params": disc.params[r], **(disc.model_state or {}).get(r, {})}
+  disc_variables = {r: variables_lib.merge_variables(disc.params[r],
+                                                     (disc.model_state or {}).get(r))
                     for r in disc.params}
 
-  g_fn = jax.value_and_grad(objectives.stage1_generator_loss, argnums=1, has_aux=True)
+  g_fn = jax.value_and_grad(stage1_objective.stage1_generator_loss, argnums=1, has_aux=True)
   (g_total, (g_model_state, g_metrics, generated)), g_grads = g_fn(
       models, gen.params, gen.model_state, disc_variables, aux_variables, batch, g_rng,
       loss_config)
@@ -52,7 +55,7 @@ def stage1_step(state, batch, aux_variables, train_rng, *, models, loss_config):
 
   # The discriminator sees the generator's output as a constant (its own update only).
   generated = jax.lax.stop_gradient(generated)
-  d_fn = jax.value_and_grad(objectives.stage1_discriminator_loss, argnums=1, has_aux=True)
+  d_fn = jax.value_and_grad(stage1_objective.stage1_discriminator_loss, argnums=1, has_aux=True)
   (d_total, (d_model_state, d_metrics)), d_grads = d_fn(
       models, disc.params, disc.model_state, generated, batch, d_rng, loss_config)
   disc = disc.apply_gradients(grads=d_grads, model_state=d_model_state)
@@ -69,7 +72,7 @@ def stage1_step(state, batch, aux_variables, train_rng, *, models, loss_config):
 def stage2_step(state, batch, base_variables, train_rng, *, models, loss_config):
   """One update of the stitching / eye / lip MLPs; `base_variables` (F, M, W, G) are frozen."""
   rng = jax.random.fold_in(train_rng, state.step)
-  fn = jax.value_and_grad(objectives.stage2_loss, argnums=1, has_aux=True)
+  fn = jax.value_and_grad(stage2_objective.stage2_loss, argnums=1, has_aux=True)
   (total, metrics), grads = fn(models, state.params, base_variables, batch, rng, loss_config)
   state = state.apply_gradients(grads=grads)
   del total  # = metrics["loss/total"]

@@ -17,23 +17,19 @@ in PyTorch's NCHW order, so the module transposes to channels-first before flatt
 `fc` kernel converts with a plain transpose.
 """
 
+import functools
 from typing import Sequence
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from configs.auxiliary import IRESNET_LAYERS
 from lp_jax.models import util
 from lp_jax.models.auxiliary import common
+from lp_jax.ops import resize
 
-IRESNET_LAYERS = {"r18": (2, 2, 2, 2), "r34": (3, 4, 6, 3), "r50": (3, 4, 14, 3),
-                  "r100": (3, 13, 30, 3)}
 FC_SIDE = 7  # spatial side after the four stride-2 stages of a 112 input (fc_scale = 7 * 7)
-
-
-def _bn(dtype, name):
-  # The identity network is frozen: always the running statistics of the checkpoint.
-  return util.batch_norm(False, dtype, name=name)
 
 
 class PReLU(nn.Module):
@@ -55,15 +51,16 @@ class IBasicBlock(nn.Module):
 
   @nn.compact
   def __call__(self, x):
+    bn = functools.partial(common.frozen_batch_norm, self.dtype)
     conv = lambda k, stride, pad, name: util.conv(
         self.planes, k, stride=stride, padding=pad, use_bias=False, dtype=self.dtype, name=name)
-    out = _bn(self.dtype, "bn1")(x)
+    out = bn("bn1")(x)
     out = conv(3, 1, 1, "conv1")(out)
-    out = PReLU(self.dtype, name="prelu")(_bn(self.dtype, "bn2")(out))
+    out = PReLU(self.dtype, name="prelu")(bn("bn2")(out))
     out = conv(3, self.stride, 1, "conv2")(out)
-    out = _bn(self.dtype, "bn3")(out)
+    out = bn("bn3")(out)
     if self.downsample:
-      x = _bn(self.dtype, "downsample.1")(conv(1, self.stride, 0, "downsample.0")(x))
+      x = bn("downsample.1")(conv(1, self.stride, 0, "downsample.0")(x))
     return out + x  # no activation after the sum in IResNet
 
 
@@ -77,26 +74,27 @@ class ArcFace(nn.Module):
   width: int = 64  # channels of the stem and layer1 (doubling per stage)
   num_features: int = 512  # embedding size
   image_size: int = 112  # side the network sees; fc expects a 7x7 map, so keep 112
-  antialias: bool = True  # low-pass when shrinking the input (see common.resize_square)
+  antialias: bool = True  # low-pass when shrinking the input (see ops.resize.resize)
   dtype: util.Dtype = jnp.float32
 
   @nn.compact
   def __call__(self, x):
-    x = common.resize_square(x.astype(jnp.float32), self.image_size, self.antialias)
+    bn = functools.partial(common.frozen_batch_norm, self.dtype)
+    x = resize.resize(x.astype(jnp.float32), self.image_size, self.antialias)
     x = (x * 2.0 - 1.0).astype(self.dtype)
     x = util.conv(self.width, 3, padding=1, use_bias=False, dtype=self.dtype, name="conv1")(x)
-    x = PReLU(self.dtype, name="prelu")(_bn(self.dtype, "bn1")(x))
+    x = PReLU(self.dtype, name="prelu")(bn("bn1")(x))
     for stage, blocks in enumerate(self.layers):
       for i in range(blocks):
         # Every stage starts with stride 2, so every first block has the projection shortcut.
         x = IBasicBlock(self.width * 2 ** stage, 2 if i == 0 else 1, i == 0, self.dtype,
                         name=f"layer{stage + 1}.{i}")(x)
-    x = _bn(self.dtype, "bn2")(x)  # [B, 7, 7, 8 * width]
+    x = bn("bn2")(x)  # [B, 7, 7, 8 * width]
     b = x.shape[0]
     x = jnp.transpose(x, (0, 3, 1, 2)).reshape(b, -1)  # torch.flatten order (C, H, W)
     x = nn.Dense(self.num_features, dtype=self.dtype, kernel_init=util.torch_kernel_init,
                  name="fc")(x)
-    return _bn(self.dtype, "features")(x).astype(jnp.float32)
+    return bn("features")(x).astype(jnp.float32)
 
 
 def cosine_similarity(a: jax.Array, b: jax.Array, eps: float = 1e-8) -> jax.Array:

@@ -10,6 +10,7 @@ dropped by the converter. Submodule names equal those keys, so conversion is the
 Bins are 3 degrees wide from -99: `logits_to_degrees` is the softmax expectation * 3 - 99.
 """
 
+import functools
 from typing import Sequence
 
 import flax.linen as nn
@@ -19,14 +20,10 @@ import jax.numpy as jnp
 from lp_jax.models import util
 from lp_jax.models.auxiliary import common
 from lp_jax.models.auxiliary.vgg19 import IMAGENET_MEAN, IMAGENET_STD
+from lp_jax.ops import resize
 
 RESNET50_LAYERS = (3, 4, 6, 3)
 EXPANSION = 4  # Bottleneck output channels = 4 * planes
-
-
-def _bn(dtype, name):
-  # The estimator is frozen: always the running statistics of the checkpoint.
-  return util.batch_norm(False, dtype, name=name)
 
 
 class Bottleneck(nn.Module):
@@ -38,14 +35,15 @@ class Bottleneck(nn.Module):
 
   @nn.compact
   def __call__(self, x):
+    bn = functools.partial(common.frozen_batch_norm, self.dtype)
     conv = lambda feats, k, stride, pad, name: util.conv(
         feats, k, stride=stride, padding=pad, use_bias=False, dtype=self.dtype, name=name)
-    out = nn.relu(_bn(self.dtype, "bn1")(conv(self.planes, 1, 1, 0, "conv1")(x)))
-    out = nn.relu(_bn(self.dtype, "bn2")(conv(self.planes, 3, self.stride, 1, "conv2")(out)))
-    out = _bn(self.dtype, "bn3")(conv(self.planes * EXPANSION, 1, 1, 0, "conv3")(out))
+    out = nn.relu(bn("bn1")(conv(self.planes, 1, 1, 0, "conv1")(x)))
+    out = nn.relu(bn("bn2")(conv(self.planes, 3, self.stride, 1, "conv2")(out)))
+    out = bn("bn3")(conv(self.planes * EXPANSION, 1, 1, 0, "conv3")(out))
     if self.downsample:
       x = conv(self.planes * EXPANSION, 1, self.stride, 0, "downsample.0")(x)
-      x = _bn(self.dtype, "downsample.1")(x)
+      x = bn("downsample.1")(x)
     return nn.relu(out + x)
 
 
@@ -58,18 +56,19 @@ class HopeNet(nn.Module):
   width: int = 64  # planes of layer1 (doubling per stage); the stem has `width` channels
   num_bins: int = 66  # 3-degree bins from -99 to +99
   image_size: int = 224  # side the network sees
-  antialias: bool = True  # low-pass when shrinking the input (see common.resize_square)
+  antialias: bool = True  # low-pass when shrinking the input (see ops.resize.resize)
   dtype: util.Dtype = jnp.float32
 
   @nn.compact
   def __call__(self, x):
-    x = common.resize_square(x.astype(jnp.float32), self.image_size, self.antialias)
+    bn = functools.partial(common.frozen_batch_norm, self.dtype)
+    x = resize.resize(x.astype(jnp.float32), self.image_size, self.antialias)
     mean = jnp.asarray(IMAGENET_MEAN, jnp.float32)
     std = jnp.asarray(IMAGENET_STD, jnp.float32)
     x = ((x - mean) / std).astype(self.dtype)
     x = util.conv(self.width, 7, stride=2, padding=3, use_bias=False, dtype=self.dtype,
                   name="conv1")(x)
-    x = nn.relu(_bn(self.dtype, "bn1")(x))
+    x = nn.relu(bn("bn1")(x))
     x = nn.max_pool(x, (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)))
     inplanes = self.width
     for stage, blocks in enumerate(self.layers):

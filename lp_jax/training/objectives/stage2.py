@@ -1,0 +1,190 @@
+# Copyright 2026 The lp_jax Authors. Licensed under the Apache License, Version 2.0.
+"""Stage II objective: the stitching and eye / lip retargeting MLPs on a frozen base.
+
+Stage II (paper Sec. 3.3, Eq. 5-6). The base is frozen. Stitching: the source is driven by the
+motion of another sample of the batch (cross identity) and the stitched render must keep the
+source outside the faces (the shoulders), with an L1 on the stitching offset. Eye / lip
+retargeting: the MLP offsets x_s to reach a requested openness ratio; the render must keep the
+source outside the eye / lip boxes, with an L1 on the offset and a condition loss.
+
+The openness of the *render* must be differentiable, so it is measured on the keypoints (our
+choice: no landmark network in the loop). The Stage I Wing loss ties keypoints 11/13 and 15/16 to
+the upper / lower lid mid-points and 14/17 to the inner-lip mid-points, so the lid (lip) gap of
+the keypoints divided by the eye (mouth) width is a proxy of the official landmark ratio. The
+output ratio is c_s + (gap(x_s + delta) - gap(x_s)) / width: only the *change* of the keypoint
+gap is trusted, so a constant offset between keypoints and landmarks cancels. Widths come from
+the source landmarks, or without landmarks from the keypoints' eye distance
+(`eye_width_per_iod`, `mouth_width_per_iod`).
+"""
+
+import dataclasses
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from lp_jax.models import liveportrait
+from lp_jax.ops import keypoints, motion, resize
+from lp_jax.training import losses, regions
+from lp_jax.training import variables as variables_lib
+from lp_jax.training.objectives.common import (F_NAME, G_NAME, M_NAME, W_NAME, chunks,
+                                               frozen_apply, render, sg, term_weight)
+
+STAGE2_TERMS = ("stitching", "stitching_delta", "eye_region", "eye_delta", "eye_condition",
+                "lip_region", "lip_delta", "lip_condition")
+
+
+@dataclasses.dataclass(frozen=True)
+class Stage2Models:
+  """Frozen base (F, M, W, G) and the stitching / eye / lip MLPs."""
+  F: nn.Module
+  M: nn.Module
+  W: nn.Module
+  G: nn.Module
+  stitching: nn.Module
+  eye: nn.Module
+  lip: nn.Module
+
+  @classmethod
+  def from_config(cls, model_config, dtype=jnp.float32, spectral_norm_folded: bool = False):
+    base = [liveportrait.build(n, model_config, dtype=dtype,
+                               spectral_norm_folded=spectral_norm_folded)
+            for n in liveportrait.BASE_NETWORKS]
+    mlps = [liveportrait.build(n, model_config) for n in ("stitching", "eye", "lip")]
+    return cls(*base, *mlps)
+
+
+def _gaps(x, cfg):
+  """Keypoint openness: eye lid gaps [B, 2] and inner-lip gap [B, 1] (x, y distance)."""
+  dist = lambda a, b: jnp.linalg.norm(x[:, a, :2] - x[:, b, :2], axis=-1)
+  eye = jnp.stack([dist(*cfg.ratios.eye_keypoints[0]), dist(*cfg.ratios.eye_keypoints[1])], -1)
+  return eye, dist(*cfg.ratios.lip_keypoints)[:, None]
+
+
+def _widths(x_s, batch, cfg, size: int):
+  """Eye [B, 2] and mouth [B, 1] widths in keypoint units: landmarks, else from the eye distance."""
+  eye_gap_centres = [jnp.mean(x_s[:, list(pair), :2], axis=1) for pair in cfg.ratios.eye_keypoints]
+  iod = jnp.linalg.norm(eye_gap_centres[0] - eye_gap_centres[1], axis=-1)[:, None]  # [B, 1]
+  eye_lmk, lip_lmk = regions.landmark_widths(batch["source_landmarks"].astype(jnp.float32), size)
+  has = jnp.asarray(batch["has_landmarks"], bool)[:, None]
+  eye = jnp.where(has, eye_lmk, jnp.broadcast_to(iod * cfg.ratios.eye_width_per_iod, eye_lmk.shape))
+  lip = jnp.where(has, lip_lmk, iod * cfg.ratios.mouth_width_per_iod)
+  # A floor: untrained keypoints can sit almost on top of each other, and a near-zero width
+  # would turn every keypoint jitter into a huge ratio change.
+  floor = cfg.ratios.min_width
+  return sg(jnp.maximum(eye, floor)), sg(jnp.maximum(lip, floor))
+
+
+def _ratios(x, lmk, has, widths, cfg):
+  """Official ratios from landmarks where present, else the keypoint proxy gap / width."""
+  eye_lmk, lip_lmk = regions.landmark_ratios(lmk.astype(jnp.float32))
+  eye_kp, lip_kp = _gaps(x, cfg)
+  has = jnp.asarray(has, bool)[:, None]
+  return (sg(jnp.where(has, eye_lmk, eye_kp / widths[0])),
+          sg(jnp.where(has, lip_lmk, lip_kp / widths[1])))
+
+
+def _maybe_random(rng, target, low: float, high: float, prob: float):
+  """Replaces each row of `target` [B, 1] by U(low, high) with probability `prob`."""
+  k_pick, k_value = jax.random.split(rng)
+  pick = jax.random.uniform(k_pick, target.shape[:1] + (1,)) < prob
+  return jnp.where(pick, jax.random.uniform(k_value, target.shape, minval=low, maxval=high),
+                   target)
+
+
+def stage2_loss(models: Stage2Models, retarget_params, base_variables, batch, rng, cfg):
+  """Stage II objective of the stitching, eye and lip MLPs (paper Eq. 5-6), base frozen.
+
+  Args:
+    models: Stage2Models.
+    retarget_params: dict with any of 'stitching', 'eye', 'lip' -> MLP params (differentiated);
+      the terms of an absent MLP are 0.
+    base_variables: dict network name -> full variables of F, M, W, G (stop_gradient'ed here).
+    batch: the data batch (lp_jax.data.pipeline schema).
+    rng: PRNG key (random condition targets).
+    cfg: the loss ConfigDict (`configs.losses.get_config(2)`).
+
+  Returns:
+    (total, metrics) with 'loss/<term>' (unweighted) for every Stage II term, 'loss/total' and
+    the mean requested / reached ratios 'ratio/<eye|lip>_<target|output>'.
+  """
+  base = jax.tree.map(sg, base_variables)
+  src = batch["source"].astype(jnp.float32)
+  drv = batch["driving"].astype(jnp.float32)
+  b, size = src.shape[0], src.shape[1]
+  net = cfg.network_image_size
+  src_n, drv_n = resize.resize(src, net), resize.resize(drv, net)
+  f_s = frozen_apply(models.F, base[F_NAME], src_n)
+  raw = frozen_apply(models.M, base[M_NAME], jnp.concatenate([src_n, drv_n], axis=0))
+  num_kp = raw["kp"].shape[-1] // 3
+  info = keypoints.refine_kp_info(raw, num_kp)
+  info_s, info_d = (keypoints.with_rotation(i) for i in chunks(info, 2))
+  x_s = sg(keypoints.apply_motion(info_s["kp"], info_s))
+  shift = cfg.cross_identity_shift
+  info_x = {k: jnp.roll(v, shift, axis=0) for k, v in info_d.items()}  # another sample's motion
+  x_cross = sg(keypoints.apply_motion(info_s["kp"], info_x))
+
+  terms = {t: jnp.float32(0) for t in STAGE2_TERMS}
+  metrics = {}
+  targets = []  # (name, driven keypoints, region names to exclude)
+  src_boxes = regions.landmark_boxes(batch["source_landmarks"], batch["has_landmarks"], size,
+                                     cfg.regions.box_scales.to_dict())
+  if "stitching" in retarget_params:
+    delta = models.stitching.apply({"params": retarget_params["stitching"]},
+                                   motion.stitching_input(x_s, x_cross))  # [B, 3K + 2]
+    terms["stitching_delta"] = jnp.mean(jnp.abs(delta))
+    # The output face sits near the driver's face: mask both faces, keep the shoulders.
+    drv_boxes = regions.landmark_boxes(
+        jnp.roll(batch["driving_landmarks"], shift, axis=0),
+        jnp.roll(batch["has_landmarks"], shift, axis=0), size, cfg.regions.box_scales.to_dict())
+    keep = 1 - jnp.maximum(regions.region_mask(src_boxes, ["face"], size),
+                           regions.region_mask(drv_boxes, ["face"], size))
+    targets.append(("stitching", motion.apply_stitching(x_cross, delta), keep))
+
+  widths = _widths(x_s, batch, cfg, size)
+  c_s = _ratios(x_s, batch["source_landmarks"], batch["has_landmarks"], widths, cfg)
+  # Same-clip driving: a realistic requested openness.
+  x_d = sg(keypoints.apply_motion(info_s["kp"], info_d))
+  c_d = _ratios(x_d, batch["driving_landmarks"], batch["has_landmarks"], widths, cfg)
+  gaps_s = _gaps(x_s, cfg)
+  k_eye, k_lip = jax.random.split(rng)
+  for i, (name, key) in enumerate((("eye", k_eye), ("lip", k_lip))):
+    if name not in retarget_params:
+      continue
+    spec = cfg.ratios[name]
+    # The official eye condition has one driving value for both eyes; the mean of the driving
+    # eyes stands in for the official left-eye quirk.
+    target = _maybe_random(key, jnp.mean(c_d[i], axis=1, keepdims=True), spec.low, spec.high,
+                           cfg.ratios.random_target_prob)
+    cond = jnp.concatenate([c_s[i], target], axis=1)  # [B, 3] eye, [B, 2] lip
+    net_module = getattr(models, name)
+    delta = net_module.apply({"params": retarget_params[name]},
+                             motion.retarget_input(x_s, cond)).reshape(b, num_kp, 3)
+    x_new = x_s + delta
+    reached = c_s[i] + (_gaps(x_new, cfg)[i] - gaps_s[i]) / widths[i]  # [B, 2] eye, [B, 1] lip
+    terms[f"{name}_delta"] = jnp.mean(jnp.abs(delta))
+    terms[f"{name}_condition"] = jnp.mean(jnp.abs(reached - target))
+    metrics[f"ratio/{name}_target"] = jnp.mean(target)
+    metrics[f"ratio/{name}_output"] = jnp.mean(reached)
+    names = ["left_eye", "right_eye"] if name == "eye" else ["lip"]
+    targets.append((f"{name}_region", x_new, 1 - regions.region_mask(src_boxes, names, size)))
+
+  if targets:
+    # One W + G pass over every driven variant: [stitching; eye; lip] along the batch.
+    n = len(targets)
+    images = render(models, (base[W_NAME]["params"], base[G_NAME]["params"]),
+                    tuple(variables_lib.split_variables(base[k])[1] for k in (W_NAME, G_NAME)),
+                    jnp.tile(f_s, (n,) + (1,) * (f_s.ndim - 1)), jnp.tile(x_s, (n, 1, 1)),
+                    jnp.concatenate([t[1] for t in targets], axis=0), False, size)[0]
+    for (name, _, keep), image in zip(targets, jnp.split(images, n, axis=0)):
+      terms[name] = losses.masked_l1(image, src, keep)
+
+  total = jnp.asarray(sum(term_weight(cfg, t) * v for t, v in terms.items()), jnp.float32)
+  metrics.update({f"loss/{t}": v for t, v in terms.items()})
+  for name in ("eye", "lip"):
+    metrics.setdefault(f"ratio/{name}_target", jnp.float32(0))
+    metrics.setdefault(f"ratio/{name}_output", jnp.float32(0))
+  metrics["loss/total"] = total
+  return total, metrics
+
+
