@@ -13,7 +13,10 @@ setup(
     description="LivePortrait (implicit-keypoint portrait animation) in JAX/Flax",
     license="Apache-2.0",
     python_requires=">=3.10",
-    packages=find_packages(include=["lp_jax", "lp_jax.*", "configs", "convert_weights"]),
+    # configs/ stays a top-level folder for users (`--config configs/stage1.py`) but installs as
+    # lp_jax_configs: a top-level package named `configs` would clash in any environment.
+    packages=find_packages(include=["lp_jax", "lp_jax.*", "convert_weights"]) + ["lp_jax_configs"],
+    package_dir={"lp_jax_configs": "configs"},
     # The official neutral-lip constant (63 numbers from lip_array.pkl), read by image driving;
     # the GPU target configs of `python -m lp_jax.aot` (GpuTargetConfigProto text).
     package_data={"lp_jax": ["resources/*.json"], "lp_jax.aot": ["gpu_targets/*.txtpb"]},

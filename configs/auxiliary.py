@@ -1,7 +1,7 @@
 # Copyright 2026 The lp_jax Authors. Licensed under the Apache License, Version 2.0.
 """Auxiliary networks of Stage I training: VGG-19, HopeNet, ArcFace and the discriminators.
 
-  from configs import auxiliary
+  from lp_jax_configs import auxiliary
   cfg = auxiliary.get_config()                 # upstream widths, every pretrained term off
   cfg = auxiliary.get_config("tiny")           # narrow widths for CPU tests (random weights)
   cfg = auxiliary.get_config("arcface=r50")    # iresnet50 instead of iresnet100

@@ -3,7 +3,7 @@
 
 Usage:
 
-  from configs import data
+  from lp_jax_configs import data
   cfg = data.get_config()        # full size (256x256), folder or TFDS source set by the caller
   cfg = data.get_config("tiny")  # 256x256, $LP_SHARED/assets, no workers, 8 eval frames
 

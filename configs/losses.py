@@ -1,7 +1,7 @@
 # Copyright 2026 The lp_jax Authors. Licensed under the Apache License, Version 2.0.
 """The `loss` block of configs/stage1.py and stage2.py: each term's weight and settings.
 
-  from configs import losses
+  from lp_jax_configs import losses
   cfg = losses.get_config(1)   # Stage I: F, M, W, G + discriminators (paper Sec. 3.2)
   cfg = losses.get_config(2)   # Stage II: stitching / eye / lip MLPs (paper Eq. 5-6)
 

@@ -3,7 +3,7 @@
 
 The released human and animal weights share this architecture. Usage:
 
-  from configs import models
+  from lp_jax_configs import models
   cfg = models.get_config()          # the official networks
   cfg = models.get_config("tiny")    # a narrow variant with the same wiring, for CPU tests
   cfg = models.get_config("tiny_train")  # tiny with a 32x32 volume: CPU training tests

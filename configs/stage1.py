@@ -20,10 +20,10 @@ VGG-19 / HopeNet / ArcFace, fine-tuning from the released weights) is
 import ml_collections
 from ml_collections import config_dict
 
-from configs import auxiliary as aux_configs
-from configs import data as data_configs
-from configs import losses as loss_configs
-from configs import models as model_configs
+from lp_jax_configs import auxiliary as aux_configs
+from lp_jax_configs import data as data_configs
+from lp_jax_configs import losses as loss_configs
+from lp_jax_configs import models as model_configs
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:

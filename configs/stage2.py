@@ -15,8 +15,8 @@ eye / lip weights (fine-tuning); without them the MLPs start from scratch. `arg`
 
 import ml_collections
 
-from configs import losses as loss_configs
-from configs import stage1
+from lp_jax_configs import losses as loss_configs
+from lp_jax_configs import stage1
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:

@@ -14,8 +14,8 @@ import argparse
 import os
 import sys
 
-from configs import auxiliary as aux_configs
-from configs import models
+from lp_jax_configs import auxiliary as aux_configs
+from lp_jax_configs import models
 from lp_jax.weights import auxiliary, export, official, orbax_dir
 from lp_jax.weights.errors import ConversionError
 

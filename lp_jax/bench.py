@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from configs import models as model_configs
+from lp_jax_configs import models as model_configs
 from lp_jax import precision as precision_lib
 from lp_jax import weights as weights_lib
 from lp_jax.inference.networks import default_generator_chunk, kp_info, warp_decode_fn

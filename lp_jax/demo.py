@@ -17,7 +17,7 @@ import hashlib
 import os
 import sys
 
-from configs import models as model_configs
+from lp_jax_configs import models as model_configs
 
 from lp_jax.detect import models as face_models
 from lp_jax.inference import assets

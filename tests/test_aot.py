@@ -37,7 +37,7 @@ def micro_config(stage: int):
   """The tiny config shrunk until a TPU compile takes seconds, not minutes: 64 px data, no GAN,
   perceptual or auxiliary networks, one F res-block, a 2-level hourglass, 8-wide SPADE MLPs;
   small leaves sharded over fsdp too (fsdp_min_size 256)."""
-  from configs import stage1, stage2  # pylint: disable=g-import-not-at-top
+  from lp_jax_configs import stage1, stage2  # pylint: disable=g-import-not-at-top
   c = (stage1 if stage == 1 else stage2).get_config("tiny")
   with c.unlocked():
     c.aux_init = "none"

@@ -12,18 +12,21 @@ import re
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PACKAGES = ("lp_jax", "configs", "convert_weights")
+# folder -> the package name it is installed under (configs/ installs as lp_jax_configs, a name
+# that cannot clash with another project's `configs`).
+PACKAGES = {"lp_jax": "lp_jax", "configs": "lp_jax_configs", "convert_weights": "convert_weights"}
 MAX_LINES = 400
 
 
 def _modules() -> dict[str, str]:
   """{dotted module name: file path} of every .py file of the project's packages."""
   out = {}
-  for pkg in PACKAGES:
-    for dirpath, _, files in os.walk(os.path.join(ROOT, pkg)):
+  for folder, pkg in PACKAGES.items():
+    for dirpath, _, files in os.walk(os.path.join(ROOT, folder)):
       for f in files:
         if f.endswith(".py"):
           rel = os.path.relpath(os.path.join(dirpath, f), ROOT)[:-3].split(os.sep)
+          rel[0] = pkg
           if rel[-1] == "__init__":
             rel = rel[:-1]
           out[".".join(rel)] = os.path.join(dirpath, f)
@@ -108,7 +111,7 @@ def _cycles() -> list[list[str]]:
 
 
 def test_graph_covers_the_project():
-  assert "lp_jax.inference.pipeline" in MODULES and "configs.models" in MODULES
+  assert "lp_jax.inference.pipeline" in MODULES and "lp_jax_configs.models" in MODULES
   assert any(t == "lp_jax.inference.networks" for t, _, _ in GRAPH["lp_jax.inference.pipeline"])
 
 
@@ -118,8 +121,8 @@ def test_no_import_circles():
 
 @pytest.mark.parametrize("lower,upper", [
     ("lp_jax", "convert_weights"),  # the converter is a command on top of the library
-    ("configs", "lp_jax"),  # configs are leaves the library reads
-    ("configs", "convert_weights"),
+    ("lp_jax_configs", "lp_jax"),  # configs are leaves the library reads
+    ("lp_jax_configs", "convert_weights"),
     ("lp_jax.ops", "lp_jax.models"),
     ("lp_jax.ops", "lp_jax.inference"), ("lp_jax.ops", "lp_jax.training"),
     ("lp_jax.models", "lp_jax.inference"), ("lp_jax.models", "lp_jax.training"),

@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from configs import auxiliary as aux_configs
+from lp_jax_configs import auxiliary as aux_configs
 from conftest import run_converter
 from lp_jax.models import auxiliary
 from lp_jax.models.auxiliary import arcface, discriminator, hopenet, vgg19

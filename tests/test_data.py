@@ -14,7 +14,7 @@ import grain
 import numpy as np
 import pytest
 
-from configs import data as data_configs
+from lp_jax_configs import data as data_configs
 from lp_jax import data
 from lp_jax.data import augment
 from lp_jax.data import frames as frames_lib

@@ -5,7 +5,7 @@ import jax
 import numpy as np
 import pytest
 
-from configs import models as model_configs
+from lp_jax_configs import models as model_configs
 from lp_jax.inference.decoder import FrameDecoder
 from lp_jax.inference.networks import LivePortraitModels
 from lp_jax.models import liveportrait

@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from configs import stage1
+from lp_jax_configs import stage1
 from lp_jax.training import evaluate
 from lp_jax.training.errors import ConfigError
 

@@ -12,9 +12,9 @@ import ml_collections
 import numpy as np
 import pytest
 
-from configs import auxiliary as aux_configs
-from configs import losses as loss_configs
-from configs import models as model_configs
+from lp_jax_configs import auxiliary as aux_configs
+from lp_jax_configs import losses as loss_configs
+from lp_jax_configs import models as model_configs
 from lp_jax.models import liveportrait
 from lp_jax.ops import resize
 from lp_jax.training import losses, regions, transforms

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from configs import models as model_configs
+from lp_jax_configs import models as model_configs
 from lp_jax import precision
 from lp_jax.inference.networks import LivePortraitModels
 from lp_jax.models import liveportrait

@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 from conftest import ROOT, SHARED
 
-from configs import models as model_configs
-from configs import stage1, stage2
+from lp_jax_configs import models as model_configs
+from lp_jax_configs import stage1, stage2
 from lp_jax import data, weights
 from lp_jax.models import auxiliary
 from lp_jax.training import checkpoint, evaluate, loop, metrics, pretrained, stages

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from flax import traverse_util
 
-from configs import models as model_configs
+from lp_jax_configs import models as model_configs
 from lp_jax import weights
 from lp_jax.models import liveportrait
 from lp_jax.weights import shapes

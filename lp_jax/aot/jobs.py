@@ -19,7 +19,7 @@ import numpy as np
 from jax.experimental import mesh_utils
 from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec as P
 
-from configs import models as model_configs
+from lp_jax_configs import models as model_configs
 from lp_jax import precision as precision_lib
 from lp_jax.aot.targets import AotError, Target
 from lp_jax.data import frames

@@ -14,7 +14,7 @@ import os
 
 import numpy as np
 
-from configs import models as model_configs
+from lp_jax_configs import models as model_configs
 from lp_jax.inference import assets
 from lp_jax.inference.faces import FaceStage
 from lp_jax.inference.pipeline import LivePortrait

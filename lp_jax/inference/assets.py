@@ -5,7 +5,7 @@ directory, or a small synthetic checkpoint for demos and tests on machines witho
 import hashlib
 import os
 
-from configs import models as model_configs
+from lp_jax_configs import models as model_configs
 from lp_jax.models import liveportrait
 from lp_jax.weights import manifest as manifest_lib, official, orbax_dir
 

@@ -11,7 +11,7 @@ import functools
 import jax
 import jax.numpy as jnp
 
-from configs import models as model_configs
+from lp_jax_configs import models as model_configs
 from lp_jax import weights
 from lp_jax.models import liveportrait
 from lp_jax.ops import keypoints, motion

@@ -13,7 +13,7 @@ mid-points (90, 102); see `preprocess/ratios.py`.
 import jax
 import jax.numpy as jnp
 
-from configs.losses import BOX_SCALES
+from lp_jax_configs.losses import BOX_SCALES
 from lp_jax.ops.grid_sample import grid_sample
 
 LEFT_EYE = (0, 6, 12, 18)  # corner, upper lid, corner, lower lid

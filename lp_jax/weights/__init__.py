@@ -12,7 +12,7 @@ import os
 
 import jax
 
-from configs import models as model_configs
+from lp_jax_configs import models as model_configs
 from lp_jax.models.spade_generator import fold_spectral_norm
 from lp_jax.weights import official, orbax_dir
 from lp_jax.weights.errors import ConversionError

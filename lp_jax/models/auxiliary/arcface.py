@@ -24,7 +24,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from configs.auxiliary import IRESNET_LAYERS
+from lp_jax_configs.auxiliary import IRESNET_LAYERS
 from lp_jax.models import util
 from lp_jax.models.auxiliary import common
 from lp_jax.ops import resize
