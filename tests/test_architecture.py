@@ -163,3 +163,35 @@ def test_files_are_short():
   long = {os.path.relpath(p, ROOT): n for p in MODULES.values()
           for n in [len(open(p).read().splitlines())] if n > MAX_LINES}
   assert long == {}
+
+
+def _readme_layout() -> dict[str, str]:
+  """{folder: its entry's text} of README's Layout block."""
+  text = open(os.path.join(ROOT, "README.md")).read()
+  block = text.split("## Layout", 1)[1].split("```", 2)[1]
+  entries, current = {}, None
+  for line in block.splitlines():
+    if line and not line[0].isspace():
+      current, _, rest = line.partition(" ")
+      entries[current] = rest
+    elif current:
+      entries[current] += " " + line.strip()
+  return entries
+
+
+def test_readme_layout_names_every_module():
+  entries = _readme_layout()
+  missing = []
+  for folder in PACKAGES:
+    for dirpath, _, files in os.walk(os.path.join(ROOT, folder)):
+      rel = os.path.relpath(dirpath, ROOT) + "/"
+      if "__pycache__" in rel or not any(f.endswith(".py") for f in files):
+        continue
+      if rel not in entries:
+        missing.append(rel)
+        continue
+      words = set(re.findall(r"[\w.]+", entries[rel]))
+      missing += [rel + f for f in files if f.endswith(".py") and f != "__init__.py"
+                  and f[:-3] not in words]
+  assert missing == []
+  assert all(os.path.isdir(os.path.join(ROOT, folder)) for folder in entries)
