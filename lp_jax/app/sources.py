@@ -9,7 +9,6 @@ image starts from it.
 
 import collections
 import dataclasses
-import hashlib
 import os
 import threading
 
@@ -21,6 +20,7 @@ from lp_jax.io.errors import MediaError
 from lp_jax.preprocess import crop as crop_lib
 from lp_jax.preprocess import paste_back as paste_back_lib
 from lp_jax.preprocess import ratios as ratios_lib
+from lp_jax.weights import manifest  # one file hash for the whole library
 
 MOTION_KEYS = ("kp", "exp", "scale", "t", "pitch", "yaw", "roll")
 
@@ -49,14 +49,6 @@ class EncodedSource:
     if self.mask is None:
       return frame
     return paste_back_lib.paste_back(frame, self.m_c2o, self.rgb, self.mask)
-
-
-def file_digest(path: str) -> str:
-  digest = hashlib.sha256()
-  with open(path, "rb") as f:
-    for block in iter(lambda: f.read(1 << 20), b""):
-      digest.update(block)
-  return digest.hexdigest()
 
 
 def encode(pipe, faces, path: str, do_crop: bool, scale: float, key: str = "") -> EncodedSource:
@@ -103,7 +95,7 @@ class SourceCache:
     self.hits = self.misses = 0
 
   def get(self, path: str, do_crop: bool, scale: float) -> EncodedSource:
-    key = f"{file_digest(path)}:{int(bool(do_crop))}:{float(scale):.4f}"
+    key = f"{manifest.sha256(path)}:{int(bool(do_crop))}:{float(scale):.4f}"
     with self._lock:
       if key in self._items:
         self._items.move_to_end(key)
