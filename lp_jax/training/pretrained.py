@@ -7,25 +7,21 @@ workdir (its latest checkpoint). Adam moments stay zero: this is fine-tuning, no
 
 import os
 
-import flax
 import jax
-import numpy as np
 from absl import logging
 
 from lp_jax import weights
 from lp_jax.training import checkpoint, placement
 from lp_jax.training import variables as variables_lib
 from lp_jax.training.train_state import TrainState
+from lp_jax.weights import shapes
 
 
 def _check_same_structure(loaded, current, what: str) -> None:
-  flat_l = flax.traverse_util.flatten_dict(loaded)
-  flat_c = flax.traverse_util.flatten_dict(current)
-  for key in sorted(set(flat_l) | set(flat_c)):
-    got = np.shape(flat_l[key]) if key in flat_l else None
-    want = tuple(flat_c[key].shape) if key in flat_c else None
-    if got != want:
-      raise ValueError(f"{what}: {'/'.join(key)} has shape {got}, the model config wants {want}")
+  bad = shapes.mismatches(current, loaded)
+  if bad:
+    key, want, got = bad[0]
+    raise ValueError(f"{what}: {'/'.join(key)} has shape {got}, the model config wants {want}")
 
 
 def replace_networks(ts: TrainState, loaded: dict, shardings: TrainState, what: str) -> TrainState:
