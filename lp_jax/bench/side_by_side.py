@@ -1,5 +1,5 @@
 # Copyright 2026 The lp_jax Authors. Licensed under the Apache License, Version 2.0.
-"""The official PyTorch code and ours, timed in one process: `python -m lp_jax.bench --official DIR`.
+"""The official PyTorch code and ours side by side: `python -m lp_jax.bench --official DIR`.
 
 Per network, `--rounds` rounds each time `--repeats` calls of the official wrapper's method and
 then of our jitted equivalent, so that load from other jobs on a shared machine hits both alike;

@@ -101,7 +101,7 @@ class SPADE(nn.Module):
   def __call__(self, x, segmap):
     normalized = util.instance_norm(x.astype(jnp.float32)).astype(self.dtype)
     doublings = upsample_doublings(segmap.shape[1:3], x.shape[1:3])
-    if doublings:  # the segmentation map's last nearest 2x folded into the conv: 2.25x fewer FLOPs
+    if doublings:  # the map's last nearest 2x folded into the conv: 2.25x fewer FLOPs
       shared = util.UpsampleConv2d(self.hidden, doublings, self.dtype, name="mlp_shared.0")
       actv = nn.relu(shared(segmap))
     else:
