@@ -71,6 +71,8 @@ def test_side_by_side_prints_both_frameworks(official_dir):
   for r in rows:
     assert r["calls"] == 2 and r["official_s"] > 0 and r["ours_s"] > 0
     assert r["ratio"] == pytest.approx(r["ours_s"] / r["official_s"], rel=0.01)
+    fastest = r["ours_range_s"][0] / r["official_range_s"][0]
+    assert r["ratio_min"] == pytest.approx(fastest, rel=0.01)
     assert r["official_matmul_gflops"] > 0 and r["ours_matmul_gflops"] > 0
     # Identical weights and inputs: the two frameworks computed the same outputs.
     assert r["max_abs_diff"] < 1e-4
