@@ -43,8 +43,10 @@ test: $(STAMP) $(AOT_STAMP)
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -rs -m "not slow" --ignore=tests/test_aot.py
 
+# `make bench OFFICIAL=DIR` times the official code from checkout DIR side by side with ours
+# (needs `pip install -e '.[official]'`); without it, our networks alone.
 bench: $(BASE_STAMP)
-	$(PY) -m lp_jax.bench
+	$(PY) -m lp_jax.bench $(if $(OFFICIAL),--official $(OFFICIAL))
 
 clean:
 	rm -rf $(VENV) $(AOT_VENV) build *.egg-info

@@ -55,6 +55,10 @@ setup(
         # playwright drives the system chromium (apt) in the web-app browser test; it never
         # downloads a browser of its own.
         "test": ["pytest", "torch==2.13.0", "psutil", "playwright"],
+        # `python -m lp_jax.bench --official DIR` imports the official LivePortrait wrapper from
+        # the user's checkout; these are the imports of that wrapper and its modules beyond our
+        # own dependencies (numpy, opencv), with torch at the CPU wheel of the test extra.
+        "official": ["torch==2.13.0", "pyyaml", "rich", "scipy"],
         # Driving the web app from Python (gradio_client also comes with gradio).
         "app": ["gradio_client"],
         # Ahead-of-time compilation (python -m lp_jax.aot) without the hardware, pinned to the

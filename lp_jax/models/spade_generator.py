@@ -82,6 +82,15 @@ def fold_spectral_norm(variables: dict) -> dict:
   return folded
 
 
+def upsample_doublings(size: tuple, target: tuple) -> int:
+  """k >= 1 where `target` is `size` scaled by 2 ** k on both axes, else 0."""
+  (h, w), (th, tw) = size, target
+  if th % h or tw % w or th // h != tw // w:
+    return 0
+  factor = th // h
+  return factor.bit_length() - 1 if factor > 1 and factor & (factor - 1) == 0 else 0
+
+
 class SPADE(nn.Module):
   """normalized(x) * (1 + gamma(seg)) + beta(seg), affine-free InstanceNorm, eps 1e-5."""
   norm_nc: int
@@ -91,9 +100,14 @@ class SPADE(nn.Module):
   @nn.compact
   def __call__(self, x, segmap):
     normalized = util.instance_norm(x.astype(jnp.float32)).astype(self.dtype)
-    seg = util.resize_nearest_2d(segmap, x.shape[1:3])
-    actv = nn.relu(util.conv(self.hidden, 3, padding=1, dtype=self.dtype,
-                             name="mlp_shared.0")(seg))
+    doublings = upsample_doublings(segmap.shape[1:3], x.shape[1:3])
+    if doublings:  # the map's last nearest 2x folded into the conv: 2.25x fewer FLOPs
+      shared = util.UpsampleConv2d(self.hidden, doublings, self.dtype, name="mlp_shared.0")
+      actv = nn.relu(shared(segmap))
+    else:
+      seg = util.resize_nearest_2d(segmap, x.shape[1:3])
+      actv = nn.relu(util.conv(self.hidden, 3, padding=1, dtype=self.dtype,
+                               name="mlp_shared.0")(seg))
     gamma = util.conv(self.norm_nc, 3, padding=1, dtype=self.dtype, name="mlp_gamma")(actv)
     beta = util.conv(self.norm_nc, 3, padding=1, dtype=self.dtype, name="mlp_beta")(actv)
     return normalized * (1 + gamma) + beta

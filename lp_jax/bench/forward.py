@@ -1,5 +1,5 @@
 # Copyright 2026 The lp_jax Authors. Licensed under the Apache License, Version 2.0.
-"""Forward-pass benchmark of the LivePortrait networks: `python -m lp_jax.bench`.
+"""Our forward passes alone: `python -m lp_jax.bench` without --official.
 
 Prints one JSON line per (network, batch size): compile seconds, seconds per call and per
 frame after compilation (median of --repeats), XLA's FLOP count per frame, achieved FLOP/s,
@@ -10,20 +10,16 @@ Weights are random (PyTorch-style init, spectral norm folded as at inference): s
 depend on their values. Pass --weights to time a converted checkpoint instead.
 """
 
-import argparse
 import json
 import resource
 import statistics
-import sys
 import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lp_jax_configs import models as model_configs
 from lp_jax import precision as precision_lib
-from lp_jax import weights as weights_lib
 from lp_jax.inference.networks import default_generator_chunk, kp_info, warp_decode_fn
 from lp_jax.models import liveportrait
 
@@ -83,36 +79,17 @@ def benchmarks(config, variables, batch: int, dtype=jnp.float32):
   yield ("stitching", apply("stitching"), (variables["stitching"], stitch_in), None)
 
 
-def main(argv=None) -> int:
-  parser = argparse.ArgumentParser(prog="python -m lp_jax.bench", description=__doc__,
-                                   formatter_class=argparse.RawDescriptionHelpFormatter)
-  parser.add_argument("--batch_sizes", default="1,4", help="comma-separated batch sizes")
-  parser.add_argument("--repeats", type=int, default=3, help="timed calls per measurement")
-  parser.add_argument("--networks", default="F,M,W+G,stitching", help="subset to time")
-  parser.add_argument("--model_config", default="official", help="configs/models.py variant")
-  parser.add_argument("--weights", default=None, help="official folder or converted dir")
-  parser.add_argument("--precision", choices=tuple(precision_lib.DTYPES), default=None,
-                      help="compute dtype of F, M, W, G (default: infer.py's choice for this "
-                           "backend: fp16 on GPU, bf16 on TPU, fp32 on CPU)")
-  args = parser.parse_args(argv)
+def run(args, variables, config) -> int:
+  """Today's output: one JSON line per (network, batch size), then the peak RSS."""
   precision = precision_lib.resolve(args.precision, True, jax.default_backend())
-
-  config = model_configs.get_config(args.model_config)
-  if args.weights:
-    variables, _ = weights_lib.load_variables(args.weights, config)
-  else:
-    variables = {n: liveportrait.random_variables(n, config, i)
-                 for i, n in enumerate(liveportrait.NETWORKS)}
-  variables = weights_lib.for_inference(variables)
   wanted = set(args.networks.split(","))
   device = jax.devices()[0]
-  emit = lambda rec: print(json.dumps(rec), flush=True)
   emit({"event": "setup", "backend": jax.default_backend(), "device": device.device_kind,
         "devices": jax.device_count(), "jax": jax.__version__, "model_config": args.model_config,
         "precision": precision})
   for batch in [int(b) for b in args.batch_sizes.split(",")]:
     for name, fn, fn_args, count_fn in benchmarks(config, variables, batch,
-                                                      precision_lib.dtype(precision)):
+                                                  precision_lib.dtype(precision)):
       if name not in wanted:
         continue
       ref = matmul_rate()  # re-measured next to each unit: the machine's load drifts
@@ -133,5 +110,5 @@ def main(argv=None) -> int:
   return 0
 
 
-if __name__ == "__main__":
-  sys.exit(main())
+def emit(record: dict) -> None:
+  print(json.dumps(record), flush=True)
