@@ -102,7 +102,7 @@ def training_program(config, target: Target, devices: list,
     per_device_batch = config.batch_size // shards
   global_batch = per_device_batch * shards
 
-  setup = state_lib.stage_setup(config)
+  setup = state_lib.stage_setup(config, platform=target.platform)  # the target's layer forms
   key = jax.eval_shape(lambda: jax.random.key(0))
   abstract = jax.eval_shape(setup.init_fn, key)
   shardings = mesh_lib.state_shardings(abstract, mesh, config.sharding)
@@ -127,17 +127,20 @@ def infer_program(target: Target, devices: list, batch: int, precision: str,
                   model_variant: str = "official") -> Program:
   """infer.py's W+G batch program (image source) at `batch` frames per device."""
   from configs import models as model_configs  # pylint: disable=g-import-not-at-top
+  from lp_jax import wrapper  # pylint: disable=g-import-not-at-top
   from lp_jax.inference import decoder  # pylint: disable=g-import-not-at-top
   from lp_jax.models import liveportrait  # pylint: disable=g-import-not-at-top
 
   config = model_configs.get_config(model_variant)
   dtype = PRECISIONS[precision]
-  nets = {n: liveportrait.build(n, config, spectral_norm_folded=True, dtype=dtype)
+  # The layer forms of the target's backend, not of this compiling host ('cpu').
+  nets = {n: liveportrait.build(n, config, spectral_norm_folded=True, dtype=dtype,
+                                platform=target.platform)
           for n in ("warping_module", "spade_generator")}
   mesh = Mesh(np.array(devices), ("data",))  # FrameDecoder's mesh over the local devices
-  # generator_chunk None: the whole batch at once, FrameDecoder's choice off XLA:CPU (asking
-  # jax.default_backend() here would answer 'cpu', the compiling host).
-  fn = decoder.decode_steps(nets["warping_module"], nets["spade_generator"], mesh, None)[True]
+  # FrameDecoder's generator chunk for the target's backend (maps frames only on one device).
+  chunk = wrapper.default_generator_chunk(target.platform) if len(devices) == 1 else None
+  fn = decoder.decode_steps(nets["warping_module"], nets["spade_generator"], mesh, chunk)[True]
   # The inference form's variables (G's spectral norm folded, as lp_jax.weights.for_inference
   # leaves them): the folded modules' own init shapes.
   key = jax.eval_shape(lambda: jax.random.key(0))

@@ -351,8 +351,12 @@ class Setup:
   extra_inits: dict
 
 
-def stage_setup(config) -> Setup:
-  """Modules, the state's init function and the step's third argument of `config.stage`."""
+def stage_setup(config, platform: str | None = None) -> Setup:
+  """Modules, the state's init function and the step's third argument of `config.stage`.
+
+  `platform`: whose layer forms F, M, W, G take (models/kernels.py); default the running
+  backend. lp_jax.aot passes the target's.
+  """
   from lp_jax.models import auxiliary  # pylint: disable=g-import-not-at-top
   from lp_jax.training import objectives  # pylint: disable=g-import-not-at-top
 
@@ -363,7 +367,7 @@ def stage_setup(config) -> Setup:
                    for k, f in _AUX_FIELDS.items()}
     disc = auxiliary.build("discriminator", config.aux, dtype=dtype)
     models = objectives.Stage1Models.from_config(config.model, dtype=dtype, D=disc,
-                                                 **aux_modules)
+                                                 platform=platform, **aux_modules)
     d_input = auxiliary.example_input("discriminator", config.aux)
 
     def disc_init(r):
@@ -378,7 +382,7 @@ def stage_setup(config) -> Setup:
 
     init_fn = stage1_init_fn(models.networks(), disc_init, config.model, config.optimizer)
     return Setup(models, init_fn, {k: aux_init(k) for k in kinds})
-  models = objectives.Stage2Models.from_config(config.model, dtype=dtype)
+  models = objectives.Stage2Models.from_config(config.model, dtype=dtype, platform=platform)
   base_fn = base_init_fn(dict(zip(GENERATOR_NETWORKS, (models.F, models.M, models.W, models.G))),
                          config.model)
   mlps = {n: getattr(models, n) for n in RETARGETING_NETWORKS}
