@@ -90,3 +90,27 @@ def test_platform_forms_same_variables_close_outputs(name, platform):
   for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(want)):
     scale = float(jnp.max(jnp.abs(b))) + 1e-6
     np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=0, atol=2e-5 * scale)
+
+
+def _record(form, hw, rewrite_s, plain_s, rewrite_temp=0, plain_temp=0):
+  fig = lambda s, t: {"roofline_s": s, "temp_bytes": t}
+  return {"form": form, "platform": "cuda", "input_hw": hw,
+          "rewrite": fig(rewrite_s, rewrite_temp), "plain": fig(plain_s, plain_temp)}
+
+
+def test_verdict_rule():
+  """Thresholds start where the rewrite wins at every larger size; ties and temp blow-ups
+  go to the plain form."""
+  up = [_record("upblock3d_phase_min_hw", 64, 2.0, 1.0), _record("upblock3d_phase_min_hw", 256,
+                                                                 1.0, 2.0),
+        _record("upblock3d_phase_min_hw", 1024, 1.0, 2.0)]
+  assert kernel_forms.verdict(up)["rule_value"] == 256
+  up[-1] = _record("upblock3d_phase_min_hw", 1024, 3.0, 2.0)
+  assert kernel_forms.verdict(up)["rule_value"] is None
+  tie = [_record("depthwise_stencil", 64, 0.99, 1.0)]
+  assert kernel_forms.verdict(tie)["rule_value"] is False
+  fast = [_record("depthwise_stencil", 64, 0.5, 1.0)]
+  assert kernel_forms.verdict(fast)["rule_value"] is True
+  hungry = [_record("depthwise_stencil", 64, 0.5, 1.0, rewrite_temp=200, plain_temp=100)]
+  assert kernel_forms.verdict(hungry)["rule_value"] is False
+  assert kernel_forms.verdict(fast)["table_value"] == kernels.GPU.depthwise_stencil

@@ -42,9 +42,21 @@ class KernelForms:
 
 
 CPU = KernelForms()
-# GPU and TPU: to be chosen from the AOT figures; until then the CPU forms run everywhere.
-GPU = CPU
-TPU = CPU
+# GPU: chosen from the H100 target's figures (README "Kernel forms per backend"), fp32 and fp16.
+# The depth fold, its padding and the taps head only add bytes and temp memory there (the
+# direct convs win at every measured size); the UpBlock3d phase convs halve the FLOPs from 16x16
+# inputs up (at 8x8 they lose); the depthwise stencil reads half the grouped conv's bytes; the
+# whole generator batch beats a frame-by-frame map.
+GPU = KernelForms(conv3d_fold_min_hw=None, conv3d_fold_pad=False, upblock3d_phase_min_hw=256,
+                  phase3d_fold_min_hw=None, upsample2d_phase=True, occlusion_taps=False,
+                  depthwise_stencil=True, generator_chunk=None)
+# TPU: chosen from the v5e target's figures, fp32 and bf16. Like GPU, no depth fold or padding;
+# the phase convs lose there (the 2-D one needs 8-66% more roofline time, the UpBlock3d one
+# wins at 8x8 and 16x16 but loses more at 32x32); the taps head and the depthwise stencil read
+# fewer bytes than the plain convs.
+TPU = KernelForms(conv3d_fold_min_hw=None, conv3d_fold_pad=False, upblock3d_phase_min_hw=None,
+                  phase3d_fold_min_hw=None, upsample2d_phase=False, occlusion_taps=True,
+                  depthwise_stencil=True, generator_chunk=None)
 
 _BY_PLATFORM = {"cpu": CPU, "gpu": GPU, "cuda": GPU, "rocm": GPU, "tpu": TPU}
 
