@@ -53,7 +53,8 @@ GPU = KernelForms(conv3d_fold_min_hw=None, conv3d_fold_pad=False, upblock3d_phas
 # TPU: chosen from the v5e target's figures, fp32 and bf16. Like GPU, no depth fold or padding;
 # the phase convs lose there (the 2-D one needs 8-66% more roofline time, the UpBlock3d one
 # wins at 8x8 and 16x16 but loses more at 32x32); the taps head and the depthwise stencil read
-# fewer bytes than the plain convs.
+# fewer bytes than the plain convs. The generator map is unmeasured on TPU (G's v5e compile did
+# not finish here): the whole batch, as TPU ran before.
 TPU = KernelForms(conv3d_fold_min_hw=None, conv3d_fold_pad=False, upblock3d_phase_min_hw=None,
                   phase3d_fold_min_hw=None, upsample2d_phase=False, occlusion_taps=True,
                   depthwise_stencil=True, generator_chunk=None)
