@@ -19,15 +19,15 @@ import numpy as np
 from jax.experimental import mesh_utils
 from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec as P
 
-from lp_jax_configs import models as model_configs
 from lp_jax import precision as precision_lib
 from lp_jax.aot.targets import AotError, Target
 from lp_jax.data import frames
-from lp_jax.inference import decoder
+from lp_jax.inference import decoder, networks
 from lp_jax.models import liveportrait
 from lp_jax.training import mesh as mesh_lib
 from lp_jax.training import placement, stages
 from lp_jax.training import step as step_lib
+from lp_jax_configs import models as model_configs
 
 PRECISIONS = precision_lib.DTYPES  # 'fp32' | 'bf16' | 'fp16' -> compute dtype
 
@@ -104,7 +104,7 @@ def training_program(config, target: Target, devices: list,
     per_device_batch = config.batch_size // shards
   global_batch = per_device_batch * shards
 
-  setup = stages.for_config(config).setup()
+  setup = stages.for_config(config).setup(platform=target.platform)  # the target's layer forms
   key = jax.eval_shape(lambda: jax.random.key(0))
   abstract = jax.eval_shape(setup.init_fn, key)
   shardings = mesh_lib.state_shardings(abstract, mesh, config.sharding)
@@ -130,12 +130,14 @@ def infer_program(target: Target, devices: list, batch: int, precision: str,
   """infer.py's W+G batch program (image source) at `batch` frames per device."""
   config = model_configs.get_config(model_variant)
   dtype = PRECISIONS[precision]
-  nets = {n: liveportrait.build(n, config, spectral_norm_folded=True, dtype=dtype)
+  # The layer forms of the target's backend, not of this compiling host ('cpu').
+  nets = {n: liveportrait.build(n, config, spectral_norm_folded=True, dtype=dtype,
+                                platform=target.platform)
           for n in ("warping_module", "spade_generator")}
   mesh = Mesh(np.array(devices), ("data",))  # FrameDecoder's mesh over the local devices
-  # generator_chunk None: the whole batch at once, FrameDecoder's choice off XLA:CPU (asking
-  # jax.default_backend() here would answer 'cpu', the compiling host).
-  fn = decoder.decode_steps(nets["warping_module"], nets["spade_generator"], mesh, None)[True]
+  # FrameDecoder's generator chunk for the target's backend (maps frames only on one device).
+  chunk = networks.default_generator_chunk(target.platform) if len(devices) == 1 else None
+  fn = decoder.decode_steps(nets["warping_module"], nets["spade_generator"], mesh, chunk)[True]
   # The inference form's variables (G's spectral norm folded, as lp_jax.weights.for_inference
   # leaves them): the folded modules' own init shapes.
   key = jax.eval_shape(lambda: jax.random.key(0))

@@ -13,7 +13,7 @@ import jax.numpy as jnp
 
 from lp_jax_configs import models as model_configs
 from lp_jax import weights
-from lp_jax.models import liveportrait
+from lp_jax.models import kernels, liveportrait
 from lp_jax.ops import keypoints, motion
 
 
@@ -36,14 +36,15 @@ def kp_info(net, variables, image):
   return keypoints.with_rotation(keypoints.refine_kp_info(raw))
 
 
-def default_generator_chunk() -> int | None:
-  """Frames per generator pass inside a batch: 1 on CPU, the whole batch elsewhere.
+def default_generator_chunk(platform: str | None = None) -> int | None:
+  """Frames per generator pass inside a batch (`KernelForms.generator_chunk` of `platform`,
+  default the running backend): 1 on CPU, the whole batch on GPU and TPU.
 
   On XLA:CPU the generator's 256x256 activations of a 4-frame batch run ~30% slower per frame
   than one frame at a time (memory traffic), so there the batch is mapped frame by frame inside
-  the same jitted call; accelerators want the whole batch at once.
+  the same jitted call.
   """
-  return 1 if jax.default_backend() == "cpu" else None
+  return kernels.for_platform(platform or jax.default_backend()).generator_chunk
 
 
 def decode_in_chunks(gen_net, gen_vars, features, chunk: int | None):

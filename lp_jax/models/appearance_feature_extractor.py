@@ -5,6 +5,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from lp_jax.models import util
+from lp_jax.models.kernels import KernelForms
 
 
 class AppearanceFeatureExtractor(nn.Module):
@@ -17,6 +18,7 @@ class AppearanceFeatureExtractor(nn.Module):
   reshape_depth: int = 16
   num_resblocks: int = 6
   dtype: util.Dtype = jnp.float32
+  kernels: KernelForms | None = None  # layer forms of the target backend (None: CPU)
 
   @nn.compact
   def __call__(self, image, train: bool = False):

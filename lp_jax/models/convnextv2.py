@@ -7,7 +7,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from lp_jax.models import util
+from lp_jax.models import kernels, util
 
 HEADS = {"kp": "fc_kp", "pitch": "fc_pitch", "yaw": "fc_yaw", "roll": "fc_roll", "t": "fc_t",
          "exp": "fc_exp", "scale": "fc_scale"}
@@ -21,8 +21,9 @@ class DepthwiseConv2d(nn.Module):
   """Depthwise k x k conv (stride 1, 'same' zero padding) as k*k shifted multiply-adds.
 
   XLA:CPU's grouped convolution runs ConvNeXt's 7x7 depthwise convs ~14x slower than this
-  channels-last stencil, which vectorises over C. Variables are those of
-  nn.Conv(feature_group_count=C): kernel [k, k, 1, C], bias [C].
+  channels-last stencil, which vectorises over C; elsewhere `KernelForms.depthwise_stencil`
+  may pick the grouped convolution. Variables are those of nn.Conv(feature_group_count=C):
+  kernel [k, k, 1, C], bias [C].
   """
   kernel_size: int = 7
   dtype: util.Dtype = jnp.float32
@@ -34,6 +35,10 @@ class DepthwiseConv2d(nn.Module):
     bias = self.param("bias", nn.initializers.zeros, (c,)).astype(self.dtype)
     _, h, w, _ = x.shape
     p = k // 2
+    if not kernels.forms_of(self).depthwise_stencil:
+      return jax.lax.conv_general_dilated(
+          x.astype(self.dtype), kernel, (1, 1), [(p, p)] * 2, feature_group_count=c,
+          dimension_numbers=("NHWC", "HWIO", "NHWC")) + bias
     xp = jnp.pad(x.astype(self.dtype), ((0, 0), (p, p), (p, p), (0, 0)))
     out = sum(xp[:, i:i + h, j:j + w, :] * kernel[i, j, 0] for i in range(k) for j in range(k))
     return out + bias

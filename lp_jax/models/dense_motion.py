@@ -5,7 +5,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from lp_jax.models import util
+from lp_jax.models import kernels, util
 from lp_jax.models.appearance_feature_extractor import volume_to_channels
 from lp_jax.ops import keypoints
 from lp_jax.ops.grid_sample import grid_sample
@@ -61,7 +61,10 @@ class DenseMotionNetwork(nn.Module):
                              precision=jax.lax.Precision.HIGHEST)
     out = {"mask": mask, "deformation": deformation}
     if self.estimate_occlusion_map:
-      occlusion = util.TapsConv2d(1, 7, 3, self.dtype, name="occlusion")(
-          volume_to_channels(prediction))
+      flat = volume_to_channels(prediction)  # [B, H, W, C * D]
+      if kernels.forms_of(self).occlusion_taps:
+        occlusion = util.TapsConv2d(1, 7, 3, self.dtype, name="occlusion")(flat)
+      else:  # the plain conv: same variables (kernel [7, 7, C * D, 1], bias [1])
+        occlusion = util.conv(1, 7, padding=3, dtype=self.dtype, name="occlusion")(flat)
       out["occlusion_map"] = jax.nn.sigmoid(occlusion.astype(jnp.float32))
     return out

@@ -12,6 +12,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
+from lp_jax.models import kernels
 from lp_jax.models.appearance_feature_extractor import AppearanceFeatureExtractor
 from lp_jax.models.motion_extractor import MotionExtractor
 from lp_jax.models.spade_generator import SPADEDecoder
@@ -25,9 +26,16 @@ NETWORKS = BASE_NETWORKS + RETARGETING_NETWORKS
 
 
 def build(name: str, config: ml_collections.ConfigDict, *, spectral_norm_folded: bool = False,
-          dtype=jnp.float32) -> nn.Module:
-  """The Flax module of network `name` with the hyper-parameters of `config` (configs/models)."""
+          dtype=jnp.float32, platform: str | None = None) -> nn.Module:
+  """The Flax module of network `name` with the hyper-parameters of `config` (configs/models).
+
+  `platform` ('cpu' / 'gpu' / 'cuda' / 'tpu') selects the layer forms (models/kernels.py); by
+  default the backend this process runs on. Compiling ahead of time for another backend must
+  name it: the compiling host is 'cpu'. Variables are the same for every platform.
+  """
   kw = dict(config[name])
+  if name in BASE_NETWORKS:
+    kw["kernels"] = kernels.for_platform(platform or jax.default_backend())
   if name == "appearance_feature_extractor":
     return AppearanceFeatureExtractor(**kw, dtype=dtype)
   if name == "motion_extractor":

@@ -7,6 +7,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from lp_jax.models import convnextv2, util
+from lp_jax.models.kernels import KernelForms
 
 
 class MotionExtractor(nn.Module):
@@ -20,6 +21,7 @@ class MotionExtractor(nn.Module):
   depths: Sequence[int] = (3, 3, 9, 3)  # blocks per stage
   dims: Sequence[int] = (96, 192, 384, 768)  # channels per stage
   dtype: util.Dtype = jnp.float32
+  kernels: KernelForms | None = None  # layer forms of the target backend (None: CPU)
 
   @nn.compact
   def __call__(self, image):

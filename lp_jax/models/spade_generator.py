@@ -7,7 +7,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lp_jax.models import util
+from lp_jax.models import kernels, util
+from lp_jax.models.kernels import KernelForms
 
 
 def _l2_normalize(x, eps: float = 1e-12):
@@ -101,7 +102,8 @@ class SPADE(nn.Module):
   def __call__(self, x, segmap):
     normalized = util.instance_norm(x.astype(jnp.float32)).astype(self.dtype)
     doublings = upsample_doublings(segmap.shape[1:3], x.shape[1:3])
-    if doublings:  # the map's last nearest 2x folded into the conv: 2.25x fewer FLOPs
+    # The map's last nearest 2x folded into the conv: 2.25x fewer FLOPs (KernelForms).
+    if doublings and kernels.forms_of(self).upsample2d_phase:
       shared = util.UpsampleConv2d(self.hidden, doublings, self.dtype, name="mlp_shared.0")
       actv = nn.relu(shared(segmap))
     else:
@@ -158,6 +160,7 @@ class SPADEDecoder(nn.Module):
   # Width of every SPADE block's shared MLP. The official 128 is fixed in its code; narrow
   # configs shrink it, because at 256x256 it dominates a small generator's cost.
   spade_hidden: int = 128
+  kernels: KernelForms | None = None  # layer forms of the target backend (None: CPU)
 
   @nn.compact
   def __call__(self, feature, train: bool = False):

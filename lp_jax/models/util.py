@@ -16,7 +16,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from lp_jax.models import upsample_conv
+from lp_jax.models import kernels, upsample_conv
 
 Dtype = Any
 
@@ -41,7 +41,7 @@ def conv(features: int, kernel_size: int | Sequence[int], *, ndim: int = 2, padd
 
 
 def conv3d_depth_folded(x: jax.Array, kernel: jax.Array, padding: int,
-                        hw_padding: int | None = None) -> jax.Array:
+                        hw_padding: int | None = None, pad_channels: bool = True) -> jax.Array:
   """Conv3d (stride 1, symmetric padding) as one 2-D conv whose outputs stack the depth taps.
 
   y[d, kd] = conv2d(x[d], kernel[kd]) for every depth slice, then out[t] = sum_kd y[t+kd-p, kd].
@@ -55,7 +55,7 @@ def conv3d_depth_folded(x: jax.Array, kernel: jax.Array, padding: int,
   k2 = kernel.transpose(1, 2, 3, 0, 4).reshape(kh, kw, i, kd * o)  # out channel = tap * O + o
   # Zero channels up to multiples of 8 (in) and 16 (out): XLA:CPU's GEMM packs in those widths
   # and runs e.g. 142 -> 426 channels ~25% slower than 144 -> 432. The extra FLOPs are ~1-4%.
-  c_pad, n_pad = -c % 8, -(kd * o) % 16
+  c_pad, n_pad = (-c % 8, -(kd * o) % 16) if pad_channels else (0, 0)
   if c_pad:
     x = jnp.pad(x, ((0, 0),) * 4 + ((0, c_pad),))
   k2 = jnp.pad(k2, ((0, 0), (0, 0), (0, c_pad), (0, n_pad)))
@@ -80,10 +80,10 @@ def conv3d_depth_folded(x: jax.Array, kernel: jax.Array, padding: int,
 
 
 def conv3d(x: jax.Array, kernel: jax.Array, depth_padding: int, hw_padding: int,
-           fold_min_hw: int = 256) -> jax.Array:
-  """Conv3d (stride 1) in the form XLA:CPU runs best for this volume (see `Conv3d`)."""
-  if kernel.shape[0] > 1 and x.shape[2] * x.shape[3] >= fold_min_hw:
-    return conv3d_depth_folded(x, kernel, depth_padding, hw_padding)
+           fold_min_hw: int | None = 256, pad_channels: bool = True) -> jax.Array:
+  """Conv3d (stride 1): depth-folded from `fold_min_hw` (None: never), else direct."""
+  if fold_min_hw is not None and kernel.shape[0] > 1 and x.shape[2] * x.shape[3] >= fold_min_hw:
+    return conv3d_depth_folded(x, kernel, depth_padding, hw_padding, pad_channels)
   return jax.lax.conv_general_dilated(x, kernel, (1, 1, 1),
                                       [(depth_padding,) * 2] + [(hw_padding,) * 2] * 2,
                                       dimension_numbers=("NDHWC", "DHWIO", "NDHWC"))
@@ -94,21 +94,21 @@ class Conv3d(nn.Module):
 
   Volumes with large H x W take `conv3d_depth_folded`; the small, channel-heavy levels at the
   bottom of the hourglass the direct 3-D convolution, which XLA runs better there (measured on
-  XLA:CPU, see the README). Both are exact up to float32 summation order.
+  XLA:CPU, see the README). Both are exact up to float32 summation order. Where the
+  threshold lies per backend: `kernels.KernelForms.conv3d_fold_min_hw`.
   """
   features: int
   kernel_size: int
   padding: int = 0
   use_bias: bool = True
   dtype: Dtype = jnp.float32
-  fold_min_hw: int = 256  # H * W from which the depth-folded form is used
 
   @nn.compact
   def __call__(self, x):
-    k = self.kernel_size
+    k, forms = self.kernel_size, kernels.forms_of(self)
     kernel = self.param("kernel", torch_kernel_init, (k, k, k, x.shape[-1], self.features))
     y = conv3d(x.astype(self.dtype), kernel.astype(self.dtype), self.padding, self.padding,
-               self.fold_min_hw)
+               forms.conv3d_fold_min_hw, forms.conv3d_fold_pad)
     if self.use_bias:
       y = y + self.param("bias", nn.initializers.zeros, (self.features,)).astype(self.dtype)
     return y
@@ -126,8 +126,9 @@ class UpsampleConv3d(nn.Module):
     _, _, h, w, _ = x.shape
     # Depth-folded from 8x8 inputs up (measured on XLA:CPU, AVX-512: 1.1x at 8x8, 2.4x at 32x32
     # over the direct 3-D conv of the phase kernels), i.e. the fold threshold of the output.
+    forms = kernels.forms_of(self)  # CPU: fold from 64, i.e. 8x8 inputs
     y = conv3d(x.astype(self.dtype), upsample_conv.phase_kernel_3d(kernel.astype(self.dtype)),
-               depth_padding=1, hw_padding=1, fold_min_hw=64)
+               1, 1, forms.phase3d_fold_min_hw, forms.conv3d_fold_pad)
     return upsample_conv.interleave_phases(y, h, w) + bias.astype(self.dtype)
 
 
@@ -296,11 +297,11 @@ class UpBlock3d(nn.Module):
   """Nearest x2 on H and W -> Conv3d 3x3x3 -> BatchNorm3d -> ReLU."""
   features: int
   dtype: Dtype = jnp.float32
-  phase_min_hw: int = 64  # input H * W from which the upsample is folded into the conv
 
   @nn.compact
   def __call__(self, x, train: bool = False):
-    if x.shape[2] * x.shape[3] >= self.phase_min_hw:
+    phase_min_hw = kernels.forms_of(self).upblock3d_phase_min_hw  # CPU: 64
+    if phase_min_hw is not None and x.shape[2] * x.shape[3] >= phase_min_hw:
       # 2.25x fewer multiply-adds (upsample_conv.py). Below 8x8 the phase outputs' one-pixel
       # border ((H+1)(W+1) vs HW) eats the saving: 2x2 -> 4x4 at 1024 -> 512 ran 12x slower.
       x = UpsampleConv3d(self.features, self.dtype, name="conv")(x)

@@ -5,6 +5,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from lp_jax.models import util
+from lp_jax.models.kernels import KernelForms
 from lp_jax.models.appearance_feature_extractor import volume_to_channels
 from lp_jax.models.dense_motion import DenseMotionNetwork
 from lp_jax.ops.grid_sample import grid_sample
@@ -22,6 +23,7 @@ class WarpingNetwork(nn.Module):
   dense_motion_params: tuple = ()  # ((name, value), ...) of DenseMotionNetwork fields
   flag_use_occlusion_map: bool = True
   dtype: util.Dtype = jnp.float32
+  kernels: KernelForms | None = None  # layer forms of the target backend (None: CPU)
 
   @nn.compact
   def __call__(self, feature_3d, kp_driving, kp_source, train: bool = False):

@@ -90,14 +90,16 @@ class Stage1:
   def __init__(self, config):
     self.config = config
 
-  def setup(self) -> Setup:
+  def setup(self, platform: str | None = None) -> Setup:
+    """`platform`: whose layer forms F, M, W, G take (models/kernels.py); default the running
+    backend (lp_jax.aot passes its target's)."""
     config, dtype = self.config, compute_dtype(self.config)
     kinds = aux_kinds(config)
     aux_modules = {f: (auxiliary.build(k, config.aux, dtype=dtype) if k in kinds else None)
                    for k, f in _AUX_FIELDS.items()}
     disc = auxiliary.build("discriminator", config.aux, dtype=dtype)
     models = stage1_objective.Stage1Models.from_config(config.model, dtype=dtype, D=disc,
-                                                       **aux_modules)
+                                                       platform=platform, **aux_modules)
     d_input = auxiliary.example_input("discriminator", config.aux)
     tx_g, tx_d = make_optimizer(config.optimizer), make_optimizer(config.optimizer)
 
@@ -160,9 +162,11 @@ class Stage2:
   def __init__(self, config):
     self.config = config
 
-  def setup(self) -> Setup:
+  def setup(self, platform: str | None = None) -> Setup:
+    """`platform`: as Stage1.setup."""
     config = self.config
-    models = stage2_objective.Stage2Models.from_config(config.model, dtype=compute_dtype(config))
+    models = stage2_objective.Stage2Models.from_config(config.model, dtype=compute_dtype(config),
+                                                       platform=platform)
     base_nets = dict(zip(GENERATOR_NETWORKS, (models.F, models.M, models.W, models.G)))
     mlps = {n: getattr(models, n) for n in RETARGETING_NETWORKS}
     tx = make_optimizer(config.optimizer)

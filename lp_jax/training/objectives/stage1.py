@@ -49,9 +49,13 @@ class Stage1Models:
   arcface: nn.Module | None = None  # face embedding (identity term)
 
   @classmethod
-  def from_config(cls, model_config, dtype=jnp.float32, **aux):
-    """F, M, W, G from configs/models (training form: spectral norm not folded) plus aux modules."""
-    base = [liveportrait.build(n, model_config, dtype=dtype) for n in liveportrait.BASE_NETWORKS]
+  def from_config(cls, model_config, dtype=jnp.float32, platform: str | None = None, **aux):
+    """F, M, W, G from configs/models (training form: spectral norm not folded) plus aux modules.
+
+    `platform` selects their layer forms (liveportrait.build); default the running backend.
+    """
+    base = [liveportrait.build(n, model_config, dtype=dtype, platform=platform)
+            for n in liveportrait.BASE_NETWORKS]
     return cls(*base, **aux)
 
   def networks(self) -> dict:

@@ -46,9 +46,10 @@ class Stage2Models:
   lip: nn.Module
 
   @classmethod
-  def from_config(cls, model_config, dtype=jnp.float32, spectral_norm_folded: bool = False):
+  def from_config(cls, model_config, dtype=jnp.float32, spectral_norm_folded: bool = False,
+                  platform: str | None = None):
     base = [liveportrait.build(n, model_config, dtype=dtype,
-                               spectral_norm_folded=spectral_norm_folded)
+                               spectral_norm_folded=spectral_norm_folded, platform=platform)
             for n in liveportrait.BASE_NETWORKS]
     mlps = [liveportrait.build(n, model_config) for n in ("stitching", "eye", "lip")]
     return cls(*base, *mlps)

@@ -1,0 +1,227 @@
+# Copyright 2026 The lp_jax Authors. Licensed under the Apache License, Version 2.0.
+"""Each rewritten layer form against its plain alternative, compiled for a GPU or TPU target.
+
+Per (form, shape, target, precision) both forms of the layer are compiled for one device of the
+target (batch 1, the shapes the official networks use) and read back: FLOPs and bytes accessed
+(lp_jax.aot.hlo.program_cost), temp bytes (memory_analysis) and the roofline time of the chip
+table (lp_jax.aot.report.roofline). The "rewrite" is the CPU choice of models/kernels.py, the
+"plain" form the official computation; every other field is plain, so each rewrite is measured
+alone (the channel padding and the phase conv's depth fold inside their own rewrite).
+
+The per-backend table (kernels.GPU / kernels.TPU) takes the rewrite where its roofline time,
+summed over the shapes, is lower by more than `MARGIN` and its temp memory is not more than
+`TEMP_LIMIT` times the plain form's; otherwise the plain form (simpler, fewer ops).
+"""
+
+import dataclasses
+from typing import Callable
+
+import flax.linen as nn
+import jax
+from jax.sharding import SingleDeviceSharding
+
+from lp_jax import precision as precision_lib
+from lp_jax.aot import hlo, report
+from lp_jax.aot.targets import Target
+from lp_jax.inference import networks
+from lp_jax.models import convnextv2, kernels, liveportrait, spade_generator, util
+from lp_jax.models.kernels import KernelForms
+
+MARGIN = 0.02  # a rewrite must save more than 2% of the roofline time
+TEMP_LIMIT = 1.5  # ... and need at most 1.5x the plain form's temp memory
+PLAIN = KernelForms(conv3d_fold_min_hw=None, conv3d_fold_pad=False, upblock3d_phase_min_hw=None,
+                    phase3d_fold_min_hw=None, upsample2d_phase=False, occlusion_taps=False,
+                    depthwise_stencil=False, generator_chunk=None)
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+  form: str  # KernelForms field
+  shape: str  # where the networks use it
+  layer: Callable  # dtype -> the Flax layer (reads its forms from the enclosing _Host)
+  inputs: tuple  # input shapes (batch 1), in the compute dtype
+  rewrite: KernelForms  # forms with the CPU rewrite on
+  plain: KernelForms  # forms with it off
+
+
+class _Host(nn.Module):
+  """Carries `kernels` for the layer built inside it (kernels.forms_of walks up to here)."""
+  kernels: KernelForms
+  layer: Callable
+  dtype: object
+
+  @nn.compact
+  def __call__(self, *xs):
+    return self.layer(self.dtype)(*xs)
+
+
+def _pair(form: str, rewrite_value, base: KernelForms = PLAIN, plain_value=None):
+  plain = dataclasses.replace(base, **{form: plain_value if plain_value is not None
+                                       else getattr(PLAIN, form)})
+  return dataclasses.replace(base, **{form: rewrite_value}), plain
+
+
+def cases() -> list[Case]:
+  """Every rewrite at the shapes of the official networks (configs/models.py 'official')."""
+  cpu, out = kernels.CPU, []
+  fold = _pair("conv3d_fold_min_hw", cpu.conv3d_fold_min_hw)
+  # Conv3d 3x3x3 / 7x7x7: F's residual blocks, W's hourglass levels from 16x16 up, its output
+  # conv and its mask conv (depth 16 throughout).
+  conv3d = [("F resblock 16x64x64 32->32", 3, 64, 32, 32),
+            ("hourglass down 16x64x64 110->64", 3, 64, 110, 64),
+            ("hourglass down 16x32x32 64->128", 3, 32, 64, 128),
+            ("hourglass down 16x16x16 128->256", 3, 16, 128, 256),
+            ("hourglass out 16x64x64 142->142", 3, 64, 142, 142),
+            ("mask 7x7x7 16x64x64 142->22", 7, 64, 142, 22)]
+  for label, k, hw, cin, cout in conv3d:
+    layer = lambda dt, k=k, cout=cout: util.Conv3d(cout, k, k // 2, dtype=dt)
+    out.append(Case("conv3d_fold_min_hw", label, layer, ((1, 16, hw, hw, cin),), *fold))
+  # The channel padding inside the fold, where it pads (channels not multiples of 8 / 16).
+  folded = dataclasses.replace(PLAIN, conv3d_fold_min_hw=cpu.conv3d_fold_min_hw)
+  pad = _pair("conv3d_fold_pad", True, base=folded)
+  for label, k, hw, cin, cout in conv3d:
+    if cin % 8 or (k * cout) % 16:
+      layer = lambda dt, k=k, cout=cout: util.Conv3d(cout, k, k // 2, dtype=dt)
+      out.append(Case("conv3d_fold_pad", label, layer, ((1, 16, hw, hw, cin),), *pad))
+  # W's hourglass up blocks with inputs from 8x8 (the CPU phase threshold) up.
+  ups = [("up block 16x8x8 512->128", 8, 512, 128), ("up block 16x16x16 256->64", 16, 256, 64),
+         ("up block 16x32x32 128->32", 32, 128, 32)]
+  phase = _pair("upblock3d_phase_min_hw", cpu.upblock3d_phase_min_hw)
+  phased = dataclasses.replace(PLAIN, upblock3d_phase_min_hw=cpu.upblock3d_phase_min_hw)
+  phase_fold = _pair("phase3d_fold_min_hw", cpu.phase3d_fold_min_hw, base=phased)
+  for label, hw, cin, cout in ups:
+    layer = lambda dt, cout=cout: util.UpBlock3d(cout, dt)
+    out.append(Case("upblock3d_phase_min_hw", label, layer, ((1, 16, hw, hw, cin),), *phase))
+    out.append(Case("phase3d_fold_min_hw", label, layer, ((1, 16, hw, hw, cin),), *phase_fold))
+  # G's SPADE blocks whose map (64x64x256) is upsampled: up_0 at 128, up_1 at 256.
+  spade = _pair("upsample2d_phase", True)
+  for label, hw, nc in (("SPADE 128x128x512, map 64x64x256", 128, 512),
+                        ("SPADE 256x256x64, map 64x64x256", 256, 64)):
+    layer = lambda dt, nc=nc: spade_generator.SPADE(nc, 128, dt)
+    out.append(Case("upsample2d_phase", label, layer, ((1, hw, hw, nc), (1, 64, 64, 256)),
+                    *spade))
+  # W's occlusion head: 7x7 conv of the flattened volume (142 x 16 channels) to one map.
+  occ = _pair("occlusion_taps", True)
+  head = lambda dt: _OcclusionHead(dt)
+  out.append(Case("occlusion_taps", "occlusion 64x64 2272->1 7x7", head,
+                  ((1, 64, 64, 2272),), *occ))
+  # M's ConvNeXt-V2-tiny depthwise 7x7 per stage.
+  dw = _pair("depthwise_stencil", True)
+  for hw, c in ((64, 96), (32, 192), (16, 384), (8, 768)):
+    out.append(Case("depthwise_stencil", f"dwconv 7x7 {hw}x{hw}x{c}",
+                    lambda dt: convnextv2.DepthwiseConv2d(7, dt), ((1, hw, hw, c),), *dw))
+  return out
+
+
+class _OcclusionHead(nn.Module):
+  """dense_motion.DenseMotionNetwork's occlusion branch, as a layer of its own."""
+  dtype: object
+
+  @nn.compact
+  def __call__(self, flat):
+    if kernels.forms_of(self).occlusion_taps:
+      return util.TapsConv2d(1, 7, 3, self.dtype, name="occlusion")(flat)
+    return util.conv(1, 7, padding=3, dtype=self.dtype, name="occlusion")(flat)
+
+
+def compile_case(layer: Callable, inputs: tuple, forms: KernelForms, target: Target, device,
+                 precision: str) -> dict:
+  """{'flops', 'bytes', 'temp_bytes', 'roofline_s', 'bound'} of one form on one device."""
+  dtype = precision_lib.DTYPES[precision]
+  host = _Host(forms, layer, dtype)
+  sharding = SingleDeviceSharding(device)
+  xs = tuple(jax.ShapeDtypeStruct(s, dtype, sharding=sharding) for s in inputs)
+  variables = jax.eval_shape(host.init, jax.random.key(0), *xs)
+  variables = jax.tree.map(lambda v: jax.ShapeDtypeStruct(v.shape, v.dtype, sharding=sharding),
+                           variables)
+  return _program(host.apply, (variables, *xs), target, precision)
+
+
+def measure(case: Case, target: Target, device, precision: str) -> dict:
+  """One JSON record: both forms of `case` on `target` at `precision`, and the table's pick."""
+  chosen = getattr(kernels.for_platform(target.platform), case.form)
+  return {"form": case.form, "shape": case.shape, "target": target.name,
+          "platform": target.platform, "precision": precision,
+          "input_hw": case.inputs[0][-3] * case.inputs[0][-2],
+          "rewrite": compile_case(case.layer, case.inputs, case.rewrite, target, device,
+                                  precision),
+          "plain": compile_case(case.layer, case.inputs, case.plain, target, device, precision),
+          "table_value": chosen}
+
+
+def _better(rewrite: list[dict], plain: list[dict]) -> bool:
+  """The rule: rewrite saves > MARGIN of the summed roofline and stays within TEMP_LIMIT."""
+  r, p = (sum(x["roofline_s"] for x in xs) for xs in (rewrite, plain))
+  temp_ok = all(a["temp_bytes"] <= TEMP_LIMIT * max(b["temp_bytes"], 1)
+                for a, b in zip(rewrite, plain))
+  return r < (1 - MARGIN) * p and temp_ok
+
+
+def verdict(records: list[dict]) -> dict:
+  """The rule over one form's records on one target (all shapes and precisions).
+
+  Boolean fields: the rewrite or not, over all records at once. Threshold fields (an input
+  H * W from which the rewrite is used): the smallest measured H * W from which the rewrite
+  wins at every larger one, else None (plain everywhere).
+  """
+  form, cpu_value = records[0]["form"], getattr(kernels.CPU, records[0]["form"])
+  rewrite = [r["rewrite"] for r in records]
+  plain = [r["plain"] for r in records]
+  out = {"rewrite_roofline_s": float(f"{sum(x['roofline_s'] for x in rewrite):.4g}"),
+         "plain_roofline_s": float(f"{sum(x['roofline_s'] for x in plain):.4g}")}
+  table = getattr(kernels.for_platform(records[0]["platform"]), form)
+  threshold_field = form.endswith("_min_hw")
+  if not threshold_field:
+    rule = cpu_value if _better(rewrite, plain) else getattr(PLAIN, form)
+    return {**out, "rule_value": rule, "table_value": table, "agrees": rule == table}
+  wins = {}
+  for hw in sorted({r["input_hw"] for r in records}):
+    at = [r for r in records if r["input_hw"] == hw]
+    wins[hw] = _better([r["rewrite"] for r in at], [r["plain"] for r in at])
+  threshold = None
+  for hw in sorted(wins, reverse=True):
+    if not wins[hw]:
+      break
+    threshold = hw
+  return {**out, "rewrite_wins_at_hw": {str(k): v for k, v in wins.items()},
+          "rule_value": threshold, "table_value": table, "agrees": threshold == table}
+
+
+def _program(fn, args, target: Target, precision: str) -> dict:
+  lowered = jax.jit(fn).lower(*args)
+  compiled = lowered.compile()
+  cost = hlo.program_cost(lowered, compiled, target.platform, 1)
+  line = report.roofline(cost, {}, target, precision, 1, "call")
+  return {"flops": cost["flops"], "bytes": cost["bytes_accessed"],
+          "temp_bytes": int(compiled.memory_analysis().temp_size_in_bytes),
+          "roofline_s": line.get("step_s"), "bound": line.get("bound")}
+
+
+def generator_record(target: Target, device, precision: str, batch: int, config) -> dict:
+  """G over a `batch` of frames: frame by frame (lax.map, chunk 1) against the whole batch.
+
+  XLA's cost analysis sees a loop body once (and a GPU compile may unroll it), so the map's
+  FLOPs, bytes and roofline are `batch` x those of the one-frame program; its temp memory is
+  the compiled map's own.
+  """
+  dtype = precision_lib.DTYPES[precision]
+  gen = liveportrait.build("spade_generator", config, spectral_norm_folded=True, dtype=dtype,
+                           platform=target.platform)
+  sharding = SingleDeviceSharding(device)
+  feature = lambda b: jax.ShapeDtypeStruct(
+      liveportrait.example_inputs("spade_generator", config, b)[0].shape, dtype,
+      sharding=sharding)
+  variables = jax.eval_shape(gen.init, jax.random.key(0), feature(1))
+  variables = jax.tree.map(lambda v: jax.ShapeDtypeStruct(v.shape, v.dtype, sharding=sharding),
+                           variables)
+  decode = lambda chunk: lambda v, f: networks.decode_in_chunks(gen, v, f, chunk)
+  plain = _program(decode(None), (variables, feature(batch)), target, precision)
+  one = _program(decode(None), (variables, feature(1)), target, precision)
+  mapped = _program(decode(1), (variables, feature(batch)), target, precision)
+  rewrite = {"flops": one["flops"] * batch, "bytes": one["bytes"] * batch,
+             "temp_bytes": mapped["temp_bytes"], "roofline_s": one["roofline_s"] * batch,
+             "bound": one["bound"]}
+  chosen = kernels.for_platform(target.platform).generator_chunk
+  return {"form": "generator_chunk", "shape": f"G batch {batch}", "target": target.name,
+          "platform": target.platform, "precision": precision, "rewrite": rewrite,
+          "plain": plain, "table_value": chosen}

@@ -1,0 +1,83 @@
+# Copyright 2026 The lp_jax Authors. Licensed under the Apache License, Version 2.0.
+"""Which form each rewritten layer takes on each backend (XLA:CPU, GPU, TPU).
+
+Several layers have two exact forms (equal up to float summation order, same variables): the
+plain one (what the official PyTorch code does) and a rewrite that XLA:CPU ran faster. The
+rewrites were chosen by CPU timings; on GPU and TPU they were re-chosen from the compiled
+programs' FLOPs, bytes, temp memory and roofline time (`python -m lp_jax.aot.kernels`, README
+"Kernel forms per backend"). CPU keeps exactly its measured choices, so CPU numerics do not
+change.
+
+The forms are a property of a whole network compiled for one backend: `liveportrait.build`
+puts them on the top-level network (field `kernels`), and a layer reads them with `forms_of`,
+which walks up its parents, instead of every container in between forwarding them.
+"""
+
+import dataclasses
+
+import flax.linen as nn
+
+
+@dataclasses.dataclass(frozen=True)
+class KernelForms:
+  """One field per choice; the defaults are the CPU choices (measured on XLA:CPU)."""
+  # Conv3d (k > 1): one 2-D conv over depth slices with the depth taps stacked as outputs, from
+  # this H * W up; None: the direct 3-D conv everywhere.
+  conv3d_fold_min_hw: int | None = 256
+  # Inside the depth fold: zero channels up to GEMM widths (8 in, 16 out).
+  conv3d_fold_pad: bool = True
+  # UpBlock3d: nearest 2x + Conv3d as four phase convs on the input, from this input H * W;
+  # None: upsample, then Conv3d.
+  upblock3d_phase_min_hw: int | None = 64
+  # The phase Conv3d of UpBlock3d is depth-folded from this input H * W (None: direct).
+  phase3d_fold_min_hw: int | None = 64
+  # SPADE's shared MLP conv after a nearest upsample of the segmentation map: phase convs.
+  upsample2d_phase: bool = True
+  # Occlusion head (2272 -> 1, 7x7): one GEMM to the per-tap outputs + shifted sums.
+  occlusion_taps: bool = True
+  # ConvNeXt depthwise 7x7: shifted multiply-adds instead of a grouped convolution.
+  depthwise_stencil: bool = True
+  # Frames per generator pass inside a W+G batch (a lax.map); None: the whole batch at once.
+  generator_chunk: int | None = 1
+
+
+CPU = KernelForms()
+# GPU: chosen from the H100 target's figures (README "Kernel forms per backend"), fp32 and fp16.
+# The depth fold, its padding and the taps head only add bytes and temp memory there (the
+# direct convs win at every measured size); the UpBlock3d phase convs halve the FLOPs from 16x16
+# inputs up (at 8x8 they lose); the depthwise stencil reads half the grouped conv's bytes; the
+# whole generator batch beats a frame-by-frame map.
+GPU = KernelForms(conv3d_fold_min_hw=None, conv3d_fold_pad=False, upblock3d_phase_min_hw=256,
+                  phase3d_fold_min_hw=None, upsample2d_phase=True, occlusion_taps=False,
+                  depthwise_stencil=True, generator_chunk=None)
+# TPU: chosen from the v5e target's figures, fp32 and bf16. Like GPU, no depth fold or padding;
+# the phase convs lose there (the 2-D one needs 8-66% more roofline time, the UpBlock3d one
+# wins at 8x8 and 16x16 but loses more at 32x32); the taps head and the depthwise stencil read
+# fewer bytes than the plain convs. The generator map is unmeasured on TPU (G's v5e compile did
+# not finish here): the whole batch, as TPU ran before.
+TPU = KernelForms(conv3d_fold_min_hw=None, conv3d_fold_pad=False, upblock3d_phase_min_hw=None,
+                  phase3d_fold_min_hw=None, upsample2d_phase=False, occlusion_taps=True,
+                  depthwise_stencil=True, generator_chunk=None)
+
+_BY_PLATFORM = {"cpu": CPU, "gpu": GPU, "cuda": GPU, "rocm": GPU, "tpu": TPU}
+
+
+def for_platform(platform: str) -> KernelForms:
+  """The forms for a JAX platform name ('cpu', 'gpu' / 'cuda' / 'rocm', 'tpu')."""
+  if platform not in _BY_PLATFORM:
+    raise ValueError(f"no kernel forms for platform {platform!r}; known: {sorted(_BY_PLATFORM)}")
+  return _BY_PLATFORM[platform]
+
+
+def forms_of(module: nn.Module) -> KernelForms:
+  """The `kernels` of the nearest enclosing module that has one (CPU's when none has).
+
+  A layer used on its own (tests, benchmarks of one layer) gets the CPU forms, today's code.
+  """
+  m = module
+  while isinstance(m, nn.Module):
+    forms = getattr(m, "kernels", None)
+    if forms is not None:
+      return forms
+    m = m.parent
+  return CPU
