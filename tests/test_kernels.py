@@ -19,12 +19,15 @@ from lp_jax.models import kernels, liveportrait
 from lp_jax_configs import models as model_configs
 
 TINY = model_configs.get_config("tiny")
-# Which fields each base network reads (its layers that call kernels.forms_of).
+# Which fields change each tiny base network's program (its layers that call kernels.forms_of).
 USES = {"appearance_feature_extractor": ("conv3d_fold_min_hw", "conv3d_fold_pad"),
         "motion_extractor": ("depthwise_stencil",),
         "warping_module": ("conv3d_fold_min_hw", "conv3d_fold_pad", "upblock3d_phase_min_hw",
-                           "phase3d_fold_min_hw", "occlusion_taps"),
-        "spade_generator": ("upsample2d_phase",)}
+                           "phase3d_fold_min_hw", "occlusion_taps", "fft_conv3d_min_kernel"),
+        "spade_generator": ("upsample2d_phase", "winograd_max_hw")}
+# Fields for layers with >= 64 channels in and out (conv_forms.WINOGRAD_MIN_CHANNELS), which the
+# tiny networks do not have; their official-shape cases are in kernel_forms.cases().
+WIDE_ONLY = ("winograd3d_min_hw",)
 
 
 def test_platform_table():
@@ -37,7 +40,8 @@ def test_platform_table():
   assert networks.default_generator_chunk("tpu") == kernels.TPU.generator_chunk
   assert set(USES) == set(liveportrait.BASE_NETWORKS)
   fields = {f.name for f in dataclasses.fields(kernels.KernelForms)}
-  assert set().union(*USES.values()) | {"generator_chunk"} == fields
+  assert set().union(*USES.values()) | {"generator_chunk", *WIDE_ONLY} == fields
+  assert {c.form for c in kernel_forms.cases()} == fields - {"generator_chunk"}
 
 
 @pytest.mark.parametrize("case", kernel_forms.cases(), ids=lambda c: f"{c.form}:{c.shape}")
@@ -87,9 +91,14 @@ def test_platform_forms_same_variables_close_outputs(name, platform):
     return
   want = jax.jit(cpu_net.apply)(variables, *inputs)
   got = jax.jit(net.apply)(variables, *inputs)
+  # Summation-order rewrites agree within 2e-5 x scale; the Winograd form rounds more (its
+  # transforms scale by up to 8 and 1/24: measured 9e-5 on the tiny G's image).
+  winograd = any(getattr(kernels.CPU, f) != getattr(net.kernels, f)
+                 for f in ("winograd_max_hw", "winograd3d_min_hw") if f in USES[name])
   for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(want)):
     scale = float(jnp.max(jnp.abs(b))) + 1e-6
-    np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=0, atol=2e-5 * scale)
+    np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=0,
+                               atol=(2e-4 if winograd else 2e-5) * scale)
 
 
 def _record(form, hw, rewrite_s, plain_s, rewrite_temp=0, plain_temp=0):

@@ -31,7 +31,8 @@ MARGIN = 0.02  # a rewrite must save more than 2% of the roofline time
 TEMP_LIMIT = 1.5  # ... and need at most 1.5x the plain form's temp memory
 PLAIN = KernelForms(conv3d_fold_min_hw=None, conv3d_fold_pad=False, upblock3d_phase_min_hw=None,
                     phase3d_fold_min_hw=None, upsample2d_phase=False, occlusion_taps=False,
-                    depthwise_stencil=False, generator_chunk=None)
+                    depthwise_stencil=False, generator_chunk=None, winograd_max_hw=None,
+                    winograd3d_min_hw=None, fft_conv3d_min_kernel=None)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,6 +106,24 @@ def cases() -> list[Case]:
   head = lambda dt: _OcclusionHead(dt)
   out.append(Case("occlusion_taps", "occlusion 64x64 2272->1 7x7", head,
                   ((1, 64, 64, 2272),), *occ))
+  # Fewer multiply-adds: Winograd 3x3 convs (G's blocks, W's third; the hourglass's 64x64
+  # levels) and the FFT mask conv.
+  wino = _pair("winograd_max_hw", cpu.winograd_max_hw)
+  for label, hw, cin, cout in (("G middle 64x64 512->512", 64, 512, 512),
+                               ("G up_0 128x128 512->256", 128, 512, 256),
+                               ("G up_1 256x256 256->64", 256, 256, 64)):
+    out.append(Case("winograd_max_hw", label,
+                    lambda dt, cout=cout: util.conv(cout, 3, padding=1, dtype=dt),
+                    ((1, hw, hw, cin),), *wino))
+  wino3d = _pair("winograd3d_min_hw", cpu.winograd3d_min_hw)
+  for label, cin, cout in (("hourglass down 16x64x64 110->64", 110, 64),
+                           ("hourglass out 16x64x64 142->142", 142, 142)):
+    out.append(Case("winograd3d_min_hw", label,
+                    lambda dt, cout=cout: util.Conv3d(cout, 3, 1, dtype=dt),
+                    ((1, 16, 64, 64, cin),), *wino3d))
+  out.append(Case("fft_conv3d_min_kernel", "mask 7x7x7 16x64x64 142->22",
+                  lambda dt: util.Conv3d(22, 7, 3, dtype=dt), ((1, 16, 64, 64, 142),),
+                  *_pair("fft_conv3d_min_kernel", cpu.fft_conv3d_min_kernel)))
   # M's ConvNeXt-V2-tiny depthwise 7x7 per stage.
   dw = _pair("depthwise_stencil", True)
   for hw, c in ((64, 96), (32, 192), (16, 384), (8, 768)):

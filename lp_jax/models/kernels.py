@@ -37,6 +37,15 @@ class KernelForms:
   occlusion_taps: bool = True
   # ConvNeXt depthwise 7x7: shifted multiply-adds instead of a grouped convolution.
   depthwise_stencil: bool = True
+  # 3x3 Conv2d (stride 1, pad 1, >= 64 channels in and out) on maps up to this H * W, float32:
+  # Winograd F(4x4, 3x3) (models/winograd.py, 4x fewer multiply-adds); None: never.
+  winograd_max_hw: int | None = 256 * 256
+  # Conv3d 3x3x3 (pad 1, >= 64 channels in and out) from this H * W, float32: Winograd over H
+  # and W with the depth taps summed in the transformed domain; None: never.
+  winograd3d_min_hw: int | None = 64 * 64
+  # Conv3d with kernels from this size up (the 7x7x7 mask), float32: FFTs over H and W
+  # (models/fft_conv.py, 9x fewer multiply-adds); None: never.
+  fft_conv3d_min_kernel: int | None = 7
   # Frames per generator pass inside a W+G batch (a lax.map); None: the whole batch at once.
   generator_chunk: int | None = 1
 
@@ -49,7 +58,8 @@ CPU = KernelForms()
 # whole generator batch beats a frame-by-frame map.
 GPU = KernelForms(conv3d_fold_min_hw=None, conv3d_fold_pad=False, upblock3d_phase_min_hw=256,
                   phase3d_fold_min_hw=None, upsample2d_phase=True, occlusion_taps=False,
-                  depthwise_stencil=True, generator_chunk=None)
+                  depthwise_stencil=True, generator_chunk=None, winograd_max_hw=None,
+                  winograd3d_min_hw=None, fft_conv3d_min_kernel=None)
 # TPU: chosen from the v5e target's figures, fp32 and bf16. Like GPU, no depth fold or padding;
 # the phase convs lose there (the 2-D one needs 8-66% more roofline time, the UpBlock3d one
 # wins at 8x8 and 16x16 but loses more at 32x32); the taps head and the depthwise stencil read
@@ -57,7 +67,8 @@ GPU = KernelForms(conv3d_fold_min_hw=None, conv3d_fold_pad=False, upblock3d_phas
 # not finish here): the whole batch, as TPU ran before.
 TPU = KernelForms(conv3d_fold_min_hw=None, conv3d_fold_pad=False, upblock3d_phase_min_hw=None,
                   phase3d_fold_min_hw=None, upsample2d_phase=False, occlusion_taps=True,
-                  depthwise_stencil=True, generator_chunk=None)
+                  depthwise_stencil=True, generator_chunk=None, winograd_max_hw=None,
+                  winograd3d_min_hw=None, fft_conv3d_min_kernel=None)
 
 _BY_PLATFORM = {"cpu": CPU, "gpu": GPU, "cuda": GPU, "rocm": GPU, "tpu": TPU}
 

@@ -7,7 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lp_jax.models import kernels, util
+from lp_jax.models import conv_forms, kernels, util
 from lp_jax.models.kernels import KernelForms
 
 
@@ -55,9 +55,12 @@ class SpectralNormConv(nn.Module):
       sigma = spectral_sigma(kernel, jax.lax.stop_gradient(u.value),
                              jax.lax.stop_gradient(v.value))
       kernel = kernel / sigma
-    y = jax.lax.conv_general_dilated(
-        x.astype(self.dtype), kernel.astype(self.dtype), (1, 1), [(self.padding,) * 2] * 2,
-        dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    if (k, self.padding) == (3, 1):
+      y = conv_forms.conv2d_3x3(self, x.astype(self.dtype), kernel.astype(self.dtype))
+    else:
+      y = jax.lax.conv_general_dilated(
+          x.astype(self.dtype), kernel.astype(self.dtype), (1, 1), [(self.padding,) * 2] * 2,
+          dimension_numbers=("NHWC", "HWIO", "NHWC"))
     if self.use_bias:
       y = y + self.param("bias", nn.initializers.zeros, (self.features,)).astype(self.dtype)
     return y

@@ -16,13 +16,10 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from lp_jax.models import kernels, upsample_conv
+from lp_jax.models import conv_forms, kernels, upsample_conv
+from lp_jax.models.conv_forms import Conv3x3, torch_kernel_init
 
 Dtype = Any
-
-# PyTorch's default init (kaiming_uniform with a=sqrt(5)) is uniform(+-1/sqrt(fan_in)), i.e. a
-# variance scaling of 1/3; used so that from-scratch training starts where PyTorch would.
-torch_kernel_init = nn.initializers.variance_scaling(1.0 / 3.0, "fan_in", "uniform")
 
 
 def conv(features: int, kernel_size: int | Sequence[int], *, ndim: int = 2, padding: int = 0,
@@ -32,6 +29,8 @@ def conv(features: int, kernel_size: int | Sequence[int], *, ndim: int = 2, padd
   if ndim == 3 and stride == 1 and groups == 1:
     assert isinstance(kernel_size, int)
     return Conv3d(features, kernel_size, padding, use_bias, dtype, name=name)
+  if ndim == 2 and kernel_size in (3, (3, 3)) and (padding, stride, groups) == (1, 1, 1):
+    return Conv3x3(features, use_bias, dtype, name=name)
   if isinstance(kernel_size, int):
     kernel_size = (kernel_size,) * ndim
   nd = len(kernel_size)
@@ -40,62 +39,11 @@ def conv(features: int, kernel_size: int | Sequence[int], *, ndim: int = 2, padd
                  use_bias=use_bias, dtype=dtype, kernel_init=torch_kernel_init, name=name)
 
 
-def conv3d_depth_folded(x: jax.Array, kernel: jax.Array, padding: int,
-                        hw_padding: int | None = None, pad_channels: bool = True) -> jax.Array:
-  """Conv3d (stride 1, symmetric padding) as one 2-D conv whose outputs stack the depth taps.
-
-  y[d, kd] = conv2d(x[d], kernel[kd]) for every depth slice, then out[t] = sum_kd y[t+kd-p, kd].
-  Same FLOPs as the direct 3-D conv, but the GEMM is kd times wider, which is what XLA's CPU
-  convolution needs for large, narrow volumes (7x7x7 142->22 mask: 7x faster; 3x3x3 at 64x64:
-  2 to 4x).
-  """
-  b, d, h, w, c = x.shape
-  kd, kh, kw, i, o = kernel.shape
-  hw_padding = padding if hw_padding is None else hw_padding
-  k2 = kernel.transpose(1, 2, 3, 0, 4).reshape(kh, kw, i, kd * o)  # out channel = tap * O + o
-  # Zero channels up to multiples of 8 (in) and 16 (out): XLA:CPU's GEMM packs in those widths
-  # and runs e.g. 142 -> 426 channels ~25% slower than 144 -> 432. The extra FLOPs are ~1-4%.
-  c_pad, n_pad = (-c % 8, -(kd * o) % 16) if pad_channels else (0, 0)
-  if c_pad:
-    x = jnp.pad(x, ((0, 0),) * 4 + ((0, c_pad),))
-  k2 = jnp.pad(k2, ((0, 0), (0, 0), (0, c_pad), (0, n_pad)))
-  y = jax.lax.conv_general_dilated(x.reshape(b * d, h, w, c + c_pad), k2.astype(x.dtype), (1, 1),
-                                   [(hw_padding, hw_padding)] * 2,
-                                   dimension_numbers=("NHWC", "HWIO", "NHWC"))
-  y = y[..., :kd * o].reshape(b, d, y.shape[1], y.shape[2], kd, o)
-  if d + 2 * padding - kd + 1 != d:
-    raise ValueError("conv3d_depth_folded keeps the depth: needs padding == kernel_size // 2")
-  # Each tap shifted along depth with zeros entering at the border; ~5x cheaper on XLA:CPU
-  # than padding the whole stack and slicing it.
-  out = y[:, :, :, :, padding]
-  for k in range(kd):
-    shift = k - padding
-    if shift == 0:
-      continue
-    tap = y[:, :, :, :, k]
-    zeros = jnp.zeros_like(tap[:, :abs(shift)])
-    out = out + (jnp.concatenate([tap[:, shift:], zeros], axis=1) if shift > 0 else
-                 jnp.concatenate([zeros, tap[:, :shift]], axis=1))
-  return out
-
-
-def conv3d(x: jax.Array, kernel: jax.Array, depth_padding: int, hw_padding: int,
-           fold_min_hw: int | None = 256, pad_channels: bool = True) -> jax.Array:
-  """Conv3d (stride 1): depth-folded from `fold_min_hw` (None: never), else direct."""
-  if fold_min_hw is not None and kernel.shape[0] > 1 and x.shape[2] * x.shape[3] >= fold_min_hw:
-    return conv3d_depth_folded(x, kernel, depth_padding, hw_padding, pad_channels)
-  return jax.lax.conv_general_dilated(x, kernel, (1, 1, 1),
-                                      [(depth_padding,) * 2] + [(hw_padding,) * 2] * 2,
-                                      dimension_numbers=("NDHWC", "DHWIO", "NDHWC"))
-
-
 class Conv3d(nn.Module):
   """torch.nn.Conv3d (stride 1, symmetric padding), with nn.Conv's variable names and shapes.
 
-  Volumes with large H x W take `conv3d_depth_folded`; the small, channel-heavy levels at the
-  bottom of the hourglass the direct 3-D convolution, which XLA runs better there (measured on
-  XLA:CPU, see the README). Both are exact up to float32 summation order. Where the
-  threshold lies per backend: `kernels.KernelForms.conv3d_fold_min_hw`.
+  The algorithm (direct, depth-folded, Winograd, FFT) is the backend's choice for this layer's
+  shapes: `conv_forms.conv3d`. All are exact up to float32 rounding.
   """
   features: int
   kernel_size: int
@@ -105,10 +53,9 @@ class Conv3d(nn.Module):
 
   @nn.compact
   def __call__(self, x):
-    k, forms = self.kernel_size, kernels.forms_of(self)
+    k = self.kernel_size
     kernel = self.param("kernel", torch_kernel_init, (k, k, k, x.shape[-1], self.features))
-    y = conv3d(x.astype(self.dtype), kernel.astype(self.dtype), self.padding, self.padding,
-               forms.conv3d_fold_min_hw, forms.conv3d_fold_pad)
+    y = conv_forms.conv3d(self, x.astype(self.dtype), kernel.astype(self.dtype), self.padding)
     if self.use_bias:
       y = y + self.param("bias", nn.initializers.zeros, (self.features,)).astype(self.dtype)
     return y
@@ -127,8 +74,9 @@ class UpsampleConv3d(nn.Module):
     # Depth-folded from 8x8 inputs up (measured on XLA:CPU, AVX-512: 1.1x at 8x8, 2.4x at 32x32
     # over the direct 3-D conv of the phase kernels), i.e. the fold threshold of the output.
     forms = kernels.forms_of(self)  # CPU: fold from 64, i.e. 8x8 inputs
-    y = conv3d(x.astype(self.dtype), upsample_conv.phase_kernel_3d(kernel.astype(self.dtype)),
-               1, 1, forms.phase3d_fold_min_hw, forms.conv3d_fold_pad)
+    y = conv_forms.conv3d_folded_or_direct(
+        x.astype(self.dtype), upsample_conv.phase_kernel_3d(kernel.astype(self.dtype)), 1, 1,
+        forms.phase3d_fold_min_hw, forms.conv3d_fold_pad)
     return upsample_conv.interleave_phases(y, h, w) + bias.astype(self.dtype)
 
 

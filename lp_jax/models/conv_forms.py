@@ -1,0 +1,140 @@
+# Copyright 2026 The lp_jax Authors. Licensed under the Apache License, Version 2.0.
+"""Which algorithm a convolution takes: the form the backend runs fastest, same variables.
+
+Every form equals the direct convolution up to float rounding; which one a layer takes is a
+property of the backend (models/kernels.py KernelForms) and of the layer's shapes:
+- 3x3 Conv2d (stride 1, padding 1): direct, or Winograd F(4x4, 3x3) (models/winograd.py: 4x
+  fewer multiply-adds) for maps up to `winograd_max_hw` pixels with at least
+  WINOGRAD_MIN_CHANNELS channels in and out.
+- Conv3d 3x3x3 (padding 1): the same Winograd form over H and W from `winograd3d_min_hw`
+  pixels per slice; else, like every other Conv3d, depth-folded (one 2-D conv with the depth
+  taps as outputs) from `conv3d_fold_min_hw` pixels, else direct.
+- Conv3d with kernel >= `fft_conv3d_min_kernel` (the 7x7x7 mask): FFTs over H and W
+  (models/fft_conv.py).
+The Winograd and FFT forms run in float32 only: their transforms need its range and precision.
+"""
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from lp_jax.models import fft_conv, kernels, winograd
+
+# PyTorch's default init (kaiming_uniform with a=sqrt(5)) is uniform(+-1/sqrt(fan_in)), i.e. a
+# variance scaling of 1/3; used so that from-scratch training starts where PyTorch would.
+torch_kernel_init = nn.initializers.variance_scaling(1.0 / 3.0, "fan_in", "uniform")
+
+# Narrower layers spend more on the transforms than the GEMM saves (XLA:CPU, 16x64x64:
+# 32 -> 32 channels 37 ms direct vs 59 ms Winograd; 110 -> 64: 203 vs 175 ms).
+WINOGRAD_MIN_CHANNELS = 64
+
+
+def _winograd_channels(kernel: jax.Array) -> bool:
+  return min(kernel.shape[-2:]) >= WINOGRAD_MIN_CHANNELS
+
+
+def uses_winograd(module: nn.Module, x: jax.Array, kernel: jax.Array) -> bool:
+  """Whether a 3x3 Conv2d inside `module` on x [N, H, W, C] takes the Winograd form."""
+  max_hw = kernels.forms_of(module).winograd_max_hw
+  return (max_hw is not None and x.dtype == jnp.float32 and x.shape[1] * x.shape[2] <= max_hw
+          and _winograd_channels(kernel))
+
+
+def conv2d_3x3(module: nn.Module, x: jax.Array, kernel: jax.Array) -> jax.Array:
+  """conv(x, kernel), stride 1, zero padding 1, NHWC / HWIO, in `module`'s backend form."""
+  if uses_winograd(module, x, kernel):
+    return winograd.conv3x3(x, kernel)
+  return jax.lax.conv_general_dilated(x, kernel, (1, 1), [(1, 1), (1, 1)],
+                                      dimension_numbers=("NHWC", "HWIO", "NHWC"))
+
+
+def conv3d_form(module: nn.Module, x: jax.Array, kernel: jax.Array, padding: int) -> str:
+  """'winograd', 'fft', 'folded' or 'direct': the form of a Conv3d inside `module`."""
+  forms, k = kernels.forms_of(module), kernel.shape[0]
+  hw, f32 = x.shape[2] * x.shape[3], x.dtype == jnp.float32
+  if (forms.winograd3d_min_hw is not None and f32 and kernel.shape[:3] == (3, 3, 3) and
+      padding == 1 and hw >= forms.winograd3d_min_hw and _winograd_channels(kernel)):
+    return "winograd"
+  if (forms.fft_conv3d_min_kernel is not None and f32 and k >= forms.fft_conv3d_min_kernel and
+      kernel.shape[:3] == (k, k, k) and padding == k // 2):
+    return "fft"
+  if forms.conv3d_fold_min_hw is not None and k > 1 and hw >= forms.conv3d_fold_min_hw:
+    return "folded"
+  return "direct"
+
+
+def conv3d(module: nn.Module, x: jax.Array, kernel: jax.Array, padding: int) -> jax.Array:
+  """Conv3d (stride 1, symmetric `padding`, NDHWC / DHWIO) in `module`'s backend form."""
+  form = conv3d_form(module, x, kernel, padding)
+  if form == "winograd":
+    return winograd.conv3d_3x3x3(x, kernel)
+  if form == "fft":
+    return fft_conv.conv3d(x, kernel)
+  forms = kernels.forms_of(module)
+  return conv3d_folded_or_direct(x, kernel, padding, padding, forms.conv3d_fold_min_hw,
+                                 forms.conv3d_fold_pad)
+
+
+class Conv3x3(nn.Module):
+  """nn.Conv(features, (3, 3), padding 1) with the backend's form of the convolution."""
+  features: int
+  use_bias: bool = True
+  dtype: jnp.dtype = jnp.float32
+
+  @nn.compact
+  def __call__(self, x):
+    kernel = self.param("kernel", torch_kernel_init, (3, 3, x.shape[-1], self.features))
+    y = conv2d_3x3(self, x.astype(self.dtype), kernel.astype(self.dtype))
+    if self.use_bias:
+      y = y + self.param("bias", nn.initializers.zeros, (self.features,)).astype(self.dtype)
+    return y
+
+
+def conv3d_depth_folded(x: jax.Array, kernel: jax.Array, padding: int,
+                        hw_padding: int | None = None, pad_channels: bool = True) -> jax.Array:
+  """Conv3d (stride 1, symmetric padding) as one 2-D conv whose outputs stack the depth taps.
+
+  y[d, kd] = conv2d(x[d], kernel[kd]) for every depth slice, then out[t] = sum_kd y[t+kd-p, kd].
+  Same FLOPs as the direct 3-D conv, but the GEMM is kd times wider, which is what XLA's CPU
+  convolution needs for large, narrow volumes (7x7x7 142->22 mask: 7x faster; 3x3x3 at 64x64:
+  2 to 4x).
+  """
+  b, d, h, w, c = x.shape
+  kd, kh, kw, i, o = kernel.shape
+  hw_padding = padding if hw_padding is None else hw_padding
+  k2 = kernel.transpose(1, 2, 3, 0, 4).reshape(kh, kw, i, kd * o)  # out channel = tap * O + o
+  # Zero channels up to multiples of 8 (in) and 16 (out): XLA:CPU's GEMM packs in those widths
+  # and runs e.g. 142 -> 426 channels ~25% slower than 144 -> 432. The extra FLOPs are ~1-4%.
+  c_pad, n_pad = (-c % 8, -(kd * o) % 16) if pad_channels else (0, 0)
+  if c_pad:
+    x = jnp.pad(x, ((0, 0),) * 4 + ((0, c_pad),))
+  k2 = jnp.pad(k2, ((0, 0), (0, 0), (0, c_pad), (0, n_pad)))
+  y = jax.lax.conv_general_dilated(x.reshape(b * d, h, w, c + c_pad), k2.astype(x.dtype), (1, 1),
+                                   [(hw_padding, hw_padding)] * 2,
+                                   dimension_numbers=("NHWC", "HWIO", "NHWC"))
+  y = y[..., :kd * o].reshape(b, d, y.shape[1], y.shape[2], kd, o)
+  if d + 2 * padding - kd + 1 != d:
+    raise ValueError("conv3d_depth_folded keeps the depth: needs padding == kernel_size // 2")
+  # Each tap shifted along depth with zeros entering at the border; ~5x cheaper on XLA:CPU
+  # than padding the whole stack and slicing it.
+  out = y[:, :, :, :, padding]
+  for k in range(kd):
+    shift = k - padding
+    if shift == 0:
+      continue
+    tap = y[:, :, :, :, k]
+    zeros = jnp.zeros_like(tap[:, :abs(shift)])
+    out = out + (jnp.concatenate([tap[:, shift:], zeros], axis=1) if shift > 0 else
+                 jnp.concatenate([zeros, tap[:, :shift]], axis=1))
+  return out
+
+
+def conv3d_folded_or_direct(x: jax.Array, kernel: jax.Array, depth_padding: int,
+                           hw_padding: int, fold_min_hw: int | None = 256,
+                           pad_channels: bool = True) -> jax.Array:
+  """Conv3d (stride 1): depth-folded from `fold_min_hw` (None: never), else direct."""
+  if fold_min_hw is not None and kernel.shape[0] > 1 and x.shape[2] * x.shape[3] >= fold_min_hw:
+    return conv3d_depth_folded(x, kernel, depth_padding, hw_padding, pad_channels)
+  return jax.lax.conv_general_dilated(x, kernel, (1, 1, 1),
+                                      [(depth_padding,) * 2] + [(hw_padding,) * 2] * 2,
+                                      dimension_numbers=("NDHWC", "DHWIO", "NDHWC"))
