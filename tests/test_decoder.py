@@ -35,9 +35,10 @@ def test_eight_devices_equal_one(tiny_models):
   assert a.shape == b.shape == (11, 512, 512, 3) and a.dtype == np.uint8
   diff = np.abs(a.astype(int) - b.astype(int))
   # Same math per frame; only float summation order differs (1 device maps the generator frame
-  # by frame, 8 devices run one frame each), which the uint8 truncation turns into one-level
-  # steps on a few pixels in ten thousand (measured: 4.9e-4 of the values with the tiny config).
-  assert diff.max() <= 1 and (diff > 0).mean() < 1e-3
+  # by frame, 8 devices run one frame each; the Winograd and FFT convs' GEMMs span the batch),
+  # which the uint8 truncation turns into one-level steps on about one value in a thousand
+  # (measured with the tiny config: 4.9e-4 with direct convs, 1.1e-3 with the CPU forms).
+  assert diff.max() <= 1 and (diff > 0).mean() < 3e-3
   # The padded tail does not leak: frame 10 decoded alone equals frame 10 of the batch.
   alone = one(f_s, x_s, x_d[10:11])
   assert np.array_equal(alone[0], a[10])
