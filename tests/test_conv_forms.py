@@ -77,35 +77,6 @@ def test_fft_conv3d_equals_direct(shape, kernel_size):
   _assert_close(jax.jit(fft_conv.conv3d)(x, kern), reference_conv(x, kern, k // 2), 1e-5)
 
 
-@pytest.mark.parametrize("pieces", [1, 3, 8])
-@pytest.mark.parametrize("shape,kernel_size,channels", [((1, 6, 9, 7), 3, (12, 20)),
-                                                        ((2, 3, 5, 8), 3, (6, 5)),
-                                                        ((1, 4, 6, 6), 5, (3, 4))])
-def test_depth_fold_equals_direct(shape, kernel_size, channels, pieces):
-  """One conv or independent convs per tap and chunk (fewer slices than chunks included)."""
-  n, d, h, w = shape
-  k = kernel_size
-  x, kern = _data(np.random.default_rng(d + h), (n, d, h, w, channels[0]),
-                  (k, k, k, *channels))
-  fold = jax.jit(lambda x, kern: conv_forms.conv3d_depth_folded(x, kern, k // 2, pieces=pieces))
-  _assert_close(fold(x, kern), reference_conv(x, kern, k // 2), 2e-6)
-
-
-def test_split_fold_takes_narrow_layers_on_cpu_only():
-  narrow, wide = np.zeros((3, 3, 3, 32, 32)), np.zeros((3, 3, 3, 64, 32))
-  assert conv_forms.fold_pieces(kernels.CPU, narrow) == conv_forms.FOLD_SPLIT_CHUNKS > 1
-  assert conv_forms.fold_pieces(kernels.CPU, wide) == 1
-  assert conv_forms.fold_pieces(kernels.GPU, narrow) == conv_forms.fold_pieces(
-      kernels.TPU, narrow) == 1
-  x = jnp.zeros((1, 16, 64, 64, 32))
-  programs = [jax.jit(lambda x, forms=forms: _Host(forms, util.Conv3d(32, 3, 1)).init_with_output(
-      jax.random.key(0), x)[0]).lower(x).as_text()
-              for forms in (kernels.CPU, dataclasses.replace(kernels.CPU,
-                                                             conv3d_fold_split_max_channels=None))]
-  # 3 taps x 8 chunks of the 16 slices, against one conv with the taps stacked as outputs.
-  assert [p.count("stablehlo.convolution") for p in programs] == [24, 1]
-
-
 def test_gradients_match_the_direct_form():
   """Training on CPU differentiates through the Winograd and FFT forms."""
   rng = np.random.default_rng(3)

@@ -20,8 +20,7 @@ from lp_jax_configs import models as model_configs
 
 TINY = model_configs.get_config("tiny")
 # Which fields change each tiny base network's program (its layers that call kernels.forms_of).
-USES = {"appearance_feature_extractor": ("conv3d_fold_min_hw", "conv3d_fold_pad",
-                                         "conv3d_fold_split_max_channels"),
+USES = {"appearance_feature_extractor": ("conv3d_fold_min_hw", "conv3d_fold_pad"),
         "motion_extractor": ("depthwise_stencil",),
         "warping_module": ("conv3d_fold_min_hw", "conv3d_fold_pad", "upblock3d_phase_min_hw",
                            "phase3d_fold_min_hw", "occlusion_taps", "fft_conv3d_min_kernel"),

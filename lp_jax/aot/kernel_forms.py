@@ -32,8 +32,7 @@ TEMP_LIMIT = 1.5  # ... and need at most 1.5x the plain form's temp memory
 PLAIN = KernelForms(conv3d_fold_min_hw=None, conv3d_fold_pad=False, upblock3d_phase_min_hw=None,
                     phase3d_fold_min_hw=None, upsample2d_phase=False, occlusion_taps=False,
                     depthwise_stencil=False, generator_chunk=None, winograd_max_hw=None,
-                    winograd3d_min_hw=None, fft_conv3d_min_kernel=None,
-                    conv3d_fold_split_max_channels=None)
+                    winograd3d_min_hw=None, fft_conv3d_min_kernel=None)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,11 +84,6 @@ def cases() -> list[Case]:
     if cin % 8 or (k * cout) % 16:
       layer = lambda dt, k=k, cout=cout: util.Conv3d(cout, k, k // 2, dtype=dt)
       out.append(Case("conv3d_fold_pad", label, layer, ((1, 16, hw, hw, cin),), *pad))
-  # Inside the fold: F's narrow residual-block convs as independent convs.
-  split = _pair("conv3d_fold_split_max_channels", cpu.conv3d_fold_split_max_channels,
-                base=folded)
-  out.append(Case("conv3d_fold_split_max_channels", conv3d[0][0],
-                  lambda dt: util.Conv3d(32, 3, 1, dtype=dt), ((1, 16, 64, 64, 32),), *split))
   # W's hourglass up blocks with inputs from 8x8 (the CPU phase threshold) up.
   ups = [("up block 16x8x8 512->128", 8, 512, 128), ("up block 16x16x16 256->64", 16, 256, 64),
          ("up block 16x32x32 128->32", 32, 128, 32)]

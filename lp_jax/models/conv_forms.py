@@ -14,8 +14,6 @@ property of the backend (models/kernels.py KernelForms) and of the layer's shape
 The Winograd and FFT forms run in float32 only: their transforms need its range and precision.
 """
 
-import functools
-
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -29,11 +27,6 @@ torch_kernel_init = nn.initializers.variance_scaling(1.0 / 3.0, "fan_in", "unifo
 # Narrower layers spend more on the transforms than the GEMM saves (XLA:CPU, 16x64x64:
 # 32 -> 32 channels 37 ms direct vs 59 ms Winograd; 110 -> 64: 203 vs 175 ms).
 WINOGRAD_MIN_CHANNELS = 64
-
-# Chunks of depth slices for a split depth fold (KernelForms.conv3d_fold_split_max_channels).
-# F's 3x3x3 32 -> 32 convs at 16x64x64, XLA:CPU with 2 cores, median of 30: one conv 37 ms;
-# per tap with 2 / 4 / 8 / 16 chunks 36 / 31 / 23 / 23 ms.
-FOLD_SPLIT_CHUNKS = 8
 
 
 def _winograd_channels(kernel: jax.Array) -> bool:
@@ -79,13 +72,7 @@ def conv3d(module: nn.Module, x: jax.Array, kernel: jax.Array, padding: int) -> 
     return fft_conv.conv3d(x, kernel)
   forms = kernels.forms_of(module)
   return conv3d_folded_or_direct(x, kernel, padding, padding, forms.conv3d_fold_min_hw,
-                                 forms.conv3d_fold_pad, fold_pieces(forms, kernel))
-
-
-def fold_pieces(forms: kernels.KernelForms, kernel: jax.Array) -> int:
-  """How many chunks of depth slices a depth-folded Conv3d with `kernel` runs as (1: one conv)."""
-  max_c = forms.conv3d_fold_split_max_channels
-  return FOLD_SPLIT_CHUNKS if max_c is not None and kernel.shape[-2] <= max_c else 1
+                                 forms.conv3d_fold_pad)
 
 
 class Conv3x3(nn.Module):
@@ -104,17 +91,13 @@ class Conv3x3(nn.Module):
 
 
 def conv3d_depth_folded(x: jax.Array, kernel: jax.Array, padding: int,
-                        hw_padding: int | None = None, pad_channels: bool = True,
-                        pieces: int = 1) -> jax.Array:
+                        hw_padding: int | None = None, pad_channels: bool = True) -> jax.Array:
   """Conv3d (stride 1, symmetric padding) as one 2-D conv whose outputs stack the depth taps.
 
   y[d, kd] = conv2d(x[d], kernel[kd]) for every depth slice, then out[t] = sum_kd y[t+kd-p, kd].
   Same FLOPs as the direct 3-D conv, but the GEMM is kd times wider, which is what XLA's CPU
   convolution needs for large, narrow volumes (7x7x7 142->22 mask: 7x faster; 3x3x3 at 64x64:
   2 to 4x).
-
-  pieces > 1: one conv per depth tap and per chunk of `pieces` chunks of the slices, all
-  independent (see KernelForms.conv3d_fold_split_max_channels).
   """
   b, d, h, w, c = x.shape
   kd, kh, kw, i, o = kernel.shape
@@ -125,33 +108,21 @@ def conv3d_depth_folded(x: jax.Array, kernel: jax.Array, padding: int,
   c_pad, n_pad = (-c % 8, -(kd * o) % 16) if pad_channels else (0, 0)
   if c_pad:
     x = jnp.pad(x, ((0, 0),) * 4 + ((0, c_pad),))
+  k2 = jnp.pad(k2, ((0, 0), (0, 0), (0, c_pad), (0, n_pad)))
+  y = jax.lax.conv_general_dilated(x.reshape(b * d, h, w, c + c_pad), k2.astype(x.dtype), (1, 1),
+                                   [(hw_padding, hw_padding)] * 2,
+                                   dimension_numbers=("NHWC", "HWIO", "NHWC"))
+  y = y[..., :kd * o].reshape(b, d, y.shape[1], y.shape[2], kd, o)
   if d + 2 * padding - kd + 1 != d:
     raise ValueError("conv3d_depth_folded keeps the depth: needs padding == kernel_size // 2")
-  slices = x.reshape(b * d, h, w, c + c_pad)
-  conv = functools.partial(jax.lax.conv_general_dilated, window_strides=(1, 1),
-                           padding=[(hw_padding, hw_padding)] * 2,
-                           dimension_numbers=("NHWC", "HWIO", "NHWC"))
-  if pieces > 1:
-    k3 = jnp.pad(kernel.transpose(1, 2, 3, 0, 4).astype(x.dtype),
-                 ((0, 0), (0, 0), (0, c_pad), (0, 0), (0, -o % 16 if pad_channels else 0)))
-    chunks = jnp.array_split(slices, min(pieces, b * d))
-    taps = []
-    for k in range(kd):
-      y = jnp.concatenate([conv(chunk, k3[:, :, :, k]) for chunk in chunks])[..., :o]
-      taps.append(y.reshape(b, d, *y.shape[1:]))
-  else:
-    k2 = jnp.pad(k2, ((0, 0), (0, 0), (0, c_pad), (0, n_pad)))
-    y = conv(slices, k2.astype(x.dtype))
-    y = y[..., :kd * o].reshape(b, d, y.shape[1], y.shape[2], kd, o)
-    taps = [y[:, :, :, :, k] for k in range(kd)]
   # Each tap shifted along depth with zeros entering at the border; ~5x cheaper on XLA:CPU
   # than padding the whole stack and slicing it.
-  out = taps[padding]
+  out = y[:, :, :, :, padding]
   for k in range(kd):
     shift = k - padding
     if shift == 0:
       continue
-    tap = taps[k]
+    tap = y[:, :, :, :, k]
     zeros = jnp.zeros_like(tap[:, :abs(shift)])
     out = out + (jnp.concatenate([tap[:, shift:], zeros], axis=1) if shift > 0 else
                  jnp.concatenate([zeros, tap[:, :shift]], axis=1))
@@ -160,10 +131,10 @@ def conv3d_depth_folded(x: jax.Array, kernel: jax.Array, padding: int,
 
 def conv3d_folded_or_direct(x: jax.Array, kernel: jax.Array, depth_padding: int,
                            hw_padding: int, fold_min_hw: int | None = 256,
-                           pad_channels: bool = True, pieces: int = 1) -> jax.Array:
+                           pad_channels: bool = True) -> jax.Array:
   """Conv3d (stride 1): depth-folded from `fold_min_hw` (None: never), else direct."""
   if fold_min_hw is not None and kernel.shape[0] > 1 and x.shape[2] * x.shape[3] >= fold_min_hw:
-    return conv3d_depth_folded(x, kernel, depth_padding, hw_padding, pad_channels, pieces)
+    return conv3d_depth_folded(x, kernel, depth_padding, hw_padding, pad_channels)
   return jax.lax.conv_general_dilated(x, kernel, (1, 1, 1),
                                       [(depth_padding,) * 2] + [(hw_padding,) * 2] * 2,
                                       dimension_numbers=("NDHWC", "DHWIO", "NDHWC"))

@@ -26,11 +26,6 @@ class KernelForms:
   conv3d_fold_min_hw: int | None = 256
   # Inside the depth fold: zero channels up to GEMM widths (8 in, 16 out).
   conv3d_fold_pad: bool = True
-  # Depth-folded Conv3ds with at most this many input channels run as independent convs, one
-  # per depth tap and chunk of slices (conv_forms.FOLD_SPLIT_CHUNKS): XLA:CPU runs one conv that
-  # narrow on a single core (F's 32 -> 32 convs: the same 36 ms on one core as on two), and its
-  # executor runs independent ones side by side. None: one conv.
-  conv3d_fold_split_max_channels: int | None = 32
   # UpBlock3d: nearest 2x + Conv3d as four phase convs on the input, from this input H * W;
   # None: upsample, then Conv3d.
   upblock3d_phase_min_hw: int | None = 64
@@ -64,8 +59,7 @@ CPU = KernelForms()
 GPU = KernelForms(conv3d_fold_min_hw=None, conv3d_fold_pad=False, upblock3d_phase_min_hw=256,
                   phase3d_fold_min_hw=None, upsample2d_phase=True, occlusion_taps=False,
                   depthwise_stencil=True, generator_chunk=None, winograd_max_hw=None,
-                  winograd3d_min_hw=None, fft_conv3d_min_kernel=None,
-                  conv3d_fold_split_max_channels=None)
+                  winograd3d_min_hw=None, fft_conv3d_min_kernel=None)
 # TPU: chosen from the v5e target's figures, fp32 and bf16. Like GPU, no depth fold or padding;
 # the phase convs lose there (the 2-D one needs 8-66% more roofline time, the UpBlock3d one
 # wins at 8x8 and 16x16 but loses more at 32x32); the taps head and the depthwise stencil read
@@ -74,8 +68,7 @@ GPU = KernelForms(conv3d_fold_min_hw=None, conv3d_fold_pad=False, upblock3d_phas
 TPU = KernelForms(conv3d_fold_min_hw=None, conv3d_fold_pad=False, upblock3d_phase_min_hw=None,
                   phase3d_fold_min_hw=None, upsample2d_phase=False, occlusion_taps=True,
                   depthwise_stencil=True, generator_chunk=None, winograd_max_hw=None,
-                  winograd3d_min_hw=None, fft_conv3d_min_kernel=None,
-                  conv3d_fold_split_max_channels=None)
+                  winograd3d_min_hw=None, fft_conv3d_min_kernel=None)
 
 _BY_PLATFORM = {"cpu": CPU, "gpu": GPU, "cuda": GPU, "rocm": GPU, "tpu": TPU}
 
