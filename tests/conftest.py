@@ -16,6 +16,7 @@ os.environ.setdefault("LP_JAX_CACHE", tempfile.mkdtemp(prefix="lp_jax_test_cache
 
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
+import lp_jax  # noqa: E402,F401  (its XLA:CPU options, before any test starts the backend)
 import pytest  # noqa: E402
 
 jax.config.update("jax_default_matmul_precision", "highest")

@@ -11,6 +11,7 @@ depend on their values. Pass --weights to time a converted checkpoint instead.
 """
 
 import json
+import os
 import resource
 import statistics
 import time
@@ -86,7 +87,7 @@ def run(args, variables, config) -> int:
   device = jax.devices()[0]
   emit({"event": "setup", "backend": jax.default_backend(), "device": device.device_kind,
         "devices": jax.device_count(), "jax": jax.__version__, "model_config": args.model_config,
-        "precision": precision})
+        "precision": precision, "xla_flags": os.environ.get("XLA_FLAGS", "")})
   for batch in [int(b) for b in args.batch_sizes.split(",")]:
     for name, fn, fn_args, count_fn in benchmarks(config, variables, batch,
                                                   precision_lib.dtype(precision)):

@@ -9,6 +9,7 @@ same weights (ours, exported to the official .pth layout and loaded by the offic
 same number of threads; the largest output difference shows that they computed the same thing.
 """
 
+import os
 import statistics
 import tempfile
 import time
@@ -101,7 +102,8 @@ def run(args, config, variables: dict, threads: int) -> int:
                 "isa": cpu["isa"], "cpu": {k: v for k, v in cpu.items()
                                           if k not in ("model", "isa")},
                 "threads": threads, "torch": official.version(), "jax": jax.__version__,
-                "backend": jax.default_backend(), "official": root, "dtype": "float32",
+                "backend": jax.default_backend(), "xla_flags": os.environ.get("XLA_FLAGS", ""),
+                "official": root, "dtype": "float32",
                 "batch": 1, "rounds": args.rounds, "repeats": args.repeats})
   with tempfile.TemporaryDirectory(prefix="lp_bench_official_") as tmp:
     wrapper = official.load_wrapper(root, official.write_checkpoints(variables, tmp), threads)

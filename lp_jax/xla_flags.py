@@ -1,0 +1,52 @@
+# Copyright 2026 The lp_jax Authors. Licensed under the Apache License, Version 2.0.
+"""XLA:CPU options for lp_jax's programs, added to XLA_FLAGS before JAX starts its CPU backend.
+
+XLA:CPU (jax 0.10) hands convolutions to YNNPACK by default. YNNPACK runs a convolution with
+few input channels on one core: F's 3x3x3 32 -> 32 convs (a 2-D conv 32 -> 96 once depth-
+folded) took 36 ms on this 2-core machine, the same as pinned to one core. XLA's own Eigen
+convolution spreads it over both: 17.6 ms (206 GFLOP/s). No conv shape of the five networks was
+slower with Eigen (64 -> 192 at 16x64x64: 119 -> 82 ms; the 7x7 mask conv 924 -> 745 ms; G's
+1x1 256 -> 64 at 256x256: 59 -> 12 ms; its 3x3 64 -> 12 output conv 6.8 -> 11 ms is the one
+loss), and whole networks, each pair compiled in one process: F 0.362 -> 0.342 s, W 1.60 ->
+1.59 s, G 2.79 -> 2.77 s, M unchanged. Dots and reductions stay with YNNPACK.
+
+`import lp_jax` applies them (XLA reads XLA_FLAGS once, when the backend starts). Options the
+user already set in XLA_FLAGS win; a process that ran JAX before importing lp_jax keeps its
+backend as it is, with a warning.
+"""
+
+import os
+import sys
+import warnings
+
+# Every option lp_jax sets, as XLA_FLAGS entries: the option's name and its value.
+CPU_OPTIONS = {"xla_cpu_experimental_ynn_fusion_type": "-individual_convolution"}
+
+
+def missing(flags: str) -> dict:
+  """The CPU_OPTIONS that `flags` (an XLA_FLAGS string) does not set."""
+  present = {entry.lstrip("-").split("=", 1)[0] for entry in flags.split()}
+  return {name: value for name, value in CPU_OPTIONS.items() if name not in present}
+
+
+def apply(environ=os.environ) -> dict:
+  """Adds the CPU_OPTIONS the user did not set to environ['XLA_FLAGS']; returns those added."""
+  flags = environ.get("XLA_FLAGS", "")
+  added = missing(flags)
+  if not added:
+    return {}
+  if environ is os.environ and _backend_started():
+    warnings.warn("lp_jax: JAX's backend started before lp_jax was imported, so XLA:CPU runs "
+                  f"without {sorted(added)} (slower convolutions); import lp_jax first",
+                  stacklevel=3)
+  environ["XLA_FLAGS"] = " ".join([flags] * bool(flags.strip()) +
+                                  [f"--{name}={value}" for name, value in added.items()])
+  return added
+
+
+def _backend_started() -> bool:
+  if "jax" not in sys.modules:  # no JAX yet, so no backend
+    return False
+  from jax._src import xla_bridge  # pylint: disable=import-outside-toplevel
+  started = getattr(xla_bridge, "backends_are_initialized", None)  # private: may move
+  return bool(started and started())
