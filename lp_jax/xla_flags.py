@@ -4,11 +4,12 @@
 XLA:CPU (jax 0.10) hands convolutions to YNNPACK by default. YNNPACK runs a convolution with
 few input channels on one core: F's 3x3x3 32 -> 32 convs (a 2-D conv 32 -> 96 once depth-
 folded) took 36 ms on this 2-core machine, the same as pinned to one core. XLA's own Eigen
-convolution spreads it over both: 17.6 ms (206 GFLOP/s). No conv shape of the five networks was
-slower with Eigen (64 -> 192 at 16x64x64: 119 -> 82 ms; the 7x7 mask conv 924 -> 745 ms; G's
-1x1 256 -> 64 at 256x256: 59 -> 12 ms; its 3x3 64 -> 12 output conv 6.8 -> 11 ms is the one
-loss), and whole networks, each pair compiled in one process: F 0.362 -> 0.342 s, W 1.60 ->
-1.59 s, G 2.79 -> 2.77 s, M unchanged. Dots and reductions stay with YNNPACK.
+convolution spreads it over both: 17.6 ms (206 GFLOP/s). Of the conv shapes measured (F's, G's,
+the hourglass's), Eigen was as fast or faster (64 -> 192 at 16x64x64: 119 -> 82 ms; the 7x7
+mask conv 924 -> 745 ms; G's 1x1 256 -> 64 at 256x256: 59 -> 12 ms) except G's 3x3 64 -> 12
+output conv (6.8 -> 11 ms). Whole networks, each pair compiled in one process: F 0.362 ->
+0.342 s, W 1.60 -> 1.59 s, G 2.79 -> 2.77 s, M unchanged. Dots and reductions stay with
+YNNPACK.
 
 `import lp_jax` applies them (XLA reads XLA_FLAGS once, when the backend starts). Options the
 user already set in XLA_FLAGS win; a process that ran JAX before importing lp_jax keeps its
