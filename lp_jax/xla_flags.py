@@ -40,7 +40,7 @@ def apply(environ=os.environ) -> dict:
     warnings.warn("lp_jax: JAX's backend started before lp_jax was imported, so XLA:CPU runs "
                   f"without {sorted(added)} (slower convolutions); import lp_jax first",
                   stacklevel=3)
-  environ["XLA_FLAGS"] = " ".join([flags] * bool(flags.strip()) +
+  environ["XLA_FLAGS"] = " ".join(flags.split() +
                                   [f"--{name}={value}" for name, value in added.items()])
   return added
 
