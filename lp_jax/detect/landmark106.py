@@ -12,7 +12,7 @@ This mirrors InsightFace's `model_zoo.Landmark.get` for a 2-D model:
 * decode: the first output row reshaped to (P, 2), (+1) * (input_size // 2), then mapped back to
   the image with the inverse crop affine.
 
-Geometry follows the official dtypes (float32 box, float64 affine) so results agree with it.
+Geometry follows the official dtypes under NumPy 1 (float32 box, float64 affine).
 """
 
 import os
@@ -43,23 +43,29 @@ def crop_transform(bbox: np.ndarray, output_size: int) -> np.ndarray:
   """The [2, 3] float64 image->crop affine InsightFace builds around a detection box."""
   bbox = np.asarray(bbox, dtype=np.float32)
   # The official `face_align.transform(img, center, size, size / (max(w, h) * 1.5), 0)` under
-  # NumPy 2 (NEP 50: Python scalars do not widen float32): the box, the scale and the scaled
-  # centre are float32; skimage then composes the similarity in float64.
+  # NumPy 1 (the official pin): the box sums and sides are float32, but dividing or multiplying
+  # those float32 scalars by Python numbers widens to float64 there, so the centre, the scale and
+  # the scaled centre are float64; skimage then composes the similarity in float64.
   w, h = bbox[2] - bbox[0], bbox[3] - bbox[1]
-  cx, cy = (bbox[2] + bbox[0]) / np.float32(2), (bbox[3] + bbox[1]) / np.float32(2)
-  # A float32 division rather than Python's, so a degenerate box gives inf (numpy semantics, as
+  cx, cy = float(bbox[2] + bbox[0]) / 2, float(bbox[3] + bbox[1]) / 2
+  # A numpy division rather than Python's, so a degenerate box gives inf (numpy semantics, as
   # upstream) instead of raising ZeroDivisionError.
-  scale = np.float32(output_size) / (np.maximum(w, h) * np.float32(1.5))
+  scale = float(np.float64(output_size) / (np.float64(max(w, h)) * 1.5))
   half = output_size / 2
-  return np.array([[scale, 0.0, np.float64(-(cx * scale)) + half],
-                   [0.0, scale, np.float64(-(cy * scale)) + half]], dtype=np.float64)
+  return np.array([[scale, 0.0, -(cx * scale) + half],
+                   [0.0, scale, -(cy * scale) + half]], dtype=np.float64)
 
 
 def transform_points(pts: np.ndarray, m: np.ndarray) -> np.ndarray:
   """Applies a [2, 3] (or [3, 3]) affine to [N, 2] points, in float64, returning float32."""
   m = np.asarray(m, dtype=np.float64)
   pts = np.asarray(pts, dtype=np.float64)
-  return (pts @ m[:2, :2].T + m[:2, 2]).astype(np.float32)
+  # Upstream's per-point np.dot goes to BLAS, whose kernel may fuse multiply-adds depending on
+  # the CPU; separately rounded ufuncs give the reference environment's sums on any machine.
+  x, y = pts[:, 0:1], pts[:, 1:2]
+  out = np.concatenate([x * m[0, 0] + y * m[0, 1] + m[0, 2], x * m[1, 0] + y * m[1, 1] + m[1, 2]],
+                       axis=1)
+  return out.astype(np.float32)
 
 
 class Landmark106:

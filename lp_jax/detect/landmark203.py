@@ -70,8 +70,7 @@ class Landmark203:
   def postprocess(self, points: np.ndarray, m_c2o: np.ndarray) -> np.ndarray:
     """[P, 2] image pixels from the third output's normalised crop coordinates."""
     lmk = np.asarray(points)[0].reshape(-1, 2) * self.dsize
-    m_c2o = np.asarray(m_c2o)
-    return lmk @ m_c2o[:2, :2].T + m_c2o[:2, 2]
+    return crop_lib.transform_pts(lmk, m_c2o)
 
   def run(self, img_rgb: np.ndarray, lmk: Optional[np.ndarray] = None) -> np.ndarray:
     """[203, 2] landmarks in image pixels.

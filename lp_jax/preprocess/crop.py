@@ -10,6 +10,11 @@ Everything here is host-side numpy/OpenCV and follows the official arithmetic *i
 dtypes*: landmarks stay float32 through the box computation and the affine matrices are float32, so
 that `cv2.warpAffine` sees bit-identical matrices and produces bit-identical crops.
 
+The official environment pins NumPy 1.26, whose promotion differs from NumPy 2's (NEP 50) where a
+float32 *scalar* meets a Python number: NumPy 1 widens the result to float64, NumPy 2 keeps
+float32. The crop scale and translation, and the box corners, are such scalar arithmetic, so they
+are computed here in Python floats (float64) before the cast to float32, as NumPy 1 does.
+
 Official quirks reproduced on purpose:
   * `crop_image` never forwards `vx_ratio` to the transform estimate, so the source crop behaves as
     if `vx_ratio == 0` whatever the configuration says (`apply_vx_ratio=True` opts out).
@@ -39,6 +44,18 @@ SOURCE_SCALE = 2.3
 SOURCE_VY_RATIO = -0.125
 DRIVING_SCALE = 2.2
 DRIVING_VY_RATIO = -0.1
+
+
+def _rotate(pts, m) -> np.ndarray:
+  """pts @ m.T for [N, 2] points and a 2x2 matrix, each product rounded before the sum.
+
+  Upstream writes a matmul, which numpy hands to BLAS; whether its kernel fuses the multiply-add
+  depends on the CPU, and the reference environment's does not (its crops and boxes reproduce
+  only with separately rounded products). Elementwise ufuncs never fuse, on any machine.
+  """
+  pts, m = np.asarray(pts), np.asarray(m)
+  x, y = pts[..., 0:1], pts[..., 1:2]
+  return np.concatenate([x * m[0, 0] + y * m[0, 1], x * m[1, 0] + y * m[1, 1]], axis=-1)
 
 
 def _as_float(pts) -> np.ndarray:
@@ -113,7 +130,7 @@ def parse_rect_from_landmark(pts, scale: float = 1.5, need_square: bool = True,
   pts = _as_float(pts)
   pt2 = parse_pt2_from_pt_x(pts, use_lip=use_lip)
   uy = pt2[1] - pt2[0]
-  length = np.linalg.norm(uy)
+  length = np.sqrt(uy[0] * uy[0] + uy[1] * uy[1])  # np.linalg.norm's BLAS dot, unfused
   if length <= 1e-3:
     uy = np.array([0, 1], dtype=np.float32)
   else:
@@ -125,7 +142,7 @@ def parse_rect_from_landmark(pts, scale: float = 1.5, need_square: bool = True,
 
   rot = np.array([ux, uy])
   center0 = np.mean(pts, axis=0)
-  rpts = (pts - center0) @ rot.T  # landmarks in the (u_x, u_y) frame about their mean
+  rpts = _rotate(pts - center0, rot)  # landmarks in the (u_x, u_y) frame about their mean
   lt = np.min(rpts, axis=0)
   rb = np.max(rpts, axis=0)
   center1 = (lt + rb) / 2
@@ -149,13 +166,14 @@ def parse_bbox_from_landmark(pts, **kwargs) -> dict:
   rotated by `angle` about the centre). Keyword arguments go to parse_rect_from_landmark.
   """
   center, size, angle = parse_rect_from_landmark(pts, **kwargs)
-  cx, cy = center
-  w, h = size
+  # NumPy 1 promotion: float32 scalar -/+ (float32 scalar / 2) is float64 there.
+  cx, cy = float(center[0]), float(center[1])
+  w, h = float(size[0]), float(size[1])
   bbox = np.array([[cx - w / 2, cy - h / 2], [cx + w / 2, cy - h / 2],
                    [cx + w / 2, cy + h / 2], [cx - w / 2, cy + h / 2]], dtype=np.float32)
   rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]],
                  dtype=np.float32)
-  bbox_rot = (bbox - center) @ rot.T + center
+  bbox_rot = _rotate(bbox - center, rot) + center
   return {"center": center, "size": size, "angle": angle, "bbox": bbox, "bbox_rot": bbox_rot}
 
 
@@ -178,8 +196,11 @@ def average_bbox(bboxes) -> np.ndarray | None:
 
 def _similarity(s, angle, center, tgt, flag_do_rot: bool) -> np.ndarray:
   """2x3 float32 matrix mapping `center` to `tgt` with scale s (and rotation -angle if asked)."""
-  cx, cy = center[0], center[1]
-  tcx, tcy = tgt[0], tgt[1]
+  # NumPy 1 promotion: upstream's float32 centres times the float64 scale are float64 there, so
+  # every entry is computed in float64 and rounded to float32 once.
+  s = float(s)
+  cx, cy = float(center[0]), float(center[1])
+  tcx, tcy = float(tgt[0]), float(tgt[1])
   if flag_do_rot:
     cos_t, sin_t = math.cos(angle), math.sin(angle)
     return np.array([[s * cos_t, s * sin_t, tcx - s * (cos_t * cx + sin_t * cy)],
@@ -200,7 +221,7 @@ def estimate_similar_transform(pts, dsize: int, scale: float = 1.5, vx_ratio: fl
   """M_o2c [2, 3] float32: original image -> `dsize` crop, from landmarks (rotation optional)."""
   center, size, angle = parse_rect_from_landmark(pts, scale=scale, vx_ratio=vx_ratio,
                                                  vy_ratio=vy_ratio, use_lip=use_lip)
-  s = dsize / size[0]
+  s = dsize / float(size[0])  # NumPy 1 promotion: int / float32 scalar is float64 there
   tgt = np.array([dsize / 2, dsize / 2], dtype=np.float32)
   return _similarity(s, angle, center, tgt, flag_do_rot)
 
@@ -208,7 +229,7 @@ def estimate_similar_transform(pts, dsize: int, scale: float = 1.5, vx_ratio: fl
 def transform_pts(pts, m) -> np.ndarray:
   """Applies the affine part of a 2x3 or 3x3 matrix to [N, 2] points."""
   m = np.asarray(m)
-  return pts @ m[:2, :2].T + m[:2, 2]
+  return _rotate(pts, m[:2, :2]) + m[:2, 2]
 
 
 def warp_image(img, m, dsize) -> np.ndarray:
@@ -245,23 +266,35 @@ def crop_image(img, pts, dsize: int = 224, scale: float = 1.5, vx_ratio: float =
           "M_o2c": m_o2c, "M_c2o": m_c2o}
 
 
-def crop_image_by_bbox(img, bbox, lmk=None, dsize: int = 512, angle: float | None = None,
-                       flag_rot: bool = False) -> dict:
-  """Crop of a given [left, top, right, bottom] box scaled to `dsize` (official driving crop).
+def bbox_transform(bbox, dsize: int = 512, angle: float | None = None,
+                   flag_rot: bool = False) -> np.ndarray:
+  """M_o2c [2, 3] float32 of the crop of a [left, top, right, bottom] box scaled to `dsize`.
 
   The scale uses the box width only (the box is square by construction). With flag_rot and an
   angle the crop is also rotated like crop_image.
-
-  Returns:
-    dict with `img_crop`, `lmk_crop` (None without lmk), `M_o2c` and `M_c2o` (3x3 float32).
   """
-  # Upstream's box is a list of Python floats; keeping Python scalars keeps numpy's promotion (and
-  # therefore the float32 matrix bits) identical.
+  # Upstream's box is a list of Python floats (average_bbox's mean, via tolist()); the translation
+  # is then float64 arithmetic under NumPy 1 (see _similarity).
   left, top, right, bottom = (float(v) for v in bbox)
   s = dsize / (right - left)
   center = np.array([(left + right) / 2, (top + bottom) / 2], dtype=np.float32)
   tgt = np.array([dsize / 2, dsize / 2], dtype=np.float32)
-  m23 = _similarity(s, angle, center, tgt, flag_rot and angle is not None)
+  return _similarity(s, angle, center, tgt, flag_rot and angle is not None)
+
+
+def bbox_landmarks(lmk, bbox, dsize: int = 512) -> np.ndarray:
+  """Landmarks in the crop of crop_image_by_bbox (without warping the image)."""
+  return transform_pts(_as_float(lmk), bbox_transform(bbox, dsize))
+
+
+def crop_image_by_bbox(img, bbox, lmk=None, dsize: int = 512, angle: float | None = None,
+                       flag_rot: bool = False) -> dict:
+  """Crop of a given [left, top, right, bottom] box scaled to `dsize` (official driving crop).
+
+  Returns:
+    dict with `img_crop`, `lmk_crop` (None without lmk), `M_o2c` and `M_c2o` (3x3 float32).
+  """
+  m23 = bbox_transform(bbox, dsize, angle, flag_rot)
   m_o2c, m_c2o = _homogeneous(m23)
   lmk_crop = None if lmk is None else transform_pts(_as_float(lmk), m23)
   return {"img_crop": warp_image(img, m23, dsize), "lmk_crop": lmk_crop, "M_o2c": m_o2c,
