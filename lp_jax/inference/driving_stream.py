@@ -44,6 +44,7 @@ class DrivingInput:
   crop_box: np.ndarray | None = None  # video: the global crop box, when cropping
   track: faces_lib.Track | None = None  # video: landmarks from the first pass
   notes: list = dataclasses.field(default_factory=list)
+  start: int = 0  # video: the first frame used (a clip cut there: tracking starts on it)
 
   @property
   def is_video(self) -> bool:
@@ -70,13 +71,16 @@ class DrivingInput:
       yield self.image, self.image_lmk
       return
     skipped = set(self.track.skipped) if self.track else set()
-    with video_reader.VideoReader(self.path, max_frames=self.max_frames, info=self.info) as reader:
+    with video_reader.VideoReader(self.path, max_frames=self.max_frames, info=self.info,
+                                  start=self.start) as reader:
       for i, frame in enumerate(reader):
         if i in skipped:
           continue
         lmk = self.track.lmks[i] if self.track else None
         if self.crop_box is not None:
-          yield faces_lib.crop_driving(frame, self.crop_box), lmk
+          # Official: ratios of a cropped driving video come from its crop-space landmarks.
+          yield (faces_lib.crop_driving(frame, self.crop_box),
+                 faces_lib.crop_lib.bbox_landmarks(lmk, self.crop_box))
         else:
           yield faces_lib.crop_lib.resize_linear(frame), lmk
 
@@ -113,17 +117,24 @@ def template_chunks(tpl: MotionTemplate, batch: int) -> Iterator[DrivingChunk]:
 
 
 def prepare(path: str, kind: str, options: AnimationOptions, faces: faces_lib.FaceStage, *,
-            max_frames: int | None = None, auto_crop: bool = True) -> DrivingInput:
+            max_frames: int | None = None, auto_crop: bool = True,
+            start: int = 0) -> DrivingInput:
   """Checks and prepares the driving input; errors are one-line MediaError / TemplateError.
+
+  `start` / `max_frames` select a video's frames [start, start + max_frames), as if the clip
+  were cut there (tracking starts on frame `start`), or a template's motion entries.
 
   `auto_crop`: crop a non-square driving video even without --flag_crop_driving_video (the
   human pipeline does; the animals pipeline only resizes it).
   """
   if kind == "template":
     tpl = load_template(path)
-    if max_frames:
+    if max_frames or start:
+      if start >= tpl.n_frames:
+        raise MediaError(f"{path}: the template has {tpl.n_frames} frames, none from {start} on")
+      window = slice(start, start + max_frames if max_frames else None)
       tpl = MotionTemplate(**{
-          f.name: (v[:max_frames] if isinstance(v, np.ndarray) else v)
+          f.name: (v[window] if isinstance(v, np.ndarray) else v)
           for f in dataclasses.fields(tpl) for v in [getattr(tpl, f.name)]})
     out = DrivingInput("template", path, max_frames, template=tpl)
     if options.flag_crop_driving_video:
@@ -141,7 +152,7 @@ def prepare(path: str, kind: str, options: AnimationOptions, faces: faces_lib.Fa
         raise MediaError(f"{path}: no face found in the driving image")
       box = faces.driving_crop_box(faces_lib.Track([lmk], []), path)
       out.image = faces_lib.crop_driving(image, box)
-      out.image_lmk = lmk
+      out.image_lmk = faces_lib.crop_lib.bbox_landmarks(lmk, box)  # crop space, as upstream
     else:
       out.image = faces_lib.crop_lib.resize_linear(image)
       out.image_lmk = lmk
@@ -153,14 +164,16 @@ def prepare(path: str, kind: str, options: AnimationOptions, faces: faces_lib.Fa
   if info.n_frames == 0:
     raise MediaError(f"{path}: the video has no frames")
   crop = options.flag_crop_driving_video or (auto_crop and not info.is_square)
-  out = DrivingInput("video", path, max_frames, info=info)
+  if start >= info.n_frames:
+    raise MediaError(f"{path}: the video has {info.n_frames} frames, none from {start} on")
+  out = DrivingInput("video", path, max_frames, info=info, start=start)
   if crop:
     faces.require(path, f"cropping the driving video ({info.width}x{info.height}"
                         f"{'' if info.is_square else ', not square'})")
   # The official pipeline always computes driving landmarks (its templates carry the eye / lip
   # ratios); one landmark pass costs little next to the networks.
   if crop or faces.available:
-    with video_reader.VideoReader(path, max_frames=max_frames, info=info) as reader:
+    with video_reader.VideoReader(path, max_frames=max_frames, info=info, start=start) as reader:
       out.track = faces.track(reader)
     if all(l is None for l in out.track.lmks):
       if crop:

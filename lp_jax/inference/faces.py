@@ -97,6 +97,15 @@ class FaceStage:
     faces = self.models.detect_faces(rgb)
     return faces[0].landmark_2d_106 if faces else None
 
+  def crop_landmarks_256(self, lmk: np.ndarray) -> np.ndarray:
+    """A source frame's landmarks in its 256 network crop (official `lmk_crop_256x256` of
+    crop_source_video), without warping the frame."""
+    dsize = crop_lib.SOURCE_DSIZE
+    m = crop_lib.estimate_similar_transform(lmk, dsize, scale=self.crop.scale,
+                                            vy_ratio=self.crop.vy_ratio,
+                                            flag_do_rot=self.crop.flag_do_rot)
+    return crop_lib.transform_pts(lmk, m) * 256 / dsize
+
   def source_image(self, rgb: np.ndarray, path: str, do_crop: bool) -> SourceFace:
     """Official `crop_source_image` (106 points, scale 2.3) or, without cropping, a direct
     256 resize with landmarks of the whole frame when the models exist."""

@@ -107,10 +107,13 @@ def stem(path: str) -> str:
 
 
 def prepare(args: argparse.Namespace, *, source_frames: int | None = None,
-            driving_frames: int | None = None) -> "Job":
+            driving_frames: int | None = None, source_start: int = 0,
+            driving_start: int = 0) -> "Job":
   """Checks every input and builds the job (weights loaded last).
 
-  `source_frames` / `driving_frames` limit each side separately (default `--max_frames`).
+  `source_frames` / `driving_frames` limit each side separately (default `--max_frames`);
+  `source_start` / `driving_start` skip a video's first frames (a template's first entries), so
+  a run sees the clip as if it were cut there.
   """
   options, crop = cli.options_from_args(args)
   source_frames = source_frames or args.max_frames
@@ -133,14 +136,17 @@ def prepare(args: argparse.Namespace, *, source_frames: int | None = None,
       notes.append(f"{os.path.basename(args.source)}: no face found by the detector; source "
                    "ratios (retargeting, lip normalisation) are off")
   else:
-    source = source_video.prepare(args.source, options, faces, max_frames=source_frames)
+    source = source_video.prepare(args.source, options, faces, max_frames=source_frames,
+                                  start=source_start)
     notes += source.notes
-    if drv_kind == "video" and source.info.n_frames:
+    n_source = source.info.n_frames - source_start
+    if drv_kind == "video" and n_source > 0:
       # Official: a driving video is cut to the source's length before it is cropped, so the
       # driving crop box averages only the frames that are animated.
-      driving_frames = min(driving_frames or source.info.n_frames, source.info.n_frames)
+      driving_frames = min(driving_frames or n_source, n_source)
   driving = driving_stream.prepare(args.driving, drv_kind, options, faces,
-                                   max_frames=driving_frames, auto_crop=not args.animal)
+                                   max_frames=driving_frames, auto_crop=not args.animal,
+                                   start=driving_start)
   notes += driving.notes
   if not faces.available:
     notes.append(f"landmark features (paste-back, ratios, retargeting from frames) are off: "

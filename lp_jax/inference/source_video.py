@@ -33,18 +33,23 @@ class SourceVideo:
   max_frames: int | None
   track: faces_lib.Track | None  # None without face models (and no cropping)
   notes: list = dataclasses.field(default_factory=list)
+  start: int = 0  # the first frame used (a clip cut there: tracking starts on it)
 
   @property
   def ratios(self) -> ratios_lib.Ratios | None:
     if self.track is None:
       return None
-    return ratios_lib.of_landmarks(np.stack([l for l in self.track.lmks if l is not None]))
+    lmks = [l for l in self.track.lmks if l is not None]
+    if self.options.flag_do_crop:  # official: the ratios of the 256-crop landmarks
+      lmks = [self.faces.crop_landmarks_256(l) for l in lmks]
+    return ratios_lib.of_landmarks(np.stack(lmks))
 
   def frames(self, limit: int | None = None) -> Iterator[tuple[np.ndarray, faces_lib.SourceFace]]:
     """(size-limited RGB frame, its SourceFace) for the first `limit` usable frames."""
     opts = self.options
     done = 0
-    with video_reader.VideoReader(self.path, max_frames=self.max_frames, info=self.info) as reader:
+    with video_reader.VideoReader(self.path, max_frames=self.max_frames, info=self.info,
+                                  start=self.start) as reader:
       for i, frame in enumerate(reader):
         if limit is not None and done >= limit:
           break
@@ -57,12 +62,16 @@ class SourceVideo:
 
 
 def prepare(path: str, options, faces: faces_lib.FaceStage,
-            max_frames: int | None = None) -> SourceVideo:
-  """Pass 1: probe and track the source video (one-line errors, nothing loaded yet)."""
+            max_frames: int | None = None, start: int = 0) -> SourceVideo:
+  """Pass 1: probe and track the source video (one-line errors, nothing loaded yet).
+
+  `start` / `max_frames` select frames [start, start + max_frames), as if the clip were cut
+  there: tracking starts on frame `start`.
+  """
   info = probe.probe_video(path)
   if info.n_frames == 0:
     raise MediaError(f"{path}: the video has no frames")
-  out = SourceVideo(path, info, options, faces, max_frames, None)
+  out = SourceVideo(path, info, options, faces, max_frames, None, start=start)
   if options.flag_do_crop:
     faces.require(path, "cropping the source video (--flag_do_crop, the default; pass "
                         "--no_flag_do_crop for already-cropped frames)")
@@ -72,7 +81,7 @@ def prepare(path: str, options, faces: faces_lib.FaceStage,
     return out
 
   def resized():
-    with video_reader.VideoReader(path, max_frames=max_frames, info=info) as reader:
+    with video_reader.VideoReader(path, max_frames=max_frames, info=info, start=start) as reader:
       for frame in reader:
         yield images.resize_to_limit(frame, options.source_max_dim, options.source_division)
 

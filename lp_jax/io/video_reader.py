@@ -35,22 +35,27 @@ class VideoReader:
   Attributes:
     path: the video (or folder of frames).
     info: its `VideoInfo`.
-    max_frames: at most this many frames are produced (None: all).
+    start: index of the first frame produced; the frames before it are decoded and dropped
+      (the frames of a clip cut at `start` without re-encoding, bit-identical to them).
+    max_frames: at most this many frames are produced from `start` on (None: all).
     buffer: the queue bound.
-    frames_decoded: frames the decoder has produced so far (producer side).
+    frames_decoded: frames the decoder has produced so far, from `start` on (producer side).
     frames_read: frames handed to the consumer so far.
     peak_queued: the largest number of frames that have waited in the queue at once.
   """
 
   def __init__(self, path: str, max_frames: Optional[int] = None, buffer: int = 8,
-               info: Optional[probe.VideoInfo] = None):
+               info: Optional[probe.VideoInfo] = None, start: int = 0):
     if max_frames is not None and max_frames < 1:
       raise ValueError(f"max_frames must be positive, got {max_frames}")
+    if start < 0:
+      raise ValueError(f"start must be >= 0, got {start}")
     if buffer < 1:
       raise ValueError(f"buffer must be positive, got {buffer}")
     self.path = path
     self.info = info if info is not None else probe.probe_video(path)
     self.max_frames = max_frames
+    self.start = start
     self.buffer = buffer
     self.frames_decoded = 0
     self.frames_read = 0
@@ -80,7 +85,9 @@ class VideoReader:
     frames = self._folder_frames() if os.path.isdir(self.path) else self._decoded_frames()
     try:
       try:
-        for frame in frames:
+        for index, frame in enumerate(frames):
+          if index < self.start:
+            continue
           self.frames_decoded += 1
           if not self._put(frame):
             return
@@ -89,6 +96,8 @@ class VideoReader:
       finally:
         frames.close()  # ends the decoder now, not whenever the generator is collected
       if self.frames_decoded == 0 and not self._stop.is_set():
+        if self.start:
+          raise MediaError(f"{self.path}: the video has no frames from frame {self.start} on")
         raise MediaError(f"{self.path}: the video has no frames")
       self._put(_END)
     except MediaError as e:
@@ -113,7 +122,7 @@ class VideoReader:
     # frames are bit-identical to upstream's; -frames:v lets ffmpeg stop by itself.
     cmd = [ffmpeg.ffmpeg_exe(), "-nostdin", "-v", "error", "-i", self.path, "-map", "0:V:0"]
     if self.max_frames is not None:
-      cmd += ["-frames:v", str(self.max_frames)]
+      cmd += ["-frames:v", str(self.start + self.max_frames)]
     cmd += ["-pix_fmt", "rgb24", "-vcodec", "rawvideo", "-f", "image2pipe", "-"]
     w, h = self.info.width, self.info.height
     nbytes = w * h * 3
@@ -126,6 +135,7 @@ class VideoReader:
       self._proc = proc
       if self._stop.is_set():  # close() may have run before _proc was visible to it
         proc.kill()
+      produced = 0  # frames out of ffmpeg, the dropped ones before `start` included
       try:
         while not self._stop.is_set():
           frame = np.empty((h, w, 3), np.uint8)
@@ -146,7 +156,8 @@ class VideoReader:
             text = log.read().decode("utf-8", "replace").strip()
             why = one_line(text) if text else ffmpeg.exit_reason(rc)
             raise MediaError(f"{self.path}: the stream ended inside frame "
-                             f"{self.frames_decoded + 1} ({why})")
+                             f"{produced + 1} ({why})")
+          produced += 1
           yield frame
         if self._stop.is_set():
           return
@@ -155,7 +166,7 @@ class VideoReader:
           log.seek(0)
           text = log.read().decode("utf-8", "replace").strip()
           why = one_line(text) if text else ffmpeg.exit_reason(rc)
-          raise MediaError(f"{self.path}: decoding failed after frame {self.frames_decoded} "
+          raise MediaError(f"{self.path}: decoding failed after frame {produced} "
                            f"({why})")
       finally:
         if proc.poll() is None:
