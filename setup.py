@@ -18,21 +18,25 @@ setup(
     packages=find_packages(include=["lp_jax", "lp_jax.*", "convert_weights"]) + ["lp_jax_configs"],
     package_dir={"lp_jax_configs": "configs"},
     # The official neutral-lip constant (63 numbers from lip_array.pkl), read by image driving;
-    # the GPU target configs of `python -m lp_jax.aot` (GpuTargetConfigProto text).
-    package_data={"lp_jax": ["resources/*.json"], "lp_jax.aot": ["gpu_targets/*.txtpb"]},
+    # the GPU target configs of `python -m lp_jax.aot` (GpuTargetConfigProto text); the demo's
+    # photo and driving clip (`make demo` needs nothing beside the repository).
+    package_data={"lp_jax": ["resources/*.json", "resources/demo/*"],
+                  "lp_jax.aot": ["gpu_targets/*.txtpb"]},
     install_requires=[
-        "jax>=0.6",
+        f"jax=={JAX_VERSION}",
         "flax>=0.10",
         "optax",
         "orbax-checkpoint",
         "ml-collections",
         "numpy",
-        "opencv-python-headless",
+        "opencv-python-headless==4.10.0.84",
         "ml-dtypes",  # bfloat16 / float8 tensors in .pth files (already a jax dependency)
         # The ffmpeg binary for H.264 output and audio muxing, as the official pipeline uses.
         "imageio-ffmpeg",
-        # Runs the official ONNX face models (InsightFace detector, 106 and 203 landmarks).
-        "onnxruntime",
+        # Runs the official ONNX face models (InsightFace detector, 106 and 203 landmarks). The
+        # official pin is 1.18.0, which needs NumPy 1; 1.20.1 is the newest release whose CPU
+        # kernels give those models' outputs bit for bit (1.21 moves the detector's by an ulp).
+        "onnxruntime==1.20.1",
         # Reads the 106-point model's graph: InsightFace picks that model's input normalisation
         # from the names of its first nodes, which onnxruntime does not expose.
         "onnx",
