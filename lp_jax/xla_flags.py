@@ -13,15 +13,27 @@ YNNPACK.
 
 `import lp_jax` applies them (XLA reads XLA_FLAGS once, when the backend starts). Options the
 user already set in XLA_FLAGS win; a process that ran JAX before importing lp_jax keeps its
-backend as it is, with a warning.
+backend as it is, with a warning. An XLA that does not know an option aborts the process, and
+the option is experimental, so it is set only under the jaxlib releases it was tested with.
 """
 
+import importlib.metadata
 import os
 import sys
 import warnings
 
 # Every option lp_jax sets, as XLA_FLAGS entries: the option's name and its value.
 CPU_OPTIONS = {"xla_cpu_experimental_ynn_fusion_type": "-individual_convolution"}
+# The jaxlib releases whose XLA was run with CPU_OPTIONS (the base install pins one of them).
+TESTED_JAXLIB = ("0.10.2",)
+
+
+def jaxlib_version() -> str | None:
+  """The installed jaxlib's version, read without importing it (None when not installed)."""
+  try:
+    return importlib.metadata.version("jaxlib")
+  except importlib.metadata.PackageNotFoundError:
+    return None
 
 
 def missing(flags: str) -> dict:
@@ -30,8 +42,13 @@ def missing(flags: str) -> dict:
   return {name: value for name, value in CPU_OPTIONS.items() if name not in present}
 
 
-def apply(environ=os.environ) -> dict:
-  """Adds the CPU_OPTIONS the user did not set to environ['XLA_FLAGS']; returns those added."""
+def apply(environ=os.environ, jaxlib: str | None = None) -> dict:
+  """Adds the CPU_OPTIONS the user did not set to environ['XLA_FLAGS']; returns those added.
+
+  Nothing is added unless `jaxlib` (default: the installed version) is in TESTED_JAXLIB.
+  """
+  if (jaxlib or jaxlib_version()) not in TESTED_JAXLIB:
+    return {}
   flags = environ.get("XLA_FLAGS", "")
   added = missing(flags)
   if not added:

@@ -48,6 +48,17 @@ def test_apply_adds_missing_options_and_keeps_the_users():
   assert empty["XLA_FLAGS"] == f"--{OPTION}=-individual_convolution"
 
 
+def test_only_tested_jaxlib_releases_get_the_options():
+  """An XLA that does not know an option aborts the process: untested releases get none."""
+  assert xla_flags.jaxlib_version() in xla_flags.TESTED_JAXLIB  # the pinned install
+  for untested in ("0.6.0", "0.10.3", "1.0.0"):
+    env = {"XLA_FLAGS": "--xla_force_host_platform_device_count=8"}
+    assert xla_flags.apply(env, jaxlib=untested) == {}
+    assert env["XLA_FLAGS"] == "--xla_force_host_platform_device_count=8"
+  env = {}
+  assert xla_flags.apply(env, jaxlib=xla_flags.TESTED_JAXLIB[0]) == xla_flags.CPU_OPTIONS
+
+
 def test_warns_when_jax_started_first():
   code = "import jax; jax.devices(); import lp_jax"
   env = dict(os.environ, XLA_FLAGS="", PYTHONPATH=ROOT)
