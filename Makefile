@@ -2,20 +2,26 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-SETUP_HASH := $(shell sha256sum setup.py | cut -c1-12)
-STAMP := $(VENV)/.installed-test-$(SETUP_HASH)
-BASE_STAMP := $(VENV)/.installed-base-$(SETUP_HASH)
+# Every install is held to constraints.txt: the exact versions the whole test suite passed with.
+# `make lock` re-resolves them on purpose (LOCKING=1 installs without the file).
+CONSTRAINTS := $(if $(LOCKING),,-c constraints.txt)
+PIP := -m pip install -q $(CONSTRAINTS)
+INSTALL_HASH := $(shell cat setup.py constraints.txt 2>/dev/null | sha256sum | cut -c1-12)
+STAMP := $(VENV)/.installed-test-$(INSTALL_HASH)
+BASE_STAMP := $(VENV)/.installed-base-$(INSTALL_HASH)
+# Which tests cost the time: every pytest call prints its 30 slowest.
+PYTEST := -m pytest -q -rs --durations=30
 
-.PHONY: test test-fast bench demo clean
+.PHONY: test test-fast test-tables bench demo lock chromium clean
 
-$(BASE_STAMP): setup.py
+$(BASE_STAMP): setup.py constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e .
+	$(PY) $(PIP) --upgrade pip setuptools
+	$(PY) $(PIP) -e .
 	rm -f $(VENV)/.installed-base-* && touch $@
 
 $(STAMP): $(BASE_STAMP)
-	$(PY) -m pip install -q -e '.[test,app]'
+	$(PY) $(PIP) -e '.[test,app,official]'
 	rm -f $(VENV)/.installed-test-* && touch $@
 
 # The AOT extras (tpu: libtpu, gpu-aot: the CUDA compiler plugin) live in their own environment:
@@ -23,25 +29,67 @@ $(STAMP): $(BASE_STAMP)
 # JAX on a machine without a GPU, which the one-line-error tests of everything else would see.
 AOT_VENV := .venv-aot
 AOT_PY := $(AOT_VENV)/bin/python
-AOT_STAMP := $(AOT_VENV)/.installed-aot-$(SETUP_HASH)
-$(AOT_STAMP): setup.py
+AOT_STAMP := $(AOT_VENV)/.installed-aot-$(INSTALL_HASH)
+$(AOT_STAMP): setup.py constraints.txt
 	test -x $(AOT_PY) || $(PYTHON) -m venv $(AOT_VENV)
-	$(AOT_PY) -m pip install -q --upgrade pip
-	$(AOT_PY) -m pip install -q -e '.[tpu,gpu-aot]' pytest
+	$(AOT_PY) $(PIP) --upgrade pip setuptools
+	$(AOT_PY) $(PIP) -e '.[tpu,gpu-aot]' pytest
 	rm -f $(AOT_VENV)/.installed-aot-* && touch $@
 
 demo: $(BASE_STAMP)
 	$(PY) -m lp_jax.demo
 
+# The web-app browser test drives Debian's chromium through Playwright (never a downloaded one).
+chromium:
+	@test -x /usr/bin/chromium || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else \
+	    echo "make test: /usr/bin/chromium is missing; install Debian's chromium (sudo apt-get install chromium) for the web-app browser test" >&2; \
+	    exit 1; \
+	  fi; }
+
 # Training tests run in their own process: one pytest process holding every earlier module's
-# compiled executables and fixtures outgrows a 24 GiB machine.
-test: $(STAMP) $(AOT_STAMP)
-	$(PY) -m pytest -q -rs --ignore=tests/test_training.py --ignore=tests/test_aot.py
-	$(PY) -m pytest -q -rs tests/test_training.py
-	$(AOT_PY) -m pytest -q -rs tests/test_aot.py
+# compiled executables and fixtures outgrows a 24 GiB machine. One persistent compilation cache
+# serves the test processes and every subprocess they start.
+export LP_JAX_TEST_COMPILATION_CACHE ?= $(CURDIR)/.cache/test-compilation
+test: $(STAMP) $(AOT_STAMP) chromium
+	$(PY) $(PYTEST) --ignore=tests/test_training.py --ignore=tests/test_aot.py
+	$(PY) $(PYTEST) tests/test_training.py
+	$(AOT_PY) $(PYTEST) tests/test_aot.py tests/test_environment.py
 
 test-fast: $(STAMP)
-	$(PY) -m pytest -q -rs -m "not slow" --ignore=tests/test_aot.py
+	$(PY) $(PYTEST) -m "not slow" --ignore=tests/test_aot.py
+
+# Full-size measurements that print tables rather than guard behaviour (opt-in marker `table`).
+test-tables: $(STAMP)
+	$(PY) $(PYTEST) -m table --run-tables
+
+# Re-resolves every dependency to its newest release (jax stays at setup.py's JAX_VERSION), writes
+# the versions both environments hold to constraints.txt, then runs every test on them.
+lock:
+	rm -rf $(VENV) $(AOT_VENV)
+	$(MAKE) LOCKING=1 $(VENV)/.locked $(AOT_VENV)/.locked
+	{ echo "# Exact versions the tests passed with (make lock writes this file; make test checks it)."; \
+	  { $(PY) -m pip freeze --all --exclude-editable; \
+	    $(AOT_PY) -m pip freeze --all --exclude-editable; } | LC_ALL=C sort -u; } > constraints.txt.new
+	@dups=$$(grep -v '^#' constraints.txt.new | cut -d= -f1 | tr A-Z a-z | LC_ALL=C sort | uniq -d); \
+	  if [ -n "$$dups" ]; then echo "make lock: the two environments disagree on: $$dups" >&2; \
+	  rm -f constraints.txt.new; exit 1; fi
+	mv constraints.txt.new constraints.txt
+	$(MAKE) test
+
+$(VENV)/.locked:
+	$(PYTHON) -m venv $(VENV)
+	$(PY) $(PIP) --upgrade pip setuptools
+	$(PY) $(PIP) -e '.[test,app,official]'
+	touch $@
+
+$(AOT_VENV)/.locked:
+	$(PYTHON) -m venv $(AOT_VENV)
+	$(AOT_PY) $(PIP) --upgrade pip setuptools
+	$(AOT_PY) $(PIP) -e '.[tpu,gpu-aot]' pytest
+	touch $@
 
 # `make bench OFFICIAL=DIR` times the official code from checkout DIR side by side with ours
 # (needs `pip install -e '.[official]'`); without it, our networks alone.
@@ -49,4 +97,4 @@ bench: $(BASE_STAMP)
 	$(PY) -m lp_jax.bench $(if $(OFFICIAL),--official $(OFFICIAL))
 
 clean:
-	rm -rf $(VENV) $(AOT_VENV) build *.egg-info
+	rm -rf $(VENV) $(AOT_VENV) build *.egg-info .cache/test-compilation
