@@ -4,9 +4,11 @@
   python -m lp_jax.demo [--weights pretrained_weights] [--source IMG] [--driving VIDEO]
                         [--frames N] [--output_dir animations]
 
-With the official `pretrained_weights/` folder present (networks and ONNX face models), the demo
-runs the official defaults on an uncropped photo: face crop, animation, paste-back. Without
-it, it says so and runs the same pipeline on a small synthetic checkpoint (random, untrained
+The default inputs ship with the package (`lp_jax/resources/demo/`: the official examples'
+`s31.jpg` portrait and `d0.mp4` driving clip, MIT), so the demo needs nothing beside the
+repository. With the official `pretrained_weights/` folder present (networks and ONNX face
+models), the demo runs the official defaults on the photo: face crop, animation, paste-back.
+Without it, it says so and runs the same pipeline on a small synthetic checkpoint (random, untrained
 weights of the `tiny` model config, written once to the lp_jax cache) with an already-cropped
 source, so a fresh machine still exercises every network stage, the streaming decoder and
 the video writer. That output is noise-like and labelled untrained.
@@ -24,7 +26,9 @@ from lp_jax.inference import assets
 from lp_jax.inference import run as infer_run
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ASSETS = os.path.join(ROOT, "..", "shared", "assets")
+DEMO_ASSETS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "resources", "demo")
+DEMO_SOURCE = os.path.join(DEMO_ASSETS, "s31.jpg")
+DEMO_DRIVING = os.path.join(DEMO_ASSETS, "d0.mp4")
 
 
 def official_weights(path: str) -> bool:
@@ -36,9 +40,8 @@ def main(argv=None) -> int:
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument("--weights", default=os.path.join(ROOT, "pretrained_weights"),
                       help="the official pretrained_weights folder")
-  parser.add_argument("--source", default=None,
-                      help="source image (default: s0.jpg with face models, else s31.jpg)")
-  parser.add_argument("--driving", default=os.path.join(ASSETS, "driving", "d0.mp4"))
+  parser.add_argument("--source", default=DEMO_SOURCE, help="source image")
+  parser.add_argument("--driving", default=DEMO_DRIVING, help="driving video")
   parser.add_argument("--frames", type=int, default=8, help="driving frames to animate")
   parser.add_argument("--batch_size", type=int, default=4, help="frames per W+G call")
   parser.add_argument("--output_dir", default=os.path.join(ROOT, "animations"))
@@ -51,8 +54,7 @@ def main(argv=None) -> int:
   if official_weights(args.weights):
     print(f"weights: {args.weights} (official)")
     crop = face_models.available(args.weights)
-    source = args.source or os.path.join(ASSETS, "source", "s0.jpg" if crop else "s31.jpg")
-    flags += ["-w", args.weights, "-s", source] + ([] if crop else ["--no_flag_do_crop"])
+    flags += ["-w", args.weights, "-s", args.source] + ([] if crop else ["--no_flag_do_crop"])
     if not crop:
       print("face models missing: the source must be a face crop; no paste-back")
   else:
@@ -66,8 +68,7 @@ def main(argv=None) -> int:
           f"checkpoint ({synthetic}): RANDOM, UNTRAINED weights, so the video shows that every "
           "stage runs, not what LivePortrait looks like. Get the official weights with "
           f"{face_models.DOWNLOAD_HINT}")
-    source = args.source or os.path.join(ASSETS, "source", "s31.jpg")
-    flags += ["-w", synthetic, "-s", source, "--no_flag_do_crop"]
+    flags += ["-w", synthetic, "-s", args.source, "--no_flag_do_crop"]
   sys.stdout.flush()
   return infer_run.run(flags)
 
