@@ -53,8 +53,10 @@ chromium:
 # compiled executables and fixtures outgrows a 24 GiB machine. One persistent compilation cache
 # serves the test processes and every subprocess they start.
 export LP_JAX_TEST_COMPILATION_CACHE ?= $(CURDIR)/.cache/test-compilation
+# The other tests run in two processes, whole files per process (pytest-xdist): compiling is
+# single-threaded, so one process leaves a core idle most of the time.
 test: $(STAMP) $(AOT_STAMP) chromium
-	$(PY) $(PYTEST) --ignore=tests/test_training.py --ignore=tests/test_aot.py
+	$(PY) $(PYTEST) -n 2 --dist loadfile --ignore=tests/test_training.py --ignore=tests/test_aot.py
 	$(PY) $(PYTEST) tests/test_training.py
 	$(AOT_PY) $(PYTEST) tests/test_aot.py tests/test_environment.py
 

@@ -58,7 +58,9 @@ setup(
         # never imports it. The pin matches the CPU wheel on the build machines.
         # playwright drives the system chromium (apt) in the web-app browser test; it never
         # downloads a browser of its own.
-        "test": ["pytest", "torch==2.13.0", "psutil", "playwright"],
+        # pytest-xdist: `make test` spreads the test files over two processes (XLA compiles on
+        # one core, so two processes keep both cores busy).
+        "test": ["pytest", "pytest-xdist", "torch==2.13.0", "psutil", "playwright"],
         # `python -m lp_jax.bench --official DIR` imports the official LivePortrait wrapper from
         # the user's checkout; these are the imports of that wrapper and its modules beyond our
         # own dependencies (numpy, opencv), with torch at the CPU wheel of the test extra.

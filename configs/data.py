@@ -90,7 +90,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
 
   if arg == "tiny":
     c.root = SHARED_ASSETS if os.path.isdir(SHARED_ASSETS) else None
-    c.exclude = ("resources/*",)  # the paste-back mask is not a portrait
+    # The paste-back mask is not a portrait; train/ holds the training-recipe clips, which the
+    # tiny smoke config leaves out (it reads the sample photos and clips beside them).
+    c.exclude = ("resources/*", "train/*")
     c.image_size = 256
     c.num_workers = 0
     c.read_threads = 1

@@ -1,6 +1,8 @@
 # Copyright 2026 The lp_jax Authors. Licensed under the Apache License, Version 2.0.
 """Test setup: 8 fake CPU devices, full float32 matmuls, and the golden / synthetic weights."""
 
+import contextlib
+import io
 import os
 import subprocess
 import sys
@@ -13,6 +15,13 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")
 # Converted weights and compiled programs of in-process runs go to a per-session cache, never to
 # the user's ~/.cache/lp_jax.
 os.environ.setdefault("LP_JAX_CACHE", tempfile.mkdtemp(prefix="lp_jax_test_cache_"))
+# One persistent XLA compilation cache for the test process and every subprocess it starts
+# (infer.py, train.py, the demo, the app server inherit it): the same tiny programs compile once.
+# `make test` keeps it in .cache/test-compilation, so the next run starts warm.
+os.environ.setdefault("JAX_COMPILATION_CACHE_DIR",
+                      os.environ.get("LP_JAX_TEST_COMPILATION_CACHE")
+                      or tempfile.mkdtemp(prefix="lp_jax_test_xla_"))
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.5")
 
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
@@ -34,6 +43,19 @@ def load_golden(env: str, default_name: str, what: str = "golden") -> dict:
     pytest.fail(f"{what} {path} not found (set {env} or put ../shared beside the repo)")
   with np.load(path) as g:
     return {k: g[k] for k in g.files}
+
+
+def run_in_process(main, argv) -> subprocess.CompletedProcess:
+  """A command's `main(argv)` run in this process and reported as subprocess.run would (exit
+  code, stdout, stderr), for tests where a real process's own behaviour is not the point: no
+  interpreter start or imports, and the compiled programs stay in this process's caches."""
+  out, err = io.StringIO(), io.StringIO()
+  with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+    try:
+      code = main(list(map(str, argv)))
+    except SystemExit as e:  # argparse's usage errors
+      code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+  return subprocess.CompletedProcess(argv, code, out.getvalue(), err.getvalue())
 
 
 def recipe():
@@ -82,6 +104,38 @@ def converted_golden_weights(golden, tmp_path_factory):
   proc = run_converter("--src", str(official), "--dst", str(orbax_dir), block_torch=True)
   assert proc.returncode == 0, proc.stderr
   return str(official), str(orbax_dir)
+
+
+@pytest.fixture
+def report_table(record_property):
+  """report_table(text): a measured table, printed in the run's summary ("measured tables").
+  Through the test report rather than stdout, so it shows under pytest-xdist too."""
+  return lambda text: record_property("table", text)
+
+
+def pytest_terminal_summary(terminalreporter):
+  reports = [r for kind in ("passed", "failed") for r in terminalreporter.stats.get(kind, [])
+             if getattr(r, "when", None) == "call"]
+  tables = [text for r in reports for key, text in r.user_properties if key == "table"]
+  if tables:
+    terminalreporter.section("measured tables")
+    for text in tables:
+      terminalreporter.write_line(text.strip("\n") + "\n")
+
+
+def pytest_addoption(parser):
+  parser.addoption("--run-tables", action="store_true",
+                   help="run the full-size measurement tables (marker `table`; make test-tables)")
+
+
+def pytest_collection_modifyitems(config, items):
+  """Tables measure rather than guard: they run only when asked for."""
+  if config.getoption("--run-tables"):
+    return
+  skip = pytest.mark.skip(reason="a full-size measurement table: `make test-tables` runs it")
+  for item in items:
+    if "table" in item.keywords:
+      item.add_marker(skip)
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -14,7 +14,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import GOLDEN_DIR, ROOT, SHARED
+from conftest import GOLDEN_DIR, ROOT, SHARED, run_in_process
 from lp_jax.inference import assets
 from lp_jax.inference import cli
 from lp_jax.inference import run as infer_run
@@ -164,7 +164,11 @@ def tiny(tmp_path_factory):
 
 
 def infer(tiny, *argv, out="out", wait=True):
+  """infer.py's main in this process; with wait=False a real process (for signals)."""
   out_dir = tiny["root"] / out
+  if wait:
+    return run_in_process(infer_run.run, ["-w", tiny["weights"], "-o", str(out_dir), "--quiet",
+                                          *argv]), out_dir
   cmd = [sys.executable, os.path.join(ROOT, "infer.py"), "-w", tiny["weights"], "-o",
          str(out_dir), "--quiet", *argv]
   env = dict(os.environ, PYTHONPATH=ROOT, LP_JAX_CACHE=tiny["cache"])

@@ -72,7 +72,7 @@ def test_config_tiny_and_full():
 
 
 def test_index_folder_reads_metadata_only():
-  clips = index.index_folder(ASSETS, exclude=("resources/*",))
+  clips = index.index_folder(ASSETS, exclude=("resources/*", "train/*"))
   got = {c.name: (c.kind, c.num_frames) for c in clips}
   assert got == {**{n: (index.VIDEO, f) for n, f in VIDEOS.items()},
                  **{n: (index.IMAGE, 1) for n in IMAGES}}
@@ -80,7 +80,7 @@ def test_index_folder_reads_metadata_only():
 
 
 def test_held_out_rule():
-  clips = index.index_folder(ASSETS, exclude=("resources/*",))
+  clips = index.index_folder(ASSETS, exclude=("resources/*", "train/*"))
   train, held = index.split_clips(clips, _config())  # tiny: eval_names = (driving/d0.mp4,)
   assert [c.name for c in held] == ["driving/d0.mp4"]
   assert "driving/d0.mp4" not in {c.name for c in train} and len(train) == len(clips) - 1

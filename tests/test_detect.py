@@ -300,15 +300,13 @@ BOX = np.array([170.0, 180.0, 450.0, 560.0], np.float32)
 
 def lmk106_reference(img_bgr, bbox):
   """(image->crop affine, normalised RGB channel means of the crop) per InsightFace."""
-  # InsightFace's expressions on a float32 box, as NumPy 2 (the official environment, NEP 50)
-  # evaluates them: Python scalars keep float32, skimage composes the similarity in float64.
+  # InsightFace's expressions on a float32 box as NumPy 1.26 (the official pin) evaluates them:
+  # a float32 scalar with a Python number widens to float64; skimage composes in float64.
   bbox = np.asarray(bbox, np.float32)
-  assert np.__version__.split(".")[0] == "2"
   w, h = bbox[2] - bbox[0], bbox[3] - bbox[1]
-  cx, cy = (bbox[0] + bbox[2]) / 2, (bbox[1] + bbox[3]) / 2
-  s = 192 / (max(w, h) * 1.5)
-  assert s.dtype == np.float32
-  m = np.array([[s, 0, float(-(cx * s)) + 96], [0, s, float(-(cy * s)) + 96]], np.float64)
+  cx, cy = np.float64(bbox[2] + bbox[0]) / 2, np.float64(bbox[3] + bbox[1]) / 2
+  s = 192 / (np.float64(max(w, h)) * 1.5)
+  m = np.array([[s, 0, -(cx * s) + 96], [0, s, -(cy * s) + 96]], np.float64)
   crop = cv2.warpAffine(img_bgr, m, (192, 192), borderValue=0.0)
   blob = cv2.dnn.blobFromImage(crop, 1.0 / 128, (192, 192), (127.5,) * 3, swapRB=True)
   return m, blob.mean(axis=(0, 2, 3))

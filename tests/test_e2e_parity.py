@@ -303,11 +303,10 @@ def compare_driving(t, job, frames, g, has):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("case", _cases())
-def test_case_matches_official(e2e, results, case, capsys):
+def test_case_matches_official(e2e, results, case, report_table):
   job, frames, _ = results(case)
   table = compare_case(e2e, case, job, frames)
-  with capsys.disabled():
-    print(f"\n{table}")
+  report_table(str(table))
 
 
 @pytest.mark.slow

@@ -46,16 +46,24 @@ def demo(tmp_path, *args):
 
 
 def test_demo_writes_a_video(tmp_path):
-  out = tmp_path / "out"
-  proc = demo(tmp_path, "--frames", "3", "--batch_size", "2", "--source", SOURCE,
-              "--driving", DRIVING, "--output_dir", str(out))
-  assert proc.returncode == 0, proc.stderr
-  assert "UNTRAINED" in proc.stdout
-  cap = cv2.VideoCapture(str(out / "s31--d0.mp4"))
-  frames = 0
+  """The demo's video. .ci/run runs `make demo` first (the base install, the bundled inputs,
+  8 frames) and names its output folder and log in LP_DEMO_OUTPUT / LP_DEMO_LOG, so that run is
+  the one checked here; elsewhere the test runs the demo itself on 3 frames."""
+  if os.environ.get("LP_DEMO_OUTPUT"):
+    out, frames = os.environ["LP_DEMO_OUTPUT"], 8
+    with open(os.environ["LP_DEMO_LOG"], encoding="utf-8") as f:
+      stdout = f.read()
+  else:
+    out, frames = tmp_path / "out", 3
+    proc = demo(tmp_path, "--frames", str(frames), "--batch_size", "2", "--output_dir", str(out))
+    assert proc.returncode == 0, proc.stderr
+    stdout = proc.stdout
+  assert "UNTRAINED" in stdout
+  cap = cv2.VideoCapture(os.path.join(out, "s31--d0.mp4"))
+  count = 0
   while cap.read()[0]:
-    frames += 1
-  assert frames == 3
+    count += 1
+  assert count == frames
   assert (cap.get(cv2.CAP_PROP_FRAME_WIDTH), cap.get(cv2.CAP_PROP_FRAME_HEIGHT)) == (512, 512)
   # No temporary file left behind.
   assert sorted(os.listdir(out)) == ["d0.npz", "s31--d0.mp4", "s31--d0_concat.mp4"]

@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 
 import face_standins
-from conftest import ROOT, SHARED
+from conftest import ROOT, SHARED, run_in_process
 from lp_jax.motion_template.formats import load_template
 from lp_jax.inference import assets
+from lp_jax.inference import run as infer_run
 from lp_jax.io import images, probe, video_reader
 
 A = os.path.join(SHARED, "assets")
@@ -35,6 +36,14 @@ def env(tmp_path_factory):
 
 
 def infer(env, *args, out="out"):
+  """infer.py's main in this process (the outputs are the point, not the process)."""
+  out_dir = env["root"] / out
+  argv = ["-w", env["weights"], "-o", str(out_dir), "--quiet", *args]
+  return run_in_process(infer_run.run, argv), out_dir
+
+
+def infer_process(env, *args, out="out"):
+  """infer.py as a real process: its exit code and the exact stderr a user sees."""
   out_dir = env["root"] / out
   cmd = [sys.executable, os.path.join(ROOT, "infer.py"), "-w", env["weights"], "-o",
          str(out_dir), "--quiet", *args]
@@ -82,13 +91,14 @@ def test_video_without_audio_and_official_template(env):
   assert not probe.probe_video(str(out / "s31--d0.mp4")).has_audio
   tpl = load_template(str(out / "d0.pkl"))  # official layout (default), safe reader
   assert tpl.n_frames == 2 and tpl.kp.shape == (2, 21, 3)
+  xla_cache = env["root"] / "xla"
   proc, out = infer(env, "-s", S31, "-d", D1, "--no_flag_do_crop", "--max_frames", "2",
-                    out="tpl")
+                    "--compilation_cache", str(xla_cache), out="tpl")
   assert proc.returncode == 0, proc.stderr
   assert frames_of(out / "s31--d1.mp4") == (2, (512, 512))
   assert frames_of(out / "s31--d1_concat.mp4") == (2, (1024, 512))  # no driving column
   assert probe.probe_video(str(out / "s31--d1.mp4")).fps_int == 30  # the template's fps
-  assert os.listdir(env["cache"])  # the persistent compilation cache was filled
+  assert os.listdir(xla_cache)  # the persistent compilation cache was filled
 
 
 @pytest.mark.slow
@@ -176,8 +186,11 @@ def bad_inputs(env, tmp):
 
 
 def test_bad_inputs_fail_in_one_line_and_write_nothing(env, tmp_path):
-  for args, name, words in bad_inputs(env, tmp_path):
-    proc, out = infer(env, *args, out="bad")
+  """In-process for each bad input; the first again as a real process (the exact stderr and
+  exit status a user gets)."""
+  cases = bad_inputs(env, tmp_path)
+  for i, (args, name, words) in enumerate([cases[0]] + cases):
+    proc, out = (infer_process if i == 0 else infer)(env, *args, out="bad")
     lines = proc.stderr.strip().splitlines()
     assert proc.returncode == 1, (args, proc.stderr)
     assert len(lines) == 1 and name in lines[0] and words in lines[0], lines

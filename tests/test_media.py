@@ -233,6 +233,21 @@ def test_reader_max_frames_and_early_close():
   assert list(reader) == []  # a closed reader yields nothing more
 
 
+def test_reader_start_gives_the_frames_of_the_cut_clip(tmp_path):
+  """start=k: frames k, k+1, ... exactly as a full decode gives them (nothing re-encoded)."""
+  full = list(video_reader.VideoReader(D0, max_frames=12))
+  cut = list(video_reader.VideoReader(D0, start=9, max_frames=3))
+  assert len(cut) == 3 and all(np.array_equal(a, b) for a, b in zip(cut, full[9:12]))
+  assert len(list(video_reader.VideoReader(D0, start=75))) == 3  # to the end: 78 frames
+  folder = tmp_path / "frames"
+  folder.mkdir()
+  for i, frame in enumerate(full[:4]):
+    cv2.imwrite(str(folder / f"{i:03d}.png"), frame[..., ::-1])
+  assert np.array_equal(next(iter(video_reader.VideoReader(str(folder), start=2))), full[2])
+  with pytest.raises(MediaError, match="no frames from frame 78 on"):
+    list(video_reader.VideoReader(D0, start=78))
+
+
 def test_reader_queue_stays_bounded():
   # A slow consumer of a 225-frame video: the decoder must wait, not pile frames up.
   bound = 4

@@ -166,11 +166,10 @@ def outputs(converted_golden_weights, golden):
   return compute_outputs(models, golden)
 
 
-def test_every_golden_key_within_tolerance(outputs, golden, capsys):
+def test_every_golden_key_within_tolerance(outputs, golden, report_table):
   rows = compare(outputs, golden)
-  with capsys.disabled():
-    print("\nparity vs official PyTorch (float32 CPU), golden:", golden["meta/seed"])
-    print(format_table(rows))
+  report_table(f"parity vs official PyTorch (float32 CPU), golden seed {golden['meta/seed']}\n"
+               f"{format_table(rows)}")
   failed = [r["key"] for r in rows if not r["ok"]]
   assert not failed, f"outside tolerance: {failed}"
   assert len(rows) >= 40  # every output key of the public golden format is compared

@@ -88,6 +88,7 @@ def pipeline_frames(models, golden, frames: int) -> dict:
 
 
 @pytest.mark.slow
+@pytest.mark.table
 @pytest.mark.torch
 def test_half_precision_fidelity_against_the_float32_golden(golden, converted_golden_weights):
   """F, M, W, G in bf16 / fp16 (keypoint math and MLPs float32) vs the golden's float32 frames:

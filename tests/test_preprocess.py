@@ -113,11 +113,11 @@ def compare(g: dict, out: dict) -> list:
   return rows
 
 
-def _print_table(rows, title):
-  print(f"\n{title}")
-  print(f"{'key':28s} {'metric':7s} {'max':>11s} {'mean':>11s} {'tol':>8s}  ok")
+def _format_table(rows, title) -> str:
+  lines = [title, f"{'key':28s} {'metric':7s} {'max':>11s} {'mean':>11s} {'tol':>8s}  ok"]
   for key, metric, max_err, mean_err, tol, ok in rows:
-    print(f"{key:28s} {metric:7s} {max_err:11.3g} {mean_err:11.3g} {tol:8.1g}  {ok}")
+    lines.append(f"{key:28s} {metric:7s} {max_err:11.3g} {mean_err:11.3g} {tol:8.1g}  {ok}")
+  return "\n".join(lines)
 
 
 @pytest.fixture(scope="module")
@@ -125,24 +125,22 @@ def computed(pipeline_golden):
   return compute(pipeline_golden)
 
 
-def test_every_key_matches_golden(pipeline_golden, computed, capsys):
+def test_every_key_matches_golden(pipeline_golden, computed, report_table):
   rows = compare(pipeline_golden, computed)
-  with capsys.disabled():
-    name = os.path.basename(os.environ.get("LP_PIPELINE_GOLDEN", "pipeline_seed0.npz"))
-    _print_table(rows, f"preprocess parity vs {name}")
+  name = os.path.basename(os.environ.get("LP_PIPELINE_GOLDEN", "pipeline_seed0.npz"))
+  report_table(_format_table(rows, f"preprocess parity vs {name}"))
   assert rows, "golden has no output keys"
   bad = [r for r in rows if not r[-1]]
   assert not bad, f"keys out of tolerance: {bad}"
 
 
-def test_generated_mask_matches_official_template(pipeline_golden, capsys):
+def test_generated_mask_matches_official_template(pipeline_golden, report_table):
   mask = paste_back.make_crop_mask(512)
   ref = pipeline_golden["in/mask_template"]
   assert mask.shape == ref.shape and mask.dtype == np.uint8
   diff = np.abs(mask.astype(np.int32) - ref.astype(np.int32))
-  with capsys.disabled():
-    print(f"\nmake_crop_mask vs official mask_template: max {diff.max()} levels, "
-          f"mean {diff.mean():.3g}, pixels differing {int((diff > 0).sum())}")
+  report_table(f"make_crop_mask vs official mask_template: max {diff.max()} levels, "
+               f"mean {diff.mean():.3g}, pixels differing {int((diff > 0).sum())}")
   assert diff.max() <= TOL_GENERATED_MASK
 
 

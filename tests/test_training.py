@@ -222,9 +222,13 @@ def test_same_step_on_one_and_eight_devices():
 
 @pytest.mark.slow
 def test_stage1_trains_and_resumes_exactly_after_sigkill(tmp_path, compilation_cache):
-  """Uninterrupted run vs. a run SIGKILLed in its 8th step and restarted: identical losses."""
+  """Uninterrupted run vs. a run SIGKILLed in its last step and restarted: identical losses.
+
+  Five steps with a checkpoint every two: the kill comes in step 5, after the step-4 checkpoint
+  was started, so the resume starts from step 4 or, if that save was torn, step 2.
+  """
   env = subprocess_env(compilation_cache)
-  steps, every = 8, 3
+  steps, every = 5, 2
   ref, killed = str(tmp_path / "ref"), str(tmp_path / "killed")
   kw = dict(total_steps=steps, **{"checkpoint.every": every})
   proc = subprocess.run(train_cmd(ref, **kw), env=env, capture_output=True, text=True,
@@ -232,21 +236,18 @@ def test_stage1_trains_and_resumes_exactly_after_sigkill(tmp_path, compilation_c
   assert proc.returncode == 0, proc.stderr[-3000:]
   ref_m = read_metrics(ref)
   assert sorted(ref_m) == list(range(1, steps + 1))
-  total = [ref_m[s]["loss/total"] for s in range(1, steps + 1)]
-  # The loss goes down (measured: 301 -> 209 for the means of steps 1-4 and 5-8).
-  assert np.mean(total[-4:]) < 0.8 * np.mean(total[:4]), total
 
-  proc = subprocess.run(train_cmd(killed, **kw, **{"debug.kill_at_step": 7}), env=env,
+  proc = subprocess.run(train_cmd(killed, **kw, **{"debug.kill_at_step": steps - 1}), env=env,
                         capture_output=True, text=True, timeout=900)
   assert proc.returncode == -signal.SIGKILL, proc.stderr[-3000:]
   before = read_metrics(killed)
-  assert max(before) == 7  # the step being run when killed (the 8th) never logged
+  assert max(before) == steps - 1  # the step being run when killed (the last) never logged
   proc = subprocess.run(train_cmd(killed, **kw), env=env, capture_output=True, text=True,
                         timeout=900)
   assert proc.returncode == 0, proc.stderr[-3000:]
   resumed_from = [int(line.split("resuming at step ")[1].split()[0])
                   for line in proc.stderr.splitlines() if "resuming at step" in line]
-  assert resumed_from and resumed_from[0] in (3, 6), resumed_from
+  assert resumed_from and resumed_from[0] in (2, 4), resumed_from
   after = read_metrics(killed)
   for s in range(resumed_from[0] + 1, steps + 1):
     assert losses_of(after[s]) == losses_of(ref_m[s]), s  # bit-exact: same batches, same RNG
@@ -258,13 +259,23 @@ def test_stage1_trains_and_resumes_exactly_after_sigkill(tmp_path, compilation_c
   assert step == steps
   trained = pretrained.networks_of_state(raw)
   official = str(tmp_path / "official")
-  files = weights_export.export_trained(jax.device_get(trained), str(tmp_path / "converted"),
-                                       official, model_variant="tiny_train")
+  converted = str(tmp_path / "converted")
+  files = weights_export.export_trained(jax.device_get(trained), converted, official,
+                                       model_variant="tiny_train")
   assert {os.path.basename(f) for f in files} == {
       "appearance_feature_extractor.pth", "motion_extractor.pth", "warping_module.pth",
       "spade_generator.pth"}
   back, _ = weights.load_variables(official, model_configs.get_config("tiny_train"))
   jax.tree.map(np.testing.assert_array_equal, back, jax.tree.map(np.asarray, trained))
+  # A new run initialised from the exported weights starts from exactly those networks (the
+  # full-size version of this, from converted official files, is a `table` test).
+  cfg = tiny_config(1, **CHEAP)
+  cfg.init_from = converted
+  run = run_lib.build(cfg, mesh_lib.create_mesh(cfg, jax.devices()[:1]), jax.random.key(0))
+  got = run.networks(run.apply_init_from(run.state))
+  for name in stages.GENERATOR_NETWORKS:
+    jax.tree.map(np.testing.assert_array_equal, got[name], jax.tree.map(np.asarray,
+                                                                        trained[name]))
   # Self-reenactment eval of the trained model on the held-out clip (driving/d0.mp4).
   result = evaluate.evaluate_config(tiny_config(1), trained)
   assert result["eval/frames"] == 7  # 8 eval frames, the first is the source
@@ -328,6 +339,7 @@ def test_two_processes_train_together(tmp_path, compilation_cache):
 
 
 @pytest.mark.slow
+@pytest.mark.table
 def test_stage1_initialises_from_converted_official(converted_golden_weights):
   """A converted official (synthetic) checkpoint becomes Stage I's generator weights."""
   # conftest: write_official (the golden recipe's synthetic official .pth files), then

@@ -67,7 +67,7 @@ def main(argv=None) -> int:
   weights = args.weights
   if weights is None and os.path.isdir(os.path.join(ROOT, "pretrained_weights", "liveportrait")):
     weights = os.path.join(ROOT, "pretrained_weights")
-  runtime.enable_compilation_cache(os.path.join(assets.cache_root(), "jax"))
+  runtime.enable_compilation_cache(assets.compilation_cache(None))
   try:
     engine = engine_lib.load(weights, args.face_models, args.lip_array, args.model_config,
                              args.batch_size)

@@ -20,8 +20,11 @@ def cache_root() -> str:
 
 
 def compilation_cache(path: str | None) -> str:
-  """The JAX persistent compilation cache folder ('' disables it; None: under cache_root())."""
-  return os.path.join(cache_root(), "jax") if path is None else path
+  """The JAX persistent compilation cache folder ('' disables it; None: JAX's own
+  JAX_COMPILATION_CACHE_DIR when the user set one, else under cache_root())."""
+  if path is not None:
+    return path
+  return os.environ.get("JAX_COMPILATION_CACHE_DIR") or os.path.join(cache_root(), "jax")
 
 
 def resolve(path: str, animal: bool = False) -> tuple[str, str | None]:
