@@ -49,7 +49,7 @@ chromium:
 	    exit 1; \
 	  fi; }
 
-# Training tests run in their own process: one pytest process holding every earlier module's
+# Training tests run in their own processes: one pytest process holding every earlier module's
 # compiled executables and fixtures outgrows a 24 GiB machine. One persistent compilation cache
 # serves the test processes and every subprocess they start.
 export LP_JAX_TEST_COMPILATION_CACHE ?= $(CURDIR)/.cache/test-compilation
@@ -57,7 +57,7 @@ export LP_JAX_TEST_COMPILATION_CACHE ?= $(CURDIR)/.cache/test-compilation
 # single-threaded, so one process leaves a core idle most of the time.
 test: $(STAMP) $(AOT_STAMP) chromium
 	$(PY) $(PYTEST) -n 2 --dist loadfile --ignore=tests/test_training.py --ignore=tests/test_aot.py
-	$(PY) $(PYTEST) tests/test_training.py
+	$(PY) $(PYTEST) -n 2 tests/test_training.py
 	$(AOT_PY) $(PYTEST) tests/test_aot.py tests/test_environment.py
 
 test-fast: $(STAMP)
