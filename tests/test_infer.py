@@ -91,9 +91,11 @@ def test_video_without_audio_and_official_template(env):
   assert not probe.probe_video(str(out / "s31--d0.mp4")).has_audio
   tpl = load_template(str(out / "d0.pkl"))  # official layout (default), safe reader
   assert tpl.n_frames == 2 and tpl.kp.shape == (2, 21, 3)
+  # A real process: JAX opens its persistent cache once per process, so only a fresh one can
+  # show that --compilation_cache is where infer.py keeps its compiled programs.
   xla_cache = env["root"] / "xla"
-  proc, out = infer(env, "-s", S31, "-d", D1, "--no_flag_do_crop", "--max_frames", "2",
-                    "--compilation_cache", str(xla_cache), out="tpl")
+  proc, out = infer_process(env, "-s", S31, "-d", D1, "--no_flag_do_crop", "--max_frames", "2",
+                            "--compilation_cache", str(xla_cache), out="tpl")
   assert proc.returncode == 0, proc.stderr
   assert frames_of(out / "s31--d1.mp4") == (2, (512, 512))
   assert frames_of(out / "s31--d1_concat.mp4") == (2, (1024, 512))  # no driving column
