@@ -23,6 +23,7 @@ import numpy as np
 import onnx
 
 from lp_jax.detect import scrfd
+from lp_jax.preprocess import crop as crop_lib
 
 
 def normalisation_from_graph(graph: onnx.GraphProto) -> tuple[float, float]:
@@ -58,14 +59,10 @@ def crop_transform(bbox: np.ndarray, output_size: int) -> np.ndarray:
 
 def transform_points(pts: np.ndarray, m: np.ndarray) -> np.ndarray:
   """Applies a [2, 3] (or [3, 3]) affine to [N, 2] points, in float64, returning float32."""
-  m = np.asarray(m, dtype=np.float64)
-  pts = np.asarray(pts, dtype=np.float64)
   # Upstream's per-point np.dot goes to BLAS, whose kernel may fuse multiply-adds depending on
-  # the CPU; separately rounded ufuncs give the reference environment's sums on any machine.
-  x, y = pts[:, 0:1], pts[:, 1:2]
-  out = np.concatenate([x * m[0, 0] + y * m[0, 1] + m[0, 2], x * m[1, 0] + y * m[1, 1] + m[1, 2]],
-                       axis=1)
-  return out.astype(np.float32)
+  # the CPU; transform_pts rounds each product as the reference environment's kernel does.
+  return crop_lib.transform_pts(np.asarray(pts, dtype=np.float64),
+                                np.asarray(m, dtype=np.float64)).astype(np.float32)
 
 
 class Landmark106:
