@@ -7,6 +7,7 @@ The released human and animal weights share this architecture. Usage:
   cfg = models.get_config()          # the official networks
   cfg = models.get_config("tiny")    # a narrow variant with the same wiring, for CPU tests
   cfg = models.get_config("tiny_train")  # tiny with a 32x32 volume: CPU training tests
+  cfg = models.get_config("micro")  # tiny shrunk to 64 px: training-mechanics tests
 
 Every network field keeps the official name so that the yaml and this file can be diffed.
 """
@@ -15,7 +16,7 @@ import ml_collections
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
-  """Returns the model config; `arg` may be None/'official', 'tiny' or 'tiny_train'."""
+  """Returns the model config; `arg` may be None/'official', 'tiny', 'tiny_train' or 'micro'."""
   c = ml_collections.ConfigDict()
 
   # Appearance feature extractor F: 256x256 RGB -> 32-channel x 16-depth x 64 x 64 volume.
@@ -63,7 +64,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c.lip = dict(input_size=65, hidden_sizes=(128, 128, 64), output_size=63)  # R_lip
   c.eye = dict(input_size=66, hidden_sizes=(256, 256, 128, 128, 64), output_size=63)  # R_eyes
 
-  if arg in ("tiny", "tiny_train"):  # same wiring, narrow widths: a CPU smoke test in seconds
+  if arg in ("tiny", "tiny_train", "micro"):  # same wiring, narrow widths: CPU tests in seconds
     c.appearance_feature_extractor.block_expansion = 8
     c.appearance_feature_extractor.max_features = 64
     c.appearance_feature_extractor.reshape_channel = 16
@@ -84,7 +85,15 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     # renders 256x256 (the objectives compare at the data resolution either way). W and G are
     # ~4x cheaper; G's SPADE layers (128 hidden channels, fixed) dominate a tiny step otherwise.
     c.appearance_feature_extractor.num_down_blocks = 3
+  elif arg == "micro":
+    # The training-mechanics tests (sharding, resume, processes) and AOT compiles: 64 px in and
+    # out, so a step compiles and runs in seconds. One F res-block, a 2-level hourglass on the
+    # 16x16 volume, 8-wide SPADE MLPs and no PixelShuffle.
+    c.appearance_feature_extractor.num_resblocks = 1
+    c.warping_module.dense_motion_params.num_blocks = 2
+    c.spade_generator.spade_hidden = 8
+    c.spade_generator.upscale = 1
   elif arg not in (None, "", "official", "tiny"):
-    raise ValueError(f"unknown model config variant {arg!r} (use 'official', 'tiny' or "
-                     "'tiny_train')")
+    raise ValueError(f"unknown model config variant {arg!r} (use 'official', 'tiny', "
+                     "'tiny_train' or 'micro')")
   return c

@@ -14,7 +14,8 @@ VGG-19 / HopeNet / ArcFace, fine-tuning from the released weights) is
     --config.aux.paths.vgg19=weights/vgg19 --config.aux.paths.hopenet=weights/hopenet \
     --config.aux.paths.arcface=weights/arcface
 
-`arg` is '' / 'full' or 'tiny'.
+`arg` is '' / 'full', 'tiny' or 'micro' (tiny shrunk to 64 px with the keypoint terms only: the
+training-mechanics tests and AOT compiles, a step in seconds).
 """
 
 import ml_collections
@@ -27,17 +28,19 @@ from lp_jax_configs import models as model_configs
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
-  """The Stage I config; `arg` = None/'full' or 'tiny'."""
-  tiny = arg == "tiny"
-  if arg not in (None, "", "full", "tiny"):
-    raise ValueError(f"configs/stage1.py: unknown arg {arg!r} (expected 'full' or 'tiny')")
+  """The Stage I config; `arg` = None/'full', 'tiny' or 'micro'."""
+  if arg not in (None, "", "full", "tiny", "micro"):
+    raise ValueError(f"configs/stage1.py: unknown arg {arg!r} (expected 'full', 'tiny' or "
+                     "'micro')")
+  micro = arg == "micro"
+  tiny = arg in ("tiny", "micro")
   c = ml_collections.ConfigDict()
   c.stage = 1  # which objective / state the loop builds
   c.seed = 0  # root of the init / train RNG streams (data has its own: data.seed)
 
   # configs/models.py variant (also written to exported manifests); tiny_train = tiny widths and a
   # 32x32 feature volume, cheap enough to train on CPU in tests.
-  c.model_variant = "tiny_train" if tiny else "official"
+  c.model_variant = "micro" if micro else "tiny_train" if tiny else "official"
   c.model = model_configs.get_config(c.model_variant)  # F, M, W, G (and retargeting) widths
   c.aux = aux_configs.get_config("tiny" if tiny else None)  # VGG / HopeNet / ArcFace / D
   # Auxiliary weights: 'paths' loads aux.paths.* (a None path turns its terms off);
@@ -88,6 +91,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
       kill_at_step=-1,  # tests: SIGKILL this process right after dispatching this step
       step_sleep=0.0,  # tests: seconds to sleep per step (widens the window for a SIGTERM)
   )
+  if micro:
+    shrink_to_micro(c)
   # None-valued paths of the data / aux configs become typed placeholders, so that
   # --config.data.root=DIR and --config.aux.paths.vgg19=DIR work on the command line.
   for node, keys in ((c.data, ("root", "tfds_dir")), (c.aux.paths, ("vgg19", "hopenet",
@@ -96,3 +101,15 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
       if node[k] is None:
         node[k] = config_dict.placeholder(str)
   return c
+
+
+def shrink_to_micro(c: ml_collections.ConfigDict) -> None:
+  """64 px data and networks, no discriminator, VGG, HopeNet or ArcFace: F, M, W, G with the
+  keypoint terms and Wing only (Stage II: its usual terms on the micro base)."""
+  c.aux_init = "none"
+  c.data.image_size = c.loss.network_image_size = 64
+  if c.stage == 1:
+    for term in ("gan", "feature_matching", "perceptual"):
+      for suffix in ("", "_face", "_lip"):
+        c.loss.weights[term + suffix] = 0.0
+  c.loss.regions.face_crop_size = c.loss.regions.lip_crop_size = 32

@@ -10,7 +10,7 @@ falling. The full run freezes a converted official base or a Stage I run:
   python train.py --config configs/stage2.py --workdir DIR --config.init_from=weights/lp_jax
 
 `init_from` supplies the frozen base (F, M, W, G) and, when it has them, the initial stitching /
-eye / lip weights (fine-tuning); without them the MLPs start from scratch. `arg` is '' or 'tiny'.
+eye / lip weights (fine-tuning); without them the MLPs start from scratch. `arg` is '', 'tiny' or 'micro'.
 """
 
 import ml_collections
@@ -22,7 +22,7 @@ from lp_jax_configs import stage1
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   """The Stage II config; `arg` = None/'full' or 'tiny'."""
   c = stage1.get_config(arg)  # model, data, mesh, checkpoint, logging fields as in Stage I
-  tiny = arg == "tiny"
+  tiny = arg in ("tiny", "micro")
   c.stage = 2  # retargeting objective; the base is frozen
   c.loss = loss_configs.get_config(2)  # weights of every Stage II term
   c.aux_init = "none"  # Stage II uses no VGG / HopeNet / ArcFace / discriminator
@@ -32,4 +32,6 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   # None trains on a random base and logs a warning (tests only).
   c.init_from = None  # (a str placeholder: --config.init_from=DIR works)
   c.eval.at_end = False  # the self-reenactment eval measures the (frozen) base
+  if arg == "micro":
+    stage1.shrink_to_micro(c)
   return c

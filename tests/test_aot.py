@@ -34,25 +34,13 @@ def _default_matmul_precision():
 
 
 def micro_config(stage: int):
-  """The tiny config shrunk until a TPU compile takes seconds, not minutes: 64 px data, no GAN,
-  perceptual or auxiliary networks, one F res-block, a 2-level hourglass, 8-wide SPADE MLPs;
-  small leaves sharded over fsdp too (fsdp_min_size 256)."""
+  """The 'micro' config (configs/stage1.py: 64 px, no GAN, perceptual or auxiliary networks, one
+  F res-block, a 2-level hourglass, 8-wide SPADE MLPs), with small leaves sharded over fsdp too
+  (fsdp_min_size 256): a TPU compile takes seconds, not minutes."""
   from lp_jax_configs import stage1, stage2  # pylint: disable=g-import-not-at-top
-  c = (stage1 if stage == 1 else stage2).get_config("tiny")
-  with c.unlocked():
-    c.aux_init = "none"
-    if stage == 1:
-      for term in ("gan", "feature_matching", "perceptual"):
-        for suffix in ("", "_face", "_lip"):
-          c.loss.weights[term + suffix] = 0.0
-    c.data.image_size = c.loss.network_image_size = 64
-    c.loss.regions.face_crop_size = c.loss.regions.lip_crop_size = 32
-    c.model.appearance_feature_extractor.num_resblocks = 1
-    c.model.warping_module.dense_motion_params.num_blocks = 2
-    c.model.spade_generator.spade_hidden = 8
-    c.model.spade_generator.upscale = 1
-    c.sharding.fsdp_min_size = 256
-    c.batch_size = 4
+  c = (stage1 if stage == 1 else stage2).get_config("micro")
+  c.sharding.fsdp_min_size = 256
+  c.batch_size = 4
   return c
 
 

@@ -33,9 +33,10 @@ ASSETS = os.path.join(SHARED, "assets")
 # ---------------------------------------------------------------- helpers
 
 
-def tiny_config(stage: int = 1, **overrides):
-  """The tiny Stage I / II config on the sample assets (ASSETS), with dotted-path overrides."""
-  c = (stage1 if stage == 1 else stage2).get_config("tiny")
+def tiny_config(stage: int = 1, variant: str = "tiny", **overrides):
+  """The tiny (or micro) Stage I / II config on the sample assets (ASSETS), with dotted-path
+  overrides."""
+  c = (stage1 if stage == 1 else stage2).get_config(variant)
   c.data.root = ASSETS
   c.num_devices = 1
   for key, value in overrides.items():
@@ -45,12 +46,6 @@ def tiny_config(stage: int = 1, **overrides):
       node = node[p]
     node[leaf] = value
   return c
-
-
-# Cheaper Stage I for the mechanics tests (meshes, processes): no GAN / feature matching and no
-# VGG / HopeNet / ArcFace, so the step is F, M, W, G with the keypoint terms and Wing only.
-CHEAP = {"aux_init": "none", **{f"loss.weights.{t}{s}": 0.0 for t in ("gan", "feature_matching")
-                                for s in ("", "_face", "_lip")}}
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -77,7 +72,7 @@ def subprocess_env(cache_dir: str, devices: int = 1) -> dict:
   return env
 
 
-def train_cmd(workdir, config="configs/stage1.py:tiny", num_devices=1, **flags):
+def train_cmd(workdir, config="configs/stage1.py:micro", num_devices=1, **flags):
   args = [sys.executable, os.path.join(ROOT, "train.py"), f"--config={config}",
           f"--workdir={workdir}", f"--config.data.root={ASSETS}",
           f"--config.num_devices={num_devices}"]
@@ -173,7 +168,7 @@ def test_same_step_on_one_and_eight_devices():
   P = jax.sharding.PartitionSpec
   results = {}
   for n, spec in ((1, [("data", 1), ("fsdp", 1)]), (8, [("data", 4), ("fsdp", 2)])):
-    cfg = tiny_config(1, **CHEAP, batch_size=8, num_devices=n, mesh=spec)
+    cfg = tiny_config(1, "micro", batch_size=8, num_devices=n, mesh=spec)
     cfg.sharding.fsdp_min_size = 512  # small enough that the tiny nets' kernels get sharded
     batch = next(iter(data.make_train_dataset(cfg.data, global_batch_size=8, process_index=0,
                                               process_count=1)))
@@ -261,15 +256,15 @@ def test_stage1_trains_and_resumes_exactly_after_sigkill(tmp_path, compilation_c
   official = str(tmp_path / "official")
   converted = str(tmp_path / "converted")
   files = weights_export.export_trained(jax.device_get(trained), converted, official,
-                                       model_variant="tiny_train")
+                                       model_variant="micro")
   assert {os.path.basename(f) for f in files} == {
       "appearance_feature_extractor.pth", "motion_extractor.pth", "warping_module.pth",
       "spade_generator.pth"}
-  back, _ = weights.load_variables(official, model_configs.get_config("tiny_train"))
+  back, _ = weights.load_variables(official, model_configs.get_config("micro"))
   jax.tree.map(np.testing.assert_array_equal, back, jax.tree.map(np.asarray, trained))
   # A new run initialised from the exported weights starts from exactly those networks (the
   # full-size version of this, from converted official files, is a `table` test).
-  cfg = tiny_config(1, **CHEAP)
+  cfg = tiny_config(1, "micro")
   cfg.init_from = converted
   run = run_lib.build(cfg, mesh_lib.create_mesh(cfg, jax.devices()[:1]), jax.random.key(0))
   got = run.networks(run.apply_init_from(run.state))
@@ -277,7 +272,7 @@ def test_stage1_trains_and_resumes_exactly_after_sigkill(tmp_path, compilation_c
     jax.tree.map(np.testing.assert_array_equal, got[name], jax.tree.map(np.asarray,
                                                                         trained[name]))
   # Self-reenactment eval of the trained model on the held-out clip (driving/d0.mp4).
-  result = evaluate.evaluate_config(tiny_config(1), trained)
+  result = evaluate.evaluate_config(tiny_config(1, "micro"), trained)
   assert result["eval/frames"] == 7  # 8 eval frames, the first is the source
   assert 0 < result["eval/psnr"] < 100 and -1 < result["eval/ssim"] < 1
   assert 0 < result["eval/l1"] < 1 and "eval/driving/d0.mp4/psnr" in result
@@ -289,7 +284,7 @@ def test_stage1_trains_and_resumes_exactly_after_sigkill(tmp_path, compilation_c
 @pytest.mark.slow
 def test_stage2_trains(tmp_path):
   steps = 24
-  cfg = tiny_config(2, total_steps=steps, **{"checkpoint.every": 100})
+  cfg = tiny_config(2, "micro", total_steps=steps, **{"checkpoint.every": 100})
   state = loop.train_and_evaluate(cfg, str(tmp_path))
   assert int(state.step) == steps
   m = read_metrics(str(tmp_path))
@@ -297,10 +292,10 @@ def test_stage2_trains(tmp_path):
            for s in range(1, steps + 1)]
   total = [m[s]["loss/total"] for s in range(1, steps + 1)]
   # The condition terms chase random targets, so the total is noisy step to step; its mean over
-  # the last third is below the first third (measured 5.2 -> 3.9), and the L1 on the MLP
+  # the last third is below the first third (measured 6.4 -> 4.9), and the L1 on the MLP
   # offsets falls steadily as the MLPs learn to keep the base's keypoints.
   assert np.mean(total[-8:]) < np.mean(total[:8]), total
-  assert np.mean(delta[-4:]) < 0.75 * np.mean(delta[:4]), delta  # measured 0.049 -> 0.028
+  assert np.mean(delta[-4:]) < 0.75 * np.mean(delta[:4]), delta  # measured 0.053 -> 0.035
   assert set(state.params) == {"stitching", "eye", "lip"}
 
 
@@ -318,7 +313,7 @@ def test_two_processes_train_together(tmp_path, compilation_cache):
   """jax.distributed on localhost: 2 processes x 1 CPU device, one global batch of 2."""
   env = subprocess_env(compilation_cache)
   addr = f"localhost:{_free_port()}"
-  flags = {"total_steps": 2, "batch_size": 2, **{k: v for k, v in CHEAP.items()},
+  flags = {"total_steps": 2, "batch_size": 2,
            "distributed.coordinator_address": addr, "distributed.num_processes": 2}
   workdir = str(tmp_path / "run")
   procs = [subprocess.Popen(train_cmd(workdir, num_devices=0, **flags,

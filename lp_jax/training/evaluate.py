@@ -26,10 +26,12 @@ from lp_jax.training.errors import ConfigError
 F, M, W, G = liveportrait.BASE_NETWORKS
 
 
-def reenact(modules: dict, variables: dict, source, driving):
-  """source [1 or B, S, S, 3], driving [B, S, S, 3] in [0, 1] -> generated [B, S, S, 3]."""
+def reenact(modules: dict, variables: dict, source, driving, network_size: int = 256):
+  """source [1 or B, S, S, 3], driving [B, S, S, 3] in [0, 1] -> generated [B, S, S, 3]; F and
+  M see the frames at network_size (the loss config's network_image_size)."""
   size = driving.shape[1]
-  src, drv = resize.resize(source, 256), resize.resize(driving, 256)
+  src = resize.resize(source, network_size)
+  drv = resize.resize(driving, network_size)
   num_kp = modules[M].num_kp
   f_s = modules[F].apply(variables[F], src)
   info_s = keypoints.refine_kp_info(modules[M].apply(variables[M], src), num_kp)
@@ -82,15 +84,16 @@ def psnr(a, b, max_val: float = 1.0):
   return jnp.minimum(10.0 * jnp.log10(max_val ** 2 / jnp.maximum(mse, 1e-10)), 100.0)
 
 
-@functools.partial(jax.jit, static_argnums=0)
-def _frame_metrics(modules_key, variables, source, driving):
+@functools.partial(jax.jit, static_argnums=(0, 4))
+def _frame_metrics(modules_key, variables, source, driving, network_size):
   modules = dict(modules_key)
-  pred = jnp.clip(reenact(modules, variables, source, driving), 0.0, 1.0)
+  pred = jnp.clip(reenact(modules, variables, source, driving, network_size), 0.0, 1.0)
   return {"psnr": psnr(pred, driving), "ssim": ssim(pred, driving),
           "l1": jnp.mean(jnp.abs(pred - driving), axis=(1, 2, 3))}
 
 
-def evaluate(modules: dict, variables: dict, clips: list[dict], batch_size: int = 4) -> dict:
+def evaluate(modules: dict, variables: dict, clips: list[dict], batch_size: int = 4,
+             network_size: int = 256) -> dict:
   """Mean self-reenactment metrics over every driven frame (frames 1..T-1) of `clips`.
 
   Args:
@@ -98,6 +101,7 @@ def evaluate(modules: dict, variables: dict, clips: list[dict], batch_size: int 
     variables: {network: variables}; host or device arrays (replicated on this process).
     clips: [{"name", "frames": [T, S, S, 3] float32 in [0, 1]}].
     batch_size: driving frames per jitted call (a fixed shape: the last chunk is padded).
+    network_size: the side F and M see (frames are resized to it).
   Returns:
     {"eval/psnr", "eval/ssim", "eval/l1", "eval/frames"} and per clip "eval/<name>/psnr".
   """
@@ -109,7 +113,7 @@ def evaluate(modules: dict, variables: dict, clips: list[dict], batch_size: int 
     source, driving = frames[:1], frames[1:]
     per_clip = {k: [] for k in totals}
     for chunk, n in batching.iter_batches(driving, batch_size):  # one compiled shape
-      m = jax.device_get(_frame_metrics(key, variables, source, chunk))
+      m = jax.device_get(_frame_metrics(key, variables, source, chunk, network_size))
       for k in totals:
         per_clip[k].extend(np.asarray(m[k])[:n].tolist())
     for k in totals:
@@ -126,7 +130,8 @@ def evaluate_config(config, variables: dict) -> dict:
   """`evaluate` on the held-out clips of `config.data`, with modules built from config.model."""
   clips = data.make_eval_clips(config.data)
   modules = {n: liveportrait.build(n, config.model) for n in (F, M, W, G)}
-  return evaluate(modules, variables, clips, config.eval.batch_size)
+  return evaluate(modules, variables, clips, config.eval.batch_size,
+                  int(config.loss.get("network_image_size", 256)))
 
 
 def evaluate_workdir(config, workdir: str) -> dict:
