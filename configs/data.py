@@ -51,6 +51,15 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   # resized to base_scale * image_size, the canvas that the augmentation warps from (a margin so
   # that zoom-in jitter keeps full resolution).
   c.base_scale = 1.25
+  # Folder source: each clip (video or photo) is cut to one square around its face for all of
+  # its frames, found by OpenCV's bundled Haar cascade (lp_jax.data.face_crop); a file without a
+  # face is skipped with a warning. 'none': the centre square of every frame.
+  c.face_crop = dict(
+      detector="haar",  # 'haar' or 'none'
+      scale=1.75,  # crop side / the cascade's face box side
+      shift_up=0.07,  # crop centre above the box centre, in box sides
+      sample_frames=5,  # frames per video the box is the median over
+  )
   # Per-process cache of decoded clips (MiB). Clips whose decoded frames fit in clip_cache_mb are
   # decoded whole once and kept; longer ones are read by seeking, two frames per pair.
   c.cache_mb = 1024
@@ -93,6 +102,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     # The paste-back mask is not a portrait; train/ holds the training-recipe clips, which the
     # tiny smoke config leaves out (it reads the sample photos and clips beside them).
     c.exclude = ("resources/*", "train/*")
+    c.face_crop.detector = "none"  # the smoke tests read the files as they are
     c.image_size = 256
     c.num_workers = 0
     c.read_threads = 1

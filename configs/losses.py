@@ -33,6 +33,9 @@ def _stage1(c: ml_collections.ConfigDict) -> None:
       perceptual=10.0,  # cascaded VGG-19 L1, whole image (face-vid2vid)
       perceptual_face=10.0,  # same on the face crop
       perceptual_lip=10.0,  # same on the lip crop
+      # Not in the paper: L1 on an image pyramid, the image term of runs without pretrained
+      # VGG-19 weights (the train-demo recipe); off in the paper's recipe.
+      pixel=0.0,
       gan=1.0,  # global discriminator, generator side
       gan_face=1.0,  # face discriminator
       gan_lip=1.0,  # lip discriminator
@@ -50,6 +53,7 @@ def _stage1(c: ml_collections.ConfigDict) -> None:
       wing=1.0,
   ))
   c.gan_mode = "ls"  # 'ls' (face-vid2vid / FOMM) or 'hinge'
+  c.pixel_scales = (1.0, 0.5, 0.25)  # image pyramid of the pixel term
   c.perceptual = ml_collections.ConfigDict()
   c.perceptual.scales = dict(  # image pyramid per region; crops stop before VGG runs out
       full=(1.0, 0.5, 0.25, 0.125), face=(1.0, 0.5, 0.25), lip=(1.0, 0.5, 0.25))
@@ -103,5 +107,8 @@ def get_config(stage: int) -> ml_collections.ConfigDict:
   c = ml_collections.ConfigDict()
   c.network_image_size = 256  # F and M see 256 x 256 (images are resized when S differs)
   c.regions = _regions()  # landmark crops / masks
+  # Whether any training clip has 203-point landmarks; the training loop sets it from the data
+  # source (a folder source has none), and the terms that need them are off without.
+  c.data_landmarks = True
   (_stage1 if stage == 1 else _stage2)(c)
   return c

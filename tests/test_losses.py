@@ -283,6 +283,8 @@ def _finite(tree):
 
 def _stage1_cfg():
   cfg = loss_configs.get_config(1)
+  cfg.network_image_size = 128  # G renders 256: a quarter of the 256-input step's work
+  cfg.weights.pixel = 1.0  # every term on
   cfg.regions.face_crop_size = 32
   cfg.regions.lip_crop_size = 16
   cfg.perceptual.scales = dict(full=(1.0, 0.5), face=(1.0,), lip=(1.0,))
@@ -300,7 +302,12 @@ def test_default_configs_and_term_reporting(tiny_setup):
   lines = stage1_objective.describe_terms(bare, cfg)
   assert "loss term perceptual is off (no vgg19 network)" in lines
   assert "loss term head_pose is off (no hopenet network)" in lines
-  assert not stage1_objective.describe_terms(models1, cfg)
+  assert stage1_objective.describe_terms(models1, cfg) == ["loss term pixel is off (weight 0)"]
+  cfg.data_landmarks = False  # a folder source: no landmarks, so no Wing and no region crops
+  lines = stage1_objective.describe_terms(models1, cfg)
+  assert "loss term wing is off (no landmarks in the data)" in lines
+  assert "loss term perceptual_lip is off (no landmarks in the data)" in lines
+  assert len(lines) == 1 + len(stage1_objective.NEEDS_LANDMARKS)
   with pytest.raises(ValueError):
     loss_configs.get_config(3)
 
@@ -378,6 +385,7 @@ def test_stage2_jit_grad_and_sgd(tiny_setup):
   batch = make_batch(1, has_landmarks=False, seed=1)
   models2 = stage2_objective.Stage2Models.from_config(mcfg)
   cfg = loss_configs.get_config(2)
+  cfg.network_image_size = 128
   mlp = {n: liveportrait.random_variables(n, mcfg, i)["params"]
          for i, n in enumerate(("stitching", "eye", "lip"))}
   grad_fn = jax.jit(jax.value_and_grad(

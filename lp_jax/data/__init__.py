@@ -17,6 +17,7 @@ from lp_jax.data.index import split_clips
 from lp_jax.data.pipeline import make_eval_clips
 from lp_jax.data.pipeline import make_train_dataset
 from lp_jax.data.pipeline import open_source
+from lp_jax.data.pipeline import source_has_landmarks
 
 __all__ = ["Clip", "DataError", "index_folder", "split_clips", "make_eval_clips",
-           "make_train_dataset", "open_source"]
+           "make_train_dataset", "open_source", "source_has_landmarks"]

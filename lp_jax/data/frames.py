@@ -5,8 +5,9 @@ Two backends share one interface, `read(clip, indices, sequential=False) -> (fra
 with frames uint8 RGB [k, W, W, 3] and landmarks float32 [k, 203, 2] in base-frame pixels (or
 None):
 
-- `FolderFrames` decodes a folder's files with OpenCV. A base frame is the frame's centre square
-  resized to W = base_scale * image_size (INTER_AREA). A video whose decoded clip fits in
+- `FolderFrames` decodes a folder's files with OpenCV. A base frame is the clip's face crop
+  (Clip.box, lp_jax.data.face_crop) or, without one, the frame's centre square, resized to
+  W = base_scale * image_size (INTER_AREA). A video whose decoded clip fits in
   `clip_cache_bytes` is always decoded whole, front to back, and kept in a per-process LRU cache;
   a longer one is always read by seeking to each wanted frame. Which path a clip takes depends only
   on its size, never on the cache's state, so a resumed iterator (cold cache) reproduces the
@@ -26,6 +27,7 @@ from typing import Optional, Sequence
 import cv2
 import numpy as np
 
+from lp_jax.data import face_crop
 from lp_jax.data import index
 
 NUM_LANDMARKS = 203
@@ -39,8 +41,11 @@ def centre_square(frame: np.ndarray) -> np.ndarray:
   return frame[y0:y0 + side, x0:x0 + side]
 
 
-def to_base(frame_bgr: np.ndarray, size: int) -> np.ndarray:
-  """An OpenCV BGR frame -> RGB centre square at size x size (area filter: no aliasing)."""
+def to_base(frame_bgr: np.ndarray, size: int, box=None) -> np.ndarray:
+  """An OpenCV BGR frame -> RGB square at size x size (area filter: no aliasing): the face crop
+  `box` (x0, y0, side), or the centre square."""
+  if box is not None:
+    return cv2.cvtColor(face_crop.crop(frame_bgr, np.asarray(box), size), cv2.COLOR_BGR2RGB)
   sq = centre_square(frame_bgr)
   interp = cv2.INTER_AREA if sq.shape[0] > size else cv2.INTER_LINEAR
   sq = cv2.resize(sq, (size, size), interpolation=interp)
@@ -112,15 +117,15 @@ class FolderFrames:
     if clip.kind == index.IMAGE:
       frames = self._image(clip)
     elif sequential:
-      frames = self._decode(clip.path, max(indices) + 1)
+      frames = self._decode(clip.path, max(indices) + 1, clip.box)
     elif self.decodes_whole(clip):
       cache = self._get_cache()
       frames = cache.get(clip.path)
       if frames is None:
-        frames = self._decode(clip.path, None)
+        frames = self._decode(clip.path, None, clip.box)
         cache.put(clip.path, frames)
     else:
-      return self._seek(clip.path, indices), None
+      return self._seek(clip.path, indices, clip.box), None
     idx = np.minimum(np.asarray(indices), len(frames) - 1)
     return frames[idx], None
 
@@ -131,11 +136,11 @@ class FolderFrames:
       img = cv2.imread(clip.path, cv2.IMREAD_COLOR)
       if img is None:
         raise index.DataError(f"{clip.path}: not a readable image")
-      frames = to_base(img, self.base_size)[None]
+      frames = to_base(img, self.base_size, clip.box)[None]
       cache.put(clip.path, frames)
     return frames
 
-  def _decode(self, path: str, limit: Optional[int]) -> np.ndarray:
+  def _decode(self, path: str, limit: Optional[int], box=None) -> np.ndarray:
     """The first `limit` (None: all) frames of a video as base frames, decoded front to back."""
     cap = cv2.VideoCapture(path)
     frames = []
@@ -144,14 +149,14 @@ class FolderFrames:
         ok, frame = cap.read()
         if not ok:
           break
-        frames.append(to_base(frame, self.base_size))
+        frames.append(to_base(frame, self.base_size, box))
     finally:
       cap.release()
     if not frames:
       raise index.DataError(f"{path}: no frame could be decoded")
     return np.stack(frames)
 
-  def _seek(self, path: str, indices: Sequence[int]) -> np.ndarray:
+  def _seek(self, path: str, indices: Sequence[int], box=None) -> np.ndarray:
     """Frames at `indices` by seeking; a frame the seek cannot reach is read front to back."""
     cap = cv2.VideoCapture(path)
     out = {}
@@ -160,12 +165,12 @@ class FolderFrames:
         cap.set(cv2.CAP_PROP_POS_FRAMES, i)
         ok, frame = cap.read()
         if ok:
-          out[i] = to_base(frame, self.base_size)
+          out[i] = to_base(frame, self.base_size, box)
     finally:
       cap.release()
     missing = [i for i in indices if int(i) not in out]
     if missing:  # the container over-reported its length: fall back to the last real frame
-      tail = self._decode(path, max(missing) + 1)
+      tail = self._decode(path, max(missing) + 1, box)
       for i in missing:
         out[int(i)] = tail[min(int(i), len(tail) - 1)]
     return np.stack([out[int(i)] for i in indices])

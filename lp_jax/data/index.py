@@ -2,8 +2,9 @@
 """The clip index: which clips a source holds, how many frames each has, and which are held out.
 
 Indexing reads metadata only -- a directory walk, OpenCV's container probe for a video's frame
-count and size, and an image file's signature -- so the main process never decodes pixels; the
-Grain workers do (lp_jax.data.frames). The walk is sorted, so every host of a multi-host run builds
+count and size, and an image file's signature -- so the main process decodes no pixels beyond,
+with face crops on, the few frames per clip that place its crop (lp_jax.data.face_crop); the
+Grain workers decode the rest (lp_jax.data.frames). The walk is sorted, so every host of a multi-host run builds
 the same index and the per-process slices of the stream partition it.
 
 A file that cannot be used (an empty or corrupt video, an unreadable image) is skipped with one
@@ -18,6 +19,9 @@ from typing import Sequence
 
 from absl import logging
 import cv2
+import numpy as np
+
+from lp_jax.data import face_crop
 
 VIDEO_EXTS = (".mp4", ".avi", ".mov")
 IMAGE_EXTS = (".jpg", ".jpeg", ".png")
@@ -42,6 +46,8 @@ class Clip:
     path: absolute path of the file (folder source), or '' (TFDS source).
     start: index of the clip's first record (TFDS source), or 0.
     has_landmarks: whether per-frame 203-point landmarks are stored (TFDS source).
+    box: the clip's face crop (x0, y0, side) in file pixels, or None: the centre square
+      (folder source with face crops off).
   """
   name: str
   file: str
@@ -50,6 +56,7 @@ class Clip:
   path: str = ""
   start: int = 0
   has_landmarks: bool = False
+  box: tuple | None = None
 
 
 def _probe_video(path: str) -> tuple[int, str]:
@@ -95,12 +102,27 @@ def list_media(root: str, exclude: Sequence[str] = ()) -> list[str]:
   return found
 
 
-def index_folder(root: str, exclude: Sequence[str] = ()) -> list[Clip]:
+def _face_box(path: str, kind: int, num_frames: int, spec: face_crop.CropSpec):
+  """(box, '') of a file's face crop, or (None, reason)."""
+  if kind == VIDEO:
+    box = face_crop.video_box(path, num_frames, spec)
+  else:
+    img = cv2.imread(path, cv2.IMREAD_COLOR)
+    box = None if img is None else face_crop.frames_box([img], spec)
+  if box is None:
+    return None, "no face found by the Haar cascade"
+  return tuple(float(v) for v in np.round(box, 3)), ""
+
+
+def index_folder(root: str, exclude: Sequence[str] = (),
+                 crop_spec: face_crop.CropSpec | None = None) -> list[Clip]:
   """One Clip per usable video or image under `root` (see the module docstring for bad files).
 
   Args:
     root: the folder, searched recursively.
     exclude: glob patterns of paths relative to root to leave out (e.g. 'masks/*').
+    crop_spec: crop every clip around its face (a file without one is skipped with a warning);
+      None: centre squares.
 
   Raises:
     DataError: the folder is missing or holds no video/image, or none of them is usable.
@@ -119,11 +141,14 @@ def index_folder(root: str, exclude: Sequence[str] = ()) -> list[Clip]:
     else:
       n, why = 1, _image_ok(path)
       kind = IMAGE
+    box = None
+    if not why and crop_spec is not None:
+      box, why = _face_box(path, kind, n, crop_spec)
     if why:
       logging.warning("%s: skipped (%s)", path, why)
       skipped.append(rel)
       continue
-    clips.append(Clip(name=rel, file=rel, kind=kind, num_frames=n, path=path))
+    clips.append(Clip(name=rel, file=rel, kind=kind, num_frames=n, path=path, box=box))
   if not clips:
     raise DataError(f"{root}: none of the {len(files)} video/image files is usable "
                     f"(skipped {', '.join(skipped)})")

@@ -37,6 +37,7 @@ import grain
 import numpy as np
 
 from lp_jax.data import augment
+from lp_jax.data import face_crop
 from lp_jax.data import frames as frames_lib
 from lp_jax.data import index
 
@@ -57,6 +58,28 @@ def _tfds_dataset_dir(data_config) -> str:
   return os.path.join(base, versions[-1])
 
 
+def crop_spec(data_config) -> face_crop.CropSpec | None:
+  """The folder source's face-crop rule (data_config.face_crop), or None for centre squares."""
+  fc = data_config.get("face_crop")
+  if not fc or fc.get("detector", "none") == "none":
+    return None
+  if fc.detector != "haar":
+    raise index.DataError(f"data config: face_crop.detector {fc.detector!r} is not 'haar' or "
+                          "'none'")
+  return face_crop.CropSpec(scale=float(fc.scale), shift_up=float(fc.shift_up),
+                            sample_frames=int(fc.sample_frames))
+
+
+def source_has_landmarks(data_config) -> bool:
+  """Whether any clip of the configured source has landmarks: a TFDS build made with the face
+  models has them; a folder source never does."""
+  if not data_config.get("tfds_dir"):
+    return False
+  from lp_jax.data import tfds_builder  # pylint: disable=g-import-not-at-top
+  clips, _ = tfds_builder.read_clip_table(_tfds_dataset_dir(data_config))
+  return any(c.has_landmarks for c in clips)
+
+
 def open_source(data_config):
   """(clips, frame reader) of the configured source: TFDS if tfds_dir is set, else the folder."""
   if data_config.get("tfds_dir"):
@@ -67,7 +90,8 @@ def open_source(data_config):
     return clips, frames_lib.TfdsFrames(ds_dir, frame_size)
   if not data_config.get("root"):
     raise index.DataError("data config: set `root` (a folder of videos/images) or `tfds_dir`")
-  clips = index.index_folder(data_config.root, tuple(data_config.get("exclude") or ()))
+  clips = index.index_folder(data_config.root, tuple(data_config.get("exclude") or ()),
+                             crop_spec(data_config))
   base = int(round(data_config.image_size * float(data_config.base_scale)))
   reader = frames_lib.FolderFrames(base, int(data_config.cache_mb * 2**20),
                                    int(data_config.clip_cache_mb * 2**20))

@@ -94,6 +94,7 @@ def train_and_evaluate(config, workdir: str):
                                     process_index=jax.process_index(),
                                     process_count=jax.process_count())
   data_iter = iter(dataset)
+  config.loss.data_landmarks = data.source_has_landmarks(config.data)
   logging.info("data ready after %.1f s", time.perf_counter() - t0)
   _write_config(config, workdir)
   init_rng, train_rng = jax.random.split(jax.random.key(config.seed))

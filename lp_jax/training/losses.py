@@ -26,6 +26,12 @@ def _mean_abs(a, b):
   return jnp.mean(jnp.abs(a.astype(jnp.float32) - b.astype(jnp.float32)))
 
 
+def pixel_loss(pred, target, scales: Sequence[float] = (1, 0.5, 0.25)):
+  """Mean L1 over an image pyramid (the perceptual pyramid with the identity as its one feature
+  map): the image term when no pretrained VGG-19 is at hand."""
+  return perceptual_loss(lambda x: [x], pred, target, scales, (1.0,))
+
+
 def perceptual_loss(vgg_fn: Callable, pred, target, scales: Sequence[float] = (1, 0.5, 0.25, 0.125),
                     layer_weights: Sequence[float] = (1, 1, 1, 1, 1)):
   """Cascaded perceptual loss: sum over image scales and VGG layers of weighted mean L1.

@@ -24,8 +24,8 @@ from lp_jax.training.objectives.common import (F_NAME, G_NAME, M_NAME, W_NAME, a
                                                chunks, frozen_apply, render, sg, term_weight)
 
 DISC_REGIONS = ("global", "face", "lip")
-STAGE1_TERMS = ("perceptual", "perceptual_face", "perceptual_lip", "gan", "gan_face", "gan_lip",
-                "feature_matching", "feature_matching_face", "feature_matching_lip",
+STAGE1_TERMS = ("perceptual", "perceptual_face", "perceptual_lip", "pixel", "gan", "gan_face",
+                "gan_lip", "feature_matching", "feature_matching_face", "feature_matching_lip",
                 "equivariance", "keypoint_prior", "head_pose", "deformation_prior", "identity",
                 "wing")
 DISC_TERMS = tuple(f"disc_{r}" for r in DISC_REGIONS)
@@ -34,6 +34,10 @@ _NEEDS = {"perceptual": "vgg", "perceptual_face": "vgg", "perceptual_lip": "vgg"
           "gan_face": "D", "gan_lip": "D", "feature_matching": "D", "feature_matching_face": "D",
           "feature_matching_lip": "D", "head_pose": "hopenet", "identity": "arcface"}
 _AUX_KEYS = {"vgg": "vgg19", "hopenet": "hopenet", "arcface": "arcface"}
+# Terms that read the data's 203-point landmarks: Wing directly, the others through the face and
+# lip crops (boxes around the landmarks).
+NEEDS_LANDMARKS = ("perceptual_face", "perceptual_lip", "gan_face", "gan_lip",
+                   "feature_matching_face", "feature_matching_lip", "identity", "wing")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,8 +67,9 @@ class Stage1Models:
 
 
 def active_terms(models, cfg) -> dict:
-  """Stage I term -> None when computed, else why not ('weight 0', 'no vgg19 network');
-  static (host) values."""
+  """Stage I term -> None when computed, else why not ('weight 0', 'no vgg19 network', 'no
+  landmarks in the data'); static (host) values. cfg.data_landmarks (set by the training loop
+  from the data source) says whether any clip has landmarks."""
   out = {}
   for term in STAGE1_TERMS:
     need = _NEEDS.get(term)
@@ -72,13 +77,15 @@ def active_terms(models, cfg) -> dict:
       out[term] = "weight 0"
     elif need is not None and getattr(models, need) is None:
       out[term] = f"no {_AUX_KEYS.get(need, 'discriminator')} network"
+    elif term in NEEDS_LANDMARKS and not cfg.get("data_landmarks", True):
+      out[term] = "no landmarks in the data"
     else:
       out[term] = None
   return out
 
 
 def describe_terms(models, cfg) -> list:
-  """One line per term that is off, for the run to log once at start."""
+  """One line per term that is off, with the reason, for the run to log once at start."""
   return [f"loss term {t} is off ({why})" for t, why in active_terms(models, cfg).items() if why]
 
 
@@ -163,6 +170,9 @@ def stage1_generator_loss(models: Stage1Models, gen_params, gen_state, disc_vari
         terms["perceptual" + suffix] = losses.perceptual_loss(
             vgg_fn, p, t, tuple(cfg.perceptual.scales[suffix.strip("_") or "full"]),
             tuple(cfg.perceptual.layer_weights))
+
+  if on["pixel"]:
+    terms["pixel"] = losses.pixel_loss(pred, drv, tuple(cfg.pixel_scales))
 
   if models.D is not None and disc_variables is not None:
     for region, suffix in zip(DISC_REGIONS, pairs):

@@ -1,0 +1,69 @@
+# Copyright 2026 The lp_jax Authors. Licensed under the Apache License, Version 2.0.
+"""The train-demo recipe: a Stage I that learns from scratch in an hour on a 2-core CPU.
+
+  make train-demo          # = python train.py --config configs/train_demo.py --workdir runs/train-demo
+  make train-demo-stage2   # = configs/train_demo.py:stage2 on the Stage I run
+
+Data: the real clips and photos of $LP_SHARED/assets (train/videos, train/images, driving/,
+source/), each cut to one square around its face by OpenCV's Haar cascade. driving/d0.mp4,
+driving/d11.mp4 and source/s13.mp4 are held out: the run never trains on them, and its
+evaluation (python -m lp_jax.eval) reenacts them.
+
+What runs, and why: the micro networks (configs/models.py 'micro') at 64x64, batch 8. No
+pretrained VGG-19, HopeNet or ArcFace can be downloaded here, so the perceptual, head-pose and
+identity terms are off; the image term is an L1 pyramid ('pixel'). The folder source has no
+landmarks, so Wing and the face / lip crop terms are off. The GAN terms are off: on a CPU hour
+the discriminators cost more steps than they give. Equivariance, the keypoint prior and the
+deformation prior run as in the paper.
+
+`arg`: '' (Stage I) or 'stage2' (the retargeting MLPs on the Stage I run's networks).
+"""
+
+import os
+
+import ml_collections
+from ml_collections import config_dict
+
+from lp_jax_configs import data as data_configs
+from lp_jax_configs import stage1
+from lp_jax_configs import stage2
+
+HELD_OUT = ("driving/d0.mp4", "driving/d11.mp4", "source/s13.mp4")
+STAGE1_WORKDIR = os.path.join("runs", "train-demo")
+
+
+def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
+  if arg not in (None, "", "stage2"):
+    raise ValueError(f"configs/train_demo.py: unknown arg {arg!r} (expected '' or 'stage2')")
+  c = (stage2 if arg == "stage2" else stage1).get_config("micro")
+  c.data = data_configs.get_config()
+  c.data.root = data_configs.SHARED_ASSETS
+  c.data.tfds_dir = config_dict.placeholder(str)  # --config.data.tfds_dir=DIR works
+  c.data.exclude = ("resources/*",)
+  c.data.image_size = c.loss.network_image_size = 64
+  c.data.eval_names = HELD_OUT
+  c.data.eval_num_frames = 50  # two seconds at 25 fps, every other frame
+  c.data.eval_frame_stride = 2
+  c.data.eval_max_clips = len(HELD_OUT)
+  c.data.num_workers = 0
+  c.data.read_threads = 2
+  c.data.cache_mb = 2048  # every decoded 80x80 clip stays in memory
+  c.data.clip_cache_mb = 256
+  c.num_devices = 1
+  c.optimizer.learning_rate = 5e-4
+  c.checkpoint.every = 500
+  c.checkpoint.keep = 2
+  c.log_every = 50
+  c.eval.at_end = True
+  c.eval.batch_size = 16
+  if arg == "stage2":
+    c.init_from = STAGE1_WORKDIR
+    c.batch_size = 16
+    c.total_steps = 1500
+    c.eval.at_end = False
+  else:
+    c.batch_size = 8
+    c.total_steps = 6000
+    c.eval_every = 1000
+    c.loss.weights.pixel = 10.0
+  return c
