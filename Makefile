@@ -12,7 +12,7 @@ BASE_STAMP := $(VENV)/.installed-base-$(INSTALL_HASH)
 # Which tests cost the time: every pytest call prints its 30 slowest.
 PYTEST := -m pytest -q -rs --durations=30
 
-.PHONY: test test-fast test-tables bench demo lock chromium clean
+.PHONY: test test-fast test-tables bench demo train-demo train-demo-stage2 lock chromium clean
 
 $(BASE_STAMP): setup.py constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,19 @@ $(AOT_STAMP): setup.py constraints.txt
 
 demo: $(BASE_STAMP)
 	$(PY) -m lp_jax.demo
+
+# Stage I from scratch on the real clips and photos of ../shared/assets (configs/train_demo.py,
+# about an hour on a 2-core CPU; a rerun resumes), then the evaluation on the held-out clips
+# against copy-the-source and no motion, a grid and the learning curve.
+TRAIN_DEMO := runs/train-demo
+train-demo: $(BASE_STAMP)
+	$(PY) train.py --config configs/train_demo.py --workdir $(TRAIN_DEMO)
+	$(PY) -m lp_jax.train_demo_report --workdir $(TRAIN_DEMO)
+
+# Stage II (stitching, eye and lip retargeting) on the train-demo Stage I run (minutes).
+train-demo-stage2: $(BASE_STAMP)
+	$(PY) train.py --config configs/train_demo.py:stage2 --workdir $(TRAIN_DEMO)-stage2
+	$(PY) -m lp_jax.training.stage2_eval --workdir $(TRAIN_DEMO)-stage2
 
 # The web-app browser test drives Debian's chromium through Playwright (never a downloaded one).
 chromium:

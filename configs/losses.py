@@ -68,12 +68,16 @@ def _stage1(c: ml_collections.ConfigDict) -> None:
   c.wing = ml_collections.ConfigDict()
   c.wing.w = 10.0  # Wing width (pixels of a 256 frame)
   c.wing.eps = 2.0  # Wing curvature
-  # (keypoint, landmark) pairs of paper Eq. 3 (our choice; the paper names no indices): the
-  # official eye keypoints 11/13, 15/16 on the lid mid-points (6/18, 30/42), the lip keypoints
-  # 14/17 on the inner-lip mid-points (90/102), 6/12 on the mouth corners (48/66), and 18/20
-  # on one corner of each eye (0/24). Stage II's ratio proxy relies on the lid / lip pairs.
-  c.wing.pairs = ((11, 6), (13, 18), (15, 30), (16, 42), (14, 90), (17, 102), (6, 48),
-                  (12, 66), (18, 0), (20, 24))
+  # (keypoint, landmark) pairs of paper Eq. 3, which names no indices. Which keypoints are eye
+  # and lip keypoints is official: the inference code retargets the eyes with keypoints
+  # (11, 13, 15, 16, 18) and the lips with (6, 12, 14, 17, 19, 20) (ops.motion.EYES_IDX /
+  # LIP_IDX); each pairs here with a landmark of its own region (203-point layout: eyes 0-47,
+  # lips from 48). Which landmark within the region is our guess: the lid mid-points (6/18,
+  # 30/42) for 11/13, 15/16; an eye corner (0) for 18; the inner-lip mid-points (90/102) for
+  # 14/17 and the mouth corners (48/66) for 6/12. Stage II's ratio proxy relies on the lid and
+  # lip pairs.
+  c.wing.pairs = ((11, 6), (13, 18), (15, 30), (16, 42), (18, 0), (14, 90), (17, 102), (6, 48),
+                  (12, 66))
 
 
 def _stage2(c: ml_collections.ConfigDict) -> None:
@@ -90,13 +94,17 @@ def _stage2(c: ml_collections.ConfigDict) -> None:
   ))
   c.cross_identity_shift = 1  # driving motion of sample (i - shift) mod B drives sample i
   c.ratios = ml_collections.ConfigDict()
+  # How the openness of a render is measured. Eq. 6 takes it from the rendered image with a
+  # landmark model; without a differentiable one in lp_jax, it is a proxy: the lid / lip gap of
+  # the keypoints over the eye / mouth width (lp_jax.training.objectives.stage2).
+  c.ratios.measure = "keypoint_gap_proxy"
   c.ratios.eye_keypoints = ((11, 13), (15, 16))  # (upper, lower) lid keypoints, left / right
   c.ratios.lip_keypoints = (14, 17)  # (upper, lower) inner-lip keypoints
   c.ratios.eye_width_per_iod = 0.45  # eye width / eye distance, for samples without landmarks
   c.ratios.mouth_width_per_iod = 0.8  # mouth width / eye distance, same
   c.ratios.min_width = 0.05  # floor of the widths (keypoint units; an eye is ~0.1 of a crop)
   c.ratios.random_target_prob = 0.5  # share of requests drawn uniformly instead of the driving's
-  c.ratios.eye = dict(low=0.0, high=0.45)  # range of random eye requests
+  c.ratios.eye = dict(low=0.0, high=0.8)  # range of random eye requests (paper: [0, 0.8])
   c.ratios.lip = dict(low=0.0, high=0.8)  # range of random lip requests
 
 

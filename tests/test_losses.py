@@ -16,6 +16,7 @@ from lp_jax_configs import auxiliary as aux_configs
 from lp_jax_configs import losses as loss_configs
 from lp_jax_configs import models as model_configs
 from lp_jax.models import liveportrait
+from lp_jax.ops import motion as motion_lib
 from lp_jax.ops import resize
 from lp_jax.training import losses, regions, transforms
 from lp_jax.training.objectives import stage1 as stage1_objective
@@ -296,7 +297,11 @@ def test_default_configs_and_term_reporting(tiny_setup):
   cfg = loss_configs.get_config(1)
   assert set(cfg.weights) == set(stage1_objective.STAGE1_TERMS)
   assert cfg.weights.perceptual == 10 and cfg.weights.equivariance == 20
-  assert len(cfg.wing.pairs) == 10
+  # Wing pairs each keypoint with a landmark of its own region: the official eye keypoints with
+  # eye landmarks (0-47), the official lip keypoints with lip landmarks (from 48).
+  assert len(cfg.wing.pairs) == 9
+  for kp, lmk in cfg.wing.pairs:
+    assert (kp in motion_lib.EYES_IDX and lmk < 48) or (kp in motion_lib.LIP_IDX and lmk >= 48)
   assert set(loss_configs.get_config(2).weights) == set(stage2_objective.STAGE2_TERMS)
   bare = stage1_objective.Stage1Models(models1.F, models1.M, models1.W, models1.G)
   lines = stage1_objective.describe_terms(bare, cfg)

@@ -292,10 +292,10 @@ def test_stage2_trains(tmp_path):
            for s in range(1, steps + 1)]
   total = [m[s]["loss/total"] for s in range(1, steps + 1)]
   # The condition terms chase random targets, so the total is noisy step to step; its mean over
-  # the last third is below the first third (measured 6.4 -> 4.9), and the L1 on the MLP
-  # offsets falls steadily as the MLPs learn to keep the base's keypoints.
+  # the last third is below the first third, and the L1 on the MLP offsets falls as the MLPs
+  # learn to keep the base's keypoints (eye requests up to 0.8 keep it from falling far).
   assert np.mean(total[-8:]) < np.mean(total[:8]), total
-  assert np.mean(delta[-4:]) < 0.75 * np.mean(delta[:4]), delta  # measured 0.053 -> 0.035
+  assert np.mean(delta[-4:]) < 0.95 * np.mean(delta[:4]), delta  # measured 0.055 -> 0.047
   assert set(state.params) == {"stitching", "eye", "lip"}
 
 

@@ -59,7 +59,7 @@ class Clip:
   box: tuple | None = None
 
 
-def _probe_video(path: str) -> tuple[int, str]:
+def probe_video(path: str) -> tuple[int, str]:
   """(frame count, '') from the container header, or (0, reason); decodes nothing."""
   cap = cv2.VideoCapture(path)
   try:
@@ -136,7 +136,7 @@ def index_folder(root: str, exclude: Sequence[str] = (),
   for path in files:
     rel = os.path.relpath(path, root).replace(os.sep, "/")
     if path.lower().endswith(VIDEO_EXTS):
-      n, why = _probe_video(path)
+      n, why = probe_video(path)
       kind = VIDEO
     else:
       n, why = 1, _image_ok(path)

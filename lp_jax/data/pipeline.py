@@ -75,6 +75,7 @@ def source_has_landmarks(data_config) -> bool:
   models has them; a folder source never does."""
   if not data_config.get("tfds_dir"):
     return False
+  # tensorflow-datasets takes seconds to import: only runs that read a TFDS build pay it.
   from lp_jax.data import tfds_builder  # pylint: disable=g-import-not-at-top
   clips, _ = tfds_builder.read_clip_table(_tfds_dataset_dir(data_config))
   return any(c.has_landmarks for c in clips)

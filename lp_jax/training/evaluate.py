@@ -2,9 +2,10 @@
 """Self-reenactment evaluation: PSNR, SSIM and L1 on held-out clips.
 
 For each held-out clip (lp_jax.data.make_eval_clips) frame 0 is the source; every later frame
-drives it (its pose, expression, scale and translation applied to the source's canonical
-keypoints, paper Eq. 2) and the generated frame is compared with the real one at the data
-resolution S. No stitching or retargeting: this measures the base model (F, M, W, G).
+drives it with its motion relative to frame 0, as inference drives a source with a video, and
+the generated frame is compared with the real one at the data resolution S. Two baselines on the
+same frames: the source frame itself (copy-the-source) and the model rendering the source's own
+keypoints (no motion). No stitching or retargeting: this measures the base model (F, M, W, G).
 
 The training loop calls `evaluate_config` every config.eval_every steps; `python -m lp_jax.eval`
 (`evaluate_workdir`) evaluates a finished or running workdir.
@@ -20,30 +21,43 @@ import numpy as np
 from lp_jax import data
 from lp_jax.models import liveportrait
 from lp_jax.ops import batching, keypoints, resize
+from lp_jax.ops import motion as motion_lib
 from lp_jax.training import checkpoint, pretrained
 from lp_jax.training.errors import ConfigError
 
 F, M, W, G = liveportrait.BASE_NETWORKS
 
 
-def reenact(modules: dict, variables: dict, source, driving, network_size: int = 256):
-  """source [1 or B, S, S, 3], driving [B, S, S, 3] in [0, 1] -> generated [B, S, S, 3]; F and
-  M see the frames at network_size (the loss config's network_image_size)."""
+def reenact(modules: dict, variables: dict, source, driving, network_size: int = 256,
+            motion: str = "relative"):
+  """source [1, S, S, 3], driving [B, S, S, 3] in [0, 1] -> generated [B, S, S, 3].
+
+  F and M see the frames at network_size (the loss config's network_image_size). `motion`:
+  'relative' drives the source with each frame's motion relative to the source frame, as
+  inference does with a driving video whose first frame is the source (ops.motion, relative
+  mode); 'none' renders the source's own keypoints (x_d = x_s), the no-motion baseline.
+  """
   size = driving.shape[1]
   src = resize.resize(source, network_size)
-  drv = resize.resize(driving, network_size)
   num_kp = modules[M].num_kp
   f_s = modules[F].apply(variables[F], src)
-  info_s = keypoints.refine_kp_info(modules[M].apply(variables[M], src), num_kp)
-  info_d = keypoints.with_rotation(
-      keypoints.refine_kp_info(modules[M].apply(variables[M], drv), num_kp))
-  x_s = keypoints.transform_kp_info(info_s)
-  x_d = keypoints.apply_motion(jnp.broadcast_to(info_s["kp"], info_d["kp"].shape), info_d)
+  info_s = keypoints.with_rotation(
+      keypoints.refine_kp_info(modules[M].apply(variables[M], src), num_kp))
+  x_s = keypoints.apply_motion(info_s["kp"], info_s)
   b = driving.shape[0]
+  if motion == "none":
+    x_d = jnp.broadcast_to(x_s, (b,) + x_s.shape[1:])
+  elif motion == "relative":
+    drv = resize.resize(driving, network_size)
+    info_d = keypoints.with_rotation(
+        keypoints.refine_kp_info(modules[M].apply(variables[M], drv), num_kp))
+    x_d = motion_lib.driving_keypoints(info_s, info_d, info_s, relative=True)
+  else:
+    raise ValueError(f"motion must be 'relative' or 'none', got {motion!r}")
   f_s = jnp.broadcast_to(f_s, (b,) + f_s.shape[1:])
   x_s = jnp.broadcast_to(x_s, x_d.shape)
   warped = modules[W].apply(variables[W], f_s, x_d, x_s)["out"]
-  out = modules[G].apply(variables[G], warped)  # [B, 512, 512, 3]
+  out = modules[G].apply(variables[G], warped)
   return resize.resize(out.astype(jnp.float32), size)
 
 
@@ -84,12 +98,43 @@ def psnr(a, b, max_val: float = 1.0):
   return jnp.minimum(10.0 * jnp.log10(max_val ** 2 / jnp.maximum(mse, 1e-10)), 100.0)
 
 
+def image_metrics(pred, target) -> dict:
+  """{'psnr', 'ssim', 'l1'} per image of [B, S, S, 3] frames in [0, 1]."""
+  return {"psnr": psnr(pred, target), "ssim": ssim(pred, target),
+          "l1": jnp.mean(jnp.abs(pred - target), axis=(1, 2, 3))}
+
+
+# What each frame is compared with: the model, the source frame itself, the model without motion.
+METHODS = ("model", "copy_source", "no_motion")
+
+
 @functools.partial(jax.jit, static_argnums=(0, 4))
 def _frame_metrics(modules_key, variables, source, driving, network_size):
   modules = dict(modules_key)
-  pred = jnp.clip(reenact(modules, variables, source, driving, network_size), 0.0, 1.0)
-  return {"psnr": psnr(pred, driving), "ssim": ssim(pred, driving),
-          "l1": jnp.mean(jnp.abs(pred - driving), axis=(1, 2, 3))}
+  model = jnp.clip(reenact(modules, variables, source, driving, network_size), 0.0, 1.0)
+  still = jnp.clip(reenact(modules, variables, source, driving, network_size, "none"), 0.0, 1.0)
+  copy = jnp.broadcast_to(source, driving.shape)
+  return {m: image_metrics(x, driving) for m, x in zip(METHODS, (model, copy, still))}
+
+
+def clip_metrics(modules: dict, variables: dict, frames, batch_size: int = 4,
+                 network_size: int = 256) -> dict:
+  """Self-reenactment of one clip (frame 0 is the source, frames 1.. drive it).
+
+  Returns:
+    {method: {metric: [per driven frame]}} for METHODS x ('psnr', 'ssim', 'l1').
+  """
+  variables = {n: variables[n] for n in (F, M, W, G)}
+  key = tuple(sorted((n, modules[n]) for n in (F, M, W, G)))
+  frames = np.asarray(frames, np.float32)
+  source, driving = frames[:1], frames[1:]
+  out = {m: {k: [] for k in ("psnr", "ssim", "l1")} for m in METHODS}
+  for chunk, n in batching.iter_batches(driving, batch_size):  # one compiled shape
+    got = jax.device_get(_frame_metrics(key, variables, source, chunk, network_size))
+    for m in METHODS:
+      for k in out[m]:
+        out[m][k].extend(np.asarray(got[m][k])[:n].tolist())
+  return out
 
 
 def evaluate(modules: dict, variables: dict, clips: list[dict], batch_size: int = 4,
@@ -103,25 +148,23 @@ def evaluate(modules: dict, variables: dict, clips: list[dict], batch_size: int 
     batch_size: driving frames per jitted call (a fixed shape: the last chunk is padded).
     network_size: the side F and M see (frames are resized to it).
   Returns:
-    {"eval/psnr", "eval/ssim", "eval/l1", "eval/frames"} and per clip "eval/<name>/psnr".
+    The model's "eval/psnr", "eval/ssim", "eval/l1", the baselines' "eval/copy_source_psnr",
+    "eval/no_motion_psnr" (and _ssim, _l1), "eval/frames", and per clip "eval/<name>/psnr".
   """
-  variables = {n: variables[n] for n in (F, M, W, G)}
-  key = tuple(sorted((n, modules[n]) for n in (F, M, W, G)))
-  totals, out, count = {"psnr": [], "ssim": [], "l1": []}, {}, 0
+  totals = {m: {k: [] for k in ("psnr", "ssim", "l1")} for m in METHODS}
+  out, count = {}, 0
   for clip in clips:
-    frames = np.asarray(clip["frames"], np.float32)
-    source, driving = frames[:1], frames[1:]
-    per_clip = {k: [] for k in totals}
-    for chunk, n in batching.iter_batches(driving, batch_size):  # one compiled shape
-      m = jax.device_get(_frame_metrics(key, variables, source, chunk, network_size))
-      for k in totals:
-        per_clip[k].extend(np.asarray(m[k])[:n].tolist())
-    for k in totals:
-      totals[k].extend(per_clip[k])
-      out[f"eval/{clip['name']}/{k}"] = float(np.mean(per_clip[k])) if per_clip[k] else 0.0
-    count += len(driving)
-  for k, v in totals.items():
-    out[f"eval/{k}"] = float(np.mean(v)) if v else float("nan")
+    per_clip = clip_metrics(modules, variables, clip["frames"], batch_size, network_size)
+    for m in METHODS:
+      for k, v in per_clip[m].items():
+        totals[m][k].extend(v)
+    for k, v in per_clip["model"].items():
+      out[f"eval/{clip['name']}/{k}"] = float(np.mean(v)) if v else 0.0
+    count += len(per_clip["model"]["psnr"])
+  for m in METHODS:
+    prefix = "eval/" if m == "model" else f"eval/{m}_"
+    for k, v in totals[m].items():
+      out[prefix + k] = float(np.mean(v)) if v else float("nan")
   out["eval/frames"] = count
   return out
 
@@ -134,8 +177,8 @@ def evaluate_config(config, variables: dict) -> dict:
                   int(config.loss.get("network_image_size", 256)))
 
 
-def evaluate_workdir(config, workdir: str) -> dict:
-  """{"step", "eval/..."} of the latest checkpoint in `workdir` (or, without one, of
+def workdir_networks(config, workdir: str) -> tuple[dict, int]:
+  """({network: variables}, step) of the latest checkpoint in `workdir` (or, without one, of
   config.init_from); a Stage II run's frozen base comes from config.init_from.
 
   Raises:
@@ -151,4 +194,26 @@ def evaluate_workdir(config, workdir: str) -> dict:
       raise ConfigError(f"{workdir}: no base-model checkpoint and no config.init_from")
     base = pretrained.load_pretrained(config.init_from, config.model)
     networks = {**base, **networks}
-  return {"step": int(step), **evaluate_config(config, networks)}
+  return networks, int(step)
+
+
+def evaluate_workdir(config, workdir: str) -> dict:
+  """{"step", "eval/..."} of the latest checkpoint in `workdir` on the config's held-out clips
+  (see workdir_networks)."""
+  networks, step = workdir_networks(config, workdir)
+  return {"step": step, **evaluate_config(config, networks)}
+
+
+@functools.partial(jax.jit, static_argnums=(0, 4, 5))
+def _generate(modules_key, variables, source, driving, network_size, motion):
+  return jnp.clip(reenact(dict(modules_key), variables, source, driving, network_size, motion),
+                  0.0, 1.0)
+
+
+def generate(modules: dict, variables: dict, source, driving, network_size: int = 256,
+             motion: str = "relative") -> np.ndarray:
+  """The frames `reenact` renders, as a host array [B, S, S, 3] in [0, 1]."""
+  key = tuple(sorted((n, modules[n]) for n in (F, M, W, G)))
+  variables = {n: variables[n] for n in (F, M, W, G)}
+  return np.asarray(jax.device_get(_generate(key, variables, jnp.asarray(source),
+                                             jnp.asarray(driving), network_size, motion)))

@@ -3,16 +3,18 @@
 
 Start-up: jax.distributed (multi-process) -> mesh -> sharded state (init_from or scratch) ->
 Grain iterator -> resume from the newest complete checkpoint if there is one. Each step: next
-per-process batch -> global array (make_array_from_process_local_data) -> jitted step -> the
-metrics of the step fetched and checked for NaN/Inf (the run stops naming the step and term)
--> metrics line every log_every steps -> checkpoint every checkpoint.every steps, on SIGTERM
-and at the end. Process 0 writes metrics.jsonl, config.json and eval.jsonl.
+per-process batch -> global array (make_array_from_process_local_data) -> jitted step, dispatched
+without waiting; at log, eval and checkpoint steps the metrics of every step since the last fetch
+come to the host and are checked for NaN/Inf (the run stops naming the step and term, before any
+checkpoint can store the state) -> metrics line every log_every steps -> checkpoint every
+checkpoint.every steps, on SIGTERM and at the end. Process 0 writes metrics.jsonl, config.json and eval.jsonl.
 """
 
 import json
 import os
 import signal
 import time
+from typing import Callable, Sequence
 
 import jax
 import numpy as np
@@ -70,8 +72,22 @@ def _write_config(config, workdir: str) -> None:
       json.dump(config.to_dict(), f, indent=1, sort_keys=True, default=str)
 
 
-def train_and_evaluate(config, workdir: str):
-  """Trains (resuming if `workdir` has checkpoints); returns the final state (on the mesh)."""
+def _fetch_and_check(pending: list) -> dict:
+  """Fetches the metrics of the steps in `pending` ([(step, device metrics)]), stops the run at
+  the first one with a non-finite value (naming step and term) and returns the last step's."""
+  scalars = {}
+  for step, host in zip([s for s, _ in pending], jax.device_get([m for _, m in pending])):
+    scalars = {k: float(v) for k, v in host.items()}
+    metrics_lib.check_finite(step - 1, scalars)
+  return scalars
+
+
+def train_and_evaluate(config, workdir: str, hooks: Sequence[Callable] = ()):
+  """Trains (resuming if `workdir` has checkpoints); returns the final state (on the mesh).
+
+  `hooks`: callables hook(step, state) run after each step is dispatched (train.py's debug
+  hooks: lp_jax.training.debug_hooks).
+  """
   maybe_initialize_distributed(config)
   logging.info("process %d / %d, local devices %s", jax.process_index(), jax.process_count(),
                jax.local_devices())
@@ -124,35 +140,41 @@ def train_and_evaluate(config, workdir: str):
     logging.info("%s", run.overview)
   last_saved = latest
   t0 = time.perf_counter()
+  pending = []  # (step, device metrics) not fetched yet
   with _SigtermFlag() as sigterm:
     while step < config.total_steps:
       batch = mesh_lib.global_batch(next(data_iter), mesh)
       with jax.profiler.StepTraceAnnotation("train", step_num=step):
         state, metrics = train_step(state, batch, run.extra, train_rng)
-      if step == config.debug.kill_at_step:  # tests: a reproducible "preemption" mid-run
-        jax.block_until_ready(state)
-        os.kill(os.getpid(), signal.SIGKILL)
-      scalars = step_lib.metrics_to_host(metrics)  # also waits for the step
-      if step == start_step:
-        logging.info("first step (compilation included) took %.1f s", time.perf_counter() - t0)
-      metrics_lib.check_finite(step, scalars)  # before any checkpoint can store a NaN state
+      for hook in hooks:
+        hook(step, state)
       step += 1
+      pending.append((step, metrics))
       timer.tick()
-      if step % config.log_every == 0 or step == config.total_steps:
-        rate = timer.rate()
-        extra = {"steps_per_s": rate} if rate else {}
-        writer.write(step, {**scalars, **extra})
-      if config.eval_every and step % config.eval_every == 0:
-        writer.write(step, run.evaluate(state))
+      log_now = step % config.log_every == 0 or step == config.total_steps
+      eval_now = bool(config.eval_every) and step % config.eval_every == 0
       stop = sigterm.raised or ckpt.reached_preemption(step)
+      save_now = stop or ckpt.should_save(step)
+      # Metrics come to the host only when they are logged or a checkpoint is due (or on the
+      # first step, to time the compilation): the host never waits for the device otherwise.
+      if log_now or save_now or eval_now or step == start_step + 1:
+        scalars = _fetch_and_check(pending)
+        pending = []
+        if step == start_step + 1:
+          logging.info("first step (compilation included) took %.1f s",
+                       time.perf_counter() - t0)
+        if log_now:
+          rate = timer.rate()
+          writer.write(step, {**scalars, **({"steps_per_s": rate} if rate else {})})
+      if eval_now:
+        writer.write(step, run.evaluate(state))
       if ckpt.save(step, state, data_iter, config, force=stop):
         last_saved = step
       if stop:
         logging.warning("stopped at step %d after SIGTERM (checkpoint saved)", step)
         break
-      if config.debug.step_sleep:
-        time.sleep(config.debug.step_sleep)
     else:
+      _fetch_and_check(pending)
       if last_saved != step:
         ckpt.save(step, state, data_iter, config, force=True)
       if config.eval.at_end:

@@ -2,13 +2,15 @@
 """Stage II objective: the stitching and eye / lip retargeting MLPs on a frozen base.
 
 Stage II (paper Sec. 3.3, Eq. 5-6). The base is frozen. Stitching: the source is driven by the
-motion of another sample of the batch (cross identity) and the stitched render must keep the
-source outside the faces (the shoulders), with an L1 on the stitching offset. Eye / lip
-retargeting: the MLP offsets x_s to reach a requested openness ratio; the render must keep the
-source outside the eye / lip boxes, with an L1 on the offset and a condition loss.
+motion of another sample of the batch (cross identity) and the stitched render must equal the
+reconstruction I_p,recon = D(W(f_s; x_s, x_s)) outside the faces (the shoulders), with an L1 on
+the stitching offset. Eye / lip retargeting: the MLP offsets x_s to reach a requested openness
+ratio; the render must equal the reconstruction outside the eye / lip boxes, with an L1 on the
+offset and a condition loss.
 
-The openness of the *render* must be differentiable, so it is measured on the keypoints (our
-choice: no landmark network in the loop). The Stage I Wing loss ties keypoints 11/13 and 15/16 to
+Eq. 6 measures the openness on the rendered image, which needs a differentiable landmark model;
+lp_jax has none yet, so the openness is a proxy measured on the keypoints
+(cfg.ratios.measure = 'keypoint_gap_proxy'). The Stage I Wing loss ties keypoints 11/13 and 15/16 to
 the upper / lower lid mid-points and 14/17 to the inner-lip mid-points, so the lid (lip) gap of
 the keypoints divided by the eye (mouth) width is a proxy of the official landmark ratio. The
 output ratio is c_s + (gap(x_s + delta) - gap(x_s)) / width: only the *change* of the keypoint
@@ -109,6 +111,9 @@ def stage2_loss(models: Stage2Models, retarget_params, base_variables, batch, rn
     (total, metrics) with 'loss/<term>' (unweighted) for every Stage II term, 'loss/total' and
     the mean requested / reached ratios 'ratio/<eye|lip>_<target|output>'.
   """
+  if cfg.ratios.get("measure", "keypoint_gap_proxy") != "keypoint_gap_proxy":
+    raise ValueError(f"loss config ratios.measure {cfg.ratios.measure!r}: only "
+                     "'keypoint_gap_proxy' exists (no differentiable landmark model yet)")
   base = jax.tree.map(sg, base_variables)
   src = batch["source"].astype(jnp.float32)
   drv = batch["driving"].astype(jnp.float32)
@@ -171,14 +176,18 @@ def stage2_loss(models: Stage2Models, retarget_params, base_variables, batch, rn
     targets.append((f"{name}_region", x_new, 1 - regions.region_mask(src_boxes, names, size)))
 
   if targets:
-    # One W + G pass over every driven variant: [stitching; eye; lip] along the batch.
-    n = len(targets)
+    # One W + G pass over the reconstruction and every driven variant: [x_s; stitching; eye;
+    # lip] along the batch. Eq. 5-6 compare each variant with the reconstruction
+    # I_p,recon = D(W(f_s; x_s, x_s)), not with the source image: the MLPs must leave the
+    # frozen generator's own reconstruction error alone.
+    n = len(targets) + 1
     images = render(models, (base[W_NAME]["params"], base[G_NAME]["params"]),
                     tuple(variables_lib.split_variables(base[k])[1] for k in (W_NAME, G_NAME)),
                     jnp.tile(f_s, (n,) + (1,) * (f_s.ndim - 1)), jnp.tile(x_s, (n, 1, 1)),
-                    jnp.concatenate([t[1] for t in targets], axis=0), False, size)[0]
-    for (name, _, keep), image in zip(targets, jnp.split(images, n, axis=0)):
-      terms[name] = losses.masked_l1(image, src, keep)
+                    jnp.concatenate([x_s] + [t[1] for t in targets], axis=0), False, size)[0]
+    recon, *variants = jnp.split(images, n, axis=0)
+    for (name, _, keep), image in zip(targets, variants):
+      terms[name] = losses.masked_l1(image, sg(recon), keep)
 
   total = jnp.asarray(sum(term_weight(cfg, t) * v for t, v in terms.items()), jnp.float32)
   metrics.update({f"loss/{t}": v for t, v in terms.items()})

@@ -1,0 +1,149 @@
+# Copyright 2026 The lp_jax Authors. Licensed under the Apache License, Version 2.0.
+"""What a Stage II run changed, on the held-out clips: stitching and eye / lip retargeting.
+
+  python -m lp_jax.training.stage2_eval --workdir runs/train-demo-stage2
+
+- Stitching, cross identity: the first frame of each held-out clip is driven by the frames of
+  the other held-out clips (relative motion, as inference). The error outside the face box
+  (mean |render - source| where the face box of the source and of the driver's motion are
+  masked out, the region Eq. 5 keeps) is measured with stitching off and on.
+- Retargeting: the source keypoints of each held-out frame are sent to requested eye and lip
+  openness values (0, 0.2, ..., 0.8); the reached openness is measured with the keypoint-gap
+  proxy of the Stage II objective (lp_jax has no differentiable landmark model yet), and
+  compared with the source's own openness (no retargeting).
+
+Prints one JSON line with the figures (and writes it to WORKDIR/stage2_eval.json).
+"""
+
+import argparse
+import json
+import os
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from lp_jax import data
+from lp_jax.models import liveportrait
+from lp_jax.ops import keypoints, motion, resize
+from lp_jax.training import evaluate, regions, workdir_config
+from lp_jax.training.errors import ConfigError
+from lp_jax.training.objectives import stage2 as stage2_objective
+from lp_jax.training.objectives.common import render
+
+F, M, W, G = liveportrait.BASE_NETWORKS
+TARGETS = (0.0, 0.2, 0.4, 0.6, 0.8)
+
+
+def _info(models, variables, frames, size):
+  raw = models.M.apply(variables[M], resize.resize(frames, size))
+  return keypoints.with_rotation(keypoints.refine_kp_info(raw, models.M.num_kp))
+
+
+def _render(models, variables, f_s, x_s, x_d, image_size):
+  b = x_d.shape[0]
+  w_vars, g_vars = variables[W], variables[G]
+  split = lambda v: ({"params": v["params"]}, {k: c for k, c in v.items() if k != "params"})
+  return render(models, (w_vars["params"], g_vars["params"]),
+                (split(w_vars)[1], split(g_vars)[1]),
+                jnp.broadcast_to(f_s, (b,) + f_s.shape[1:]),
+                jnp.broadcast_to(x_s, x_d.shape), x_d, False, image_size)[0]
+
+
+def stitching_figures(models, variables, clips, cfg) -> dict:
+  """Mean |render - source| outside the face boxes, stitching off vs on, over cross pairs."""
+  net = cfg.network_image_size
+  errors = {"off": [], "on": []}
+  for i, src_clip in enumerate(clips):
+    source = jnp.asarray(src_clip["frames"][:1])
+    size = source.shape[1]
+    info_s = _info(models, variables, source, net)
+    x_s = keypoints.apply_motion(info_s["kp"], info_s)
+    f_s = models.F.apply(variables[F], resize.resize(source, net))
+    boxes = regions.landmark_boxes(jnp.zeros((1, 203, 2)), jnp.zeros((1,), bool), size,
+                                   cfg.regions.box_scales.to_dict())
+    keep = 1 - regions.region_mask(boxes, ["face"], size)
+    for j, drv_clip in enumerate(clips):
+      if i == j:
+        continue
+      drv = jnp.asarray(drv_clip["frames"])
+      info_d = _info(models, variables, drv, net)
+      info_0 = {k: v[:1] for k, v in info_d.items()}
+      x_d = motion.driving_keypoints(info_s, info_d, info_0, relative=True)
+      delta = models.stitching.apply({"params": variables["stitching"]},
+                                     motion.stitching_input(x_s, x_d))
+      for name, xd in (("off", x_d), ("on", motion.apply_stitching(x_d, delta))):
+        out = _render(models, variables, f_s, x_s, xd, size)
+        err = jnp.sum(jnp.abs(out - source) * keep, axis=(1, 2, 3)) / (
+            3 * jnp.sum(keep) + 1e-6)
+        errors[name].extend(np.asarray(err).tolist())
+  off, on = float(np.mean(errors["off"])), float(np.mean(errors["on"]))
+  return {"stitching_outside_face_l1_off": off, "stitching_outside_face_l1_on": on,
+          "stitching_pairs_frames": len(errors["on"])}
+
+
+def retargeting_figures(models, variables, clips, cfg) -> dict:
+  """|reached - requested| openness (keypoint proxy), without and with the retargeting MLPs."""
+  net = cfg.network_image_size
+  frames = jnp.asarray(np.concatenate([c["frames"] for c in clips]))
+  b, size = frames.shape[0], frames.shape[1]
+  info = _info(models, variables, frames, net)
+  x_s = keypoints.apply_motion(info["kp"], info)
+  batch = {"source_landmarks": jnp.zeros((b, 203, 2)), "has_landmarks": jnp.zeros((b,), bool)}
+  widths = stage2_objective._widths(x_s, batch, cfg, size)  # pylint: disable=protected-access
+  c_s = stage2_objective._ratios(  # pylint: disable=protected-access
+      x_s, batch["source_landmarks"], batch["has_landmarks"], widths, cfg)
+  gaps_s = stage2_objective._gaps(x_s, cfg)  # pylint: disable=protected-access
+  out = {}
+  for i, name in enumerate(("eye", "lip")):
+    before, after = [], []
+    for target in TARGETS:
+      want = jnp.full((b, 1), target, jnp.float32)
+      cond = jnp.concatenate([c_s[i], want], axis=1)
+      delta = getattr(models, name).apply({"params": variables[name]},
+                                          motion.retarget_input(x_s, cond)).reshape(x_s.shape)
+      gaps = stage2_objective._gaps(x_s + delta, cfg)  # pylint: disable=protected-access
+      reached = c_s[i] + (gaps[i] - gaps_s[i]) / widths[i]
+      before.append(float(jnp.mean(jnp.abs(c_s[i] - want))))
+      after.append(float(jnp.mean(jnp.abs(reached - want))))
+      out[f"{name}_reached_at_{target:.1f}"] = float(jnp.mean(reached))
+    out[f"{name}_openness_error_without"] = float(np.mean(before))
+    out[f"{name}_openness_error_with"] = float(np.mean(after))
+  out["retargeting_frames"] = int(b)
+  return out
+
+
+def main(argv=None) -> int:
+  p = argparse.ArgumentParser(prog="python -m lp_jax.training.stage2_eval")
+  p.add_argument("--workdir", required=True, help="a Stage II training workdir")
+  p.add_argument("--frames", type=int, default=8, help="frames per held-out clip")
+  args = p.parse_args(sys.argv[1:] if argv is None else argv)
+  try:
+    config = workdir_config.load_config(None, args.workdir)
+    networks, step = evaluate.workdir_networks(config, args.workdir)
+  except ConfigError as e:
+    print(f"error: {e}", file=sys.stderr)
+    return 1
+  if any(n not in networks for n in ("stitching", "eye", "lip")):
+    print(f"error: {args.workdir}: no Stage II checkpoint (stitching / eye / lip)", file=sys.stderr)
+    return 1
+  variables = {n: networks[n] for n in (F, M, W, G)}
+  variables.update({n: networks[n]["params"] if "params" in networks[n] else networks[n]
+                    for n in ("stitching", "eye", "lip")})
+  models = stage2_objective.Stage2Models.from_config(config.model)
+  with config.unlocked():
+    config.data.eval_num_frames = args.frames
+  clips = data.make_eval_clips(config.data)
+  result = {"step": step, "clips": [c["name"] for c in clips],
+            **stitching_figures(models, variables, clips, config.loss),
+            **retargeting_figures(models, variables, clips, config.loss)}
+  line = json.dumps(result)
+  print(line)
+  with open(os.path.join(args.workdir, "stage2_eval.json"), "w", encoding="utf-8") as f:
+    f.write(line + "\n")
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(main())
