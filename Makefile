@@ -68,15 +68,10 @@ chromium:
 export LP_JAX_TEST_COMPILATION_CACHE ?= $(CURDIR)/.cache/test-compilation
 # The other tests run in two processes, whole files per process (pytest-xdist): compiling is
 # single-threaded, so one process leaves a core idle most of the time.
-# The AOT tests (one process, compile-bound) run beside the training tests, whose two processes
-# leave a core idle while the longest test finishes; their report follows the training one.
 test: $(STAMP) $(AOT_STAMP) chromium
 	$(PY) $(PYTEST) -n 2 --dist loadfile --ignore=tests/test_training.py --ignore=tests/test_aot.py
-	@mkdir -p .cache
-	$(AOT_PY) $(PYTEST) tests/test_aot.py tests/test_environment.py > .cache/test-aot.log 2>&1 & \
-	  aot=$$!; $(PY) $(PYTEST) -n 2 tests/test_training.py; training=$$?; \
-	  wait $$aot; status=$$?; cat .cache/test-aot.log; \
-	  test $$training = 0 && test $$status = 0
+	$(PY) $(PYTEST) -n 2 tests/test_training.py
+	$(AOT_PY) $(PYTEST) tests/test_aot.py tests/test_environment.py
 
 test-fast: $(STAMP)
 	$(PY) $(PYTEST) -m "not slow" --ignore=tests/test_aot.py

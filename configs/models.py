@@ -86,9 +86,10 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     # ~4x cheaper; G's SPADE layers (128 hidden channels, fixed) dominate a tiny step otherwise.
     c.appearance_feature_extractor.num_down_blocks = 3
   elif arg == "micro":
-    # The training-mechanics tests (sharding, resume, processes) and AOT compiles: 64 px in and
-    # out, so a step compiles and runs in seconds. One F res-block, a 2-level hourglass on the
-    # 16x16 volume, 8-wide SPADE MLPs and no PixelShuffle.
+    # The training-mechanics tests (sharding, resume, processes) and AOT compiles: 64 px in, so
+    # a step compiles and runs in seconds. F downsamples 64 -> 8 with one res-block, a 2-level
+    # hourglass, 8-wide SPADE MLPs and no PixelShuffle (G renders 32, resized to the data size).
+    c.appearance_feature_extractor.num_down_blocks = 3
     c.appearance_feature_extractor.num_resblocks = 1
     c.warping_module.dense_motion_params.num_blocks = 2
     c.spade_generator.spade_hidden = 8

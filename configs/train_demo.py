@@ -9,7 +9,8 @@ source/), each cut to one square around its face by OpenCV's Haar cascade. drivi
 driving/d11.mp4 and source/s13.mp4 are held out: the run never trains on them, and its
 evaluation (python -m lp_jax.eval) reenacts them.
 
-What runs, and why: the micro networks (configs/models.py 'micro') at 64x64, batch 8. No
+What runs, and why: the micro networks (configs/models.py 'micro', with a 16x16 volume) at
+64x64, batch 8. No
 pretrained VGG-19, HopeNet or ArcFace can be downloaded here, so the perceptual, head-pose and
 identity terms are off; the image term is an L1 pyramid ('pixel'). The folder source has no
 landmarks, so Wing and the face / lip crop terms are off. The GAN terms are off: on a CPU hour
@@ -41,6 +42,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c.data.tfds_dir = config_dict.placeholder(str)  # --config.data.tfds_dir=DIR works
   c.data.exclude = ("resources/*",)
   c.data.image_size = c.loss.network_image_size = 64
+  # F downsamples 64 -> 16 (the micro tests' 8x8 volume is too coarse to render a face), so G
+  # renders the 64x64 frame itself.
+  c.model.appearance_feature_extractor.num_down_blocks = 2
   c.data.eval_names = HELD_OUT
   c.data.eval_num_frames = 1000  # whole clips, as python -m lp_jax.eval scores them
   c.data.eval_frame_stride = 1

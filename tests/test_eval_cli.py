@@ -67,7 +67,8 @@ def run_eval(*args):
 def test_clips_baselines_and_grid(micro_weights, clips, tmp_path):
   grid = str(tmp_path / "grid.png")
   proc, lines = run_eval("--weights", micro_weights, "--clips", clips, "--size", "64",
-                         "--frames", "6", "--stride", "1", "--batch", "8", "--grid", grid)
+                         "--network_size", "64", "--frames", "6", "--stride", "1", "--batch",
+                         "8", "--grid", grid)
   assert proc.returncode == 0, proc.stderr
   # Unreadable and faceless files: one line each on stderr, left out of the results.
   skipped = proc.stderr.strip().splitlines()
