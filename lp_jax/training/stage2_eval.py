@@ -28,6 +28,7 @@ from lp_jax import data
 from lp_jax.models import liveportrait
 from lp_jax.ops import keypoints, motion, resize
 from lp_jax.training import evaluate, regions, workdir_config
+from lp_jax.training import variables as variables_lib
 from lp_jax.training.errors import ConfigError
 from lp_jax.training.objectives import stage2 as stage2_objective
 from lp_jax.training.objectives.common import render
@@ -43,10 +44,9 @@ def _info(models, variables, frames, size):
 
 def _render(models, variables, f_s, x_s, x_d, image_size):
   b = x_d.shape[0]
-  w_vars, g_vars = variables[W], variables[G]
-  split = lambda v: ({"params": v["params"]}, {k: c for k, c in v.items() if k != "params"})
-  return render(models, (w_vars["params"], g_vars["params"]),
-                (split(w_vars)[1], split(g_vars)[1]),
+  (w_params, w_state), (g_params, g_state) = (variables_lib.split_variables(variables[n])
+                                              for n in (W, G))
+  return render(models, (w_params, g_params), (w_state, g_state),
                 jnp.broadcast_to(f_s, (b,) + f_s.shape[1:]),
                 jnp.broadcast_to(x_s, x_d.shape), x_d, False, image_size)[0]
 
