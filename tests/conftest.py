@@ -114,6 +114,7 @@ def report_table(record_property):
 
 
 def pytest_terminal_summary(terminalreporter):
+  _file_durations(terminalreporter)
   reports = [r for kind in ("passed", "failed") for r in terminalreporter.stats.get(kind, [])
              if getattr(r, "when", None) == "call"]
   tables = [text for r in reports for key, text in r.user_properties if key == "table"]
@@ -123,13 +124,44 @@ def pytest_terminal_summary(terminalreporter):
       terminalreporter.write_line(text.strip("\n") + "\n")
 
 
+def _file_durations(terminalreporter, top: int = 15):
+  """Seconds per test file (setup + call + teardown of its tests), costliest first: what to
+  cut when the suite outgrows its budget, and the order COSTLY_FILES should follow."""
+  per_file = {}
+  for reports in terminalreporter.stats.values():
+    for r in reports:
+      if isinstance(r, pytest.TestReport):
+        name = r.nodeid.split("::", 1)[0]
+        per_file[name] = per_file.get(name, 0.0) + r.duration
+  if per_file:
+    terminalreporter.section("seconds per file")
+    for name, secs in sorted(per_file.items(), key=lambda kv: -kv[1])[:top]:
+      terminalreporter.write_line(f"{secs:8.1f}s {name}")
+
+
 def pytest_addoption(parser):
   parser.addoption("--run-tables", action="store_true",
                    help="run the full-size measurement tables (marker `table`; make test-tables)")
 
 
+# The files that cost the most (seconds of one CPU worker, fresh cache, CI of 2026-12-06), most
+# first. `make test` runs two pytest-xdist workers with `--dist loadfile --no-loadscope-reorder`:
+# handing out the longest files first keeps both workers busy until the end, where xdist's own
+# order (most tests first) left one 150 s file running alone at the end.
+COSTLY_FILES = ("test_e2e_parity.py", "test_cli.py", "test_app.py", "test_losses.py",
+                "test_infer.py", "test_decoder.py", "test_convert.py", "test_parity.py",
+                "test_train_demo.py", "test_entry_points.py", "test_eval_cli.py")
+
+
+def _run_order(item) -> int:
+  name = os.path.basename(str(item.path))
+  return COSTLY_FILES.index(name) if name in COSTLY_FILES else len(COSTLY_FILES)
+
+
 def pytest_collection_modifyitems(config, items):
-  """Tables measure rather than guard: they run only when asked for."""
+  """Costly files first (a stable sort: each file keeps its tests' order); tables measure
+  rather than guard, so they run only when asked for."""
+  items.sort(key=_run_order)
   if config.getoption("--run-tables"):
     return
   skip = pytest.mark.skip(reason="a full-size measurement table: `make test-tables` runs it")
