@@ -300,16 +300,8 @@ def compare_driving(t, job, frames, g, has):
   t.equal("drv/template_output_fps", int(tpl.output_fps), int(g("drv/template_output_fps")))
 
 
-def _case_params() -> list:
-  """Each case its own xdist group (make test: --dist loadgroup spreads them over the workers);
-  the first case shares one with the moved-golden tests, which reuse its cached run."""
-  cases = _cases()
-  return [pytest.param(c, marks=pytest.mark.xdist_group(f"e2e_{c}"))
-          for c in cases]
-
-
 @pytest.mark.slow
-@pytest.mark.parametrize("case", _case_params())
+@pytest.mark.parametrize("case", _cases())
 def test_case_matches_official(e2e, results, case, report_table):
   job, frames, _ = results(case)
   table = compare_case(e2e, case, job, frames)
@@ -317,7 +309,6 @@ def test_case_matches_official(e2e, results, case, report_table):
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group(f"e2e_{_cases()[0]}")
 @pytest.mark.parametrize("key,delta", [("kp/x_d", 1e-3), ("src/M_c2o", 1e-3),
                                        ("drv/c_eyes", 1e-4), ("out/crop", 3)])
 def test_moved_golden_value_fails(e2e, results, key, delta):

@@ -16,8 +16,7 @@ from lp_jax.inference.options import AnimationOptions
 from lp_jax.ops import keypoints
 from lp_jax.preprocess.ratios import Ratios
 
-# One xdist worker computes `outputs` once for every test of this file (make test: --dist loadgroup).
-pytestmark = [pytest.mark.slow, pytest.mark.torch, pytest.mark.xdist_group("parity")]
+pytestmark = [pytest.mark.slow, pytest.mark.torch]
 
 INFO_KEYS = ("pitch", "yaw", "roll", "t", "exp", "scale", "kp")
 PIPELINE_CASES = {  # case -> (driving info, options of the official image-source loop)

@@ -20,8 +20,6 @@ from lp_jax.preprocess import smooth
 
 # Tolerances. Crops and paste-back are bit-exact because the float32 matrices handed to OpenCV are
 # bit-identical to upstream's, so uint8 images must match exactly (0 levels).
-# One xdist worker computes `computed` once for this file (make test: --dist loadgroup).
-pytestmark = pytest.mark.xdist_group("preprocess")
 TOL_MATRIX = 0  # matrices, points and boxes: bit-exact
 TOL_IMAGE = 0  # uint8 levels
 TOL_MASK_ORI = 1e-6  # float32 blend weights
