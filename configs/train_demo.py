@@ -10,10 +10,9 @@ driving/d11.mp4 and source/s13.mp4 are held out: the run never trains on them, a
 evaluation (python -m lp_jax.eval) reenacts them.
 
 What runs, and why: the micro networks (configs/models.py 'micro', with a 16x16 volume) at
-64x64, batch 8. No
-pretrained VGG-19, HopeNet or ArcFace can be downloaded here, so the perceptual, head-pose and
-identity terms are off; the image term is an L1 pyramid ('pixel'). The folder source has no
-landmarks, so Wing and the face / lip crop terms are off. The GAN terms are off: on a CPU hour
+64x64, batch 8. No pretrained VGG-19, HopeNet or ArcFace can be downloaded here, so the
+perceptual, head-pose and identity terms are off; the image term is an L1 pyramid ('pixel').
+The folder source has no landmarks, so Wing and the face / lip crop terms are off. The GAN terms are off: on a CPU hour
 the discriminators cost more steps than they give. Equivariance, the keypoint prior and the
 deformation prior run as in the paper.
 

@@ -148,9 +148,9 @@ def pytest_addoption(parser):
 # first. `make test` runs two pytest-xdist workers with `--dist loadfile --no-loadscope-reorder`:
 # handing out the longest files first keeps both workers busy until the end, where xdist's own
 # order (most tests first) left one 150 s file running alone at the end.
-COSTLY_FILES = ("test_e2e_parity.py", "test_cli.py", "test_app.py", "test_losses.py",
-                "test_infer.py", "test_decoder.py", "test_convert.py", "test_parity.py",
-                "test_train_demo.py", "test_entry_points.py", "test_eval_cli.py")
+COSTLY_FILES = ("test_e2e_parity.py", "test_cli.py", "test_losses.py", "test_app.py",
+                "test_convert.py", "test_train_demo.py", "test_infer.py", "test_parity.py",
+                "test_decoder.py", "test_entry_points.py", "test_eval_cli.py")
 
 
 def _run_order(item) -> int:
