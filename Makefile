@@ -66,6 +66,8 @@ chromium:
 # compiled executables and fixtures outgrows a 24 GiB machine. One persistent compilation cache
 # serves the test processes and every subprocess they start.
 export LP_JAX_TEST_COMPILATION_CACHE ?= $(CURDIR)/.cache/test-compilation
+# The golden recipe's synthetic official checkpoints, written once and copied (tests/conftest.py).
+export LP_JAX_TEST_OFFICIAL_CACHE ?= $(CURDIR)/.cache/test-official
 # The other tests run in two processes, whole files per process (pytest-xdist): compiling is
 # single-threaded, so one process leaves a core idle most of the time. Files go out costliest
 # first (tests/conftest.py COSTLY_FILES), so neither process ends the run alone.
@@ -119,4 +121,4 @@ bench: $(BASE_STAMP)
 	$(PY) -m lp_jax.bench $(if $(OFFICIAL),--official $(OFFICIAL))
 
 clean:
-	rm -rf $(VENV) $(AOT_VENV) build *.egg-info .cache/test-compilation
+	rm -rf $(VENV) $(AOT_VENV) build *.egg-info .cache/test-compilation .cache/test-official

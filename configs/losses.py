@@ -114,6 +114,7 @@ def get_config(stage: int) -> ml_collections.ConfigDict:
     raise ValueError(f"stage must be 1 or 2, got {stage!r}")
   c = ml_collections.ConfigDict()
   c.network_image_size = 256  # F and M see 256 x 256 (images are resized when S differs)
+  c.motion_image_size = 0  # the side M sees when it differs from F's (0: network_image_size)
   c.regions = _regions()  # landmark crops / masks
   # Whether any training clip has 203-point landmarks; the training loop sets it from the data
   # source (a folder source has none), and the terms that need them are off without.

@@ -58,7 +58,7 @@ def load_model(args) -> tuple[dict, dict, int, int, dict]:
     variables, step = evaluate.workdir_networks(config, args.workdir)
     model_config = config.model
     size = args.size or int(config.data.image_size)
-    network_size = args.network_size or int(config.loss.get("network_image_size", 256))
+    network_size = args.network_size or evaluate.config_network_sizes(config)
     about = {"workdir": args.workdir, "step": step}
   modules = {n: liveportrait.build(n, model_config) for n in liveportrait.BASE_NETWORKS}
   return modules, variables, size, network_size, about
@@ -143,8 +143,8 @@ def parse_args(argv):
   p.add_argument("--size", type=int, default=0, help="side of the scored frames (default: the "
                  "run's data resolution; 256 with --weights)")
   p.add_argument("--network_size", type=int, default=0, help="side of the frames F and M see "
-                 "(default: the run's network_image_size; 256 with --weights, as the official "
-                 "networks)")
+                 "(default: the run's network_image_size, and its motion_image_size for M; 256 "
+                 "with --weights, as the official networks)")
   p.add_argument("--batch", type=int, default=16, help="driving frames per device call")
   p.add_argument("--grid", help="write source | driving | generated rows to this PNG")
   args = p.parse_args(argv)

@@ -2,8 +2,11 @@
 """Test setup: 8 fake CPU devices, full float32 matmuls, and the golden / synthetic weights."""
 
 import contextlib
+import fcntl
+import hashlib
 import io
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -66,9 +69,31 @@ def recipe():
   return recipe_module
 
 
+# The recipe's official folders (~500 MB, 20-40 s of torch.save each) are written once per
+# (recipe, torch, seed, layout) and copied from here: `make test` shares .cache/test-official
+# between its processes and runs, so the session fixtures of two pytest-xdist workers and the
+# tests that write the same folder do not each serialise it again.
+OFFICIAL_CACHE = (os.environ.get("LP_JAX_TEST_OFFICIAL_CACHE") or
+                  tempfile.mkdtemp(prefix="lp_jax_test_official_"))
+
+
 def write_official(root: str, seed: int = 0, module_prefix: bool = True) -> str:
-  pytest.importorskip("torch")
-  return recipe().write_official_checkpoints(root, seed=seed, module_prefix=module_prefix)
+  """The golden recipe's official checkpoints for `seed` in the official layout under root."""
+  torch = pytest.importorskip("torch")
+  module = recipe()
+  with open(module.__file__, "rb") as f:
+    digest = hashlib.sha256(f.read() + torch.__version__.encode()).hexdigest()[:16]
+  cached = os.path.join(OFFICIAL_CACHE, f"{digest}-seed{seed}-prefix{int(module_prefix)}")
+  os.makedirs(OFFICIAL_CACHE, exist_ok=True)
+  with open(cached + ".lock", "w") as lock:
+    fcntl.flock(lock, fcntl.LOCK_EX)  # one writer; the other processes wait, then copy
+    if not os.path.isdir(cached):
+      partial = cached + ".partial"
+      shutil.rmtree(partial, ignore_errors=True)
+      module.write_official_checkpoints(partial, seed=seed, module_prefix=module_prefix)
+      os.rename(partial, cached)
+  shutil.copytree(cached, root, dirs_exist_ok=True)
+  return root
 
 
 def run_converter(*args, block_torch: bool = False) -> subprocess.CompletedProcess:

@@ -92,16 +92,18 @@ def test_clips_baselines_and_grid(micro_weights, clips, tmp_path):
   assert image.shape == (2 * 3 * 128, 3 * 128, 3)  # 3 frames per clip, 64 px tiles shown at 128
 
 
-def test_frames_equal_to_the_source(micro_weights):
+@pytest.mark.parametrize("network_size", [64, (64, 128)], ids=["64", "F64_M128"])
+def test_frames_equal_to_the_source(micro_weights, network_size):
   """Every driving frame equals the source: copying it is exact, and the motion of the source
-  relative to itself is none, so the model renders what the no-motion baseline renders."""
+  relative to itself is none, so the model renders what the no-motion baseline renders (also
+  when M sees the frames at another side than F, as configs/train_demo.py trains it)."""
   variables, _ = weights.load_variables(micro_weights)
   cfg = model_configs.get_config("micro")
   modules = {n: liveportrait.build(n, cfg) for n in liveportrait.BASE_NETWORKS}
   photo = cv2.cvtColor(cv2.resize(cv2.imread(PHOTO), (64, 64), interpolation=cv2.INTER_AREA),
                        cv2.COLOR_BGR2RGB)
   frames = np.repeat(photo[None].astype(np.float32) / 255.0, 5, axis=0)
-  m = evaluate.clip_metrics(modules, variables, frames, batch_size=4, network_size=64)
+  m = evaluate.clip_metrics(modules, variables, frames, batch_size=4, network_size=network_size)
   assert m["copy_source"]["psnr"] == [100.0] * 4 and m["copy_source"]["l1"] == [0.0] * 4
   np.testing.assert_allclose(m["copy_source"]["ssim"], 1.0, atol=1e-5)
   np.testing.assert_allclose(m["model"]["psnr"], m["no_motion"]["psnr"], atol=0.01)

@@ -164,6 +164,23 @@ def test_tps_identity_and_equivariance():
   assert out.shape == (2, 7, 2) and 1e-4 < float(jnp.max(jnp.abs(out - pts))) < 0.5
 
 
+def test_tps_warp_mirrors_at_the_border():
+  """A shift reveals the frame mirrored at its edge, not a black band the keypoints could read."""
+  rng = np.random.default_rng(0)
+  images = jnp.asarray(rng.uniform(0.1, 1.0, size=(1, 8, 12, 3)), jnp.float32)
+  tps = transforms.identity_tps(1)
+  tps = tps._replace(theta=tps.theta.at[0, 0, 2].set(2 * 2.0 / 12))  # 2 px to the left
+  warped = transforms.warp_images(images, tps)
+  np.testing.assert_allclose(warped[0, :, :-2], images[0, :, 2:], atol=1e-5)
+  # Output columns 10 and 11 read x = 12.5 and 13.5 (pixel units), past the right edge at 12:
+  # mirrored there, they read 11.5 and 10.5, the centres of columns 11 and 10.
+  np.testing.assert_allclose(warped[0, :, 10], images[0, :, 11], atol=1e-5)
+  np.testing.assert_allclose(warped[0, :, 11], images[0, :, 10], atol=1e-5)
+  np.testing.assert_allclose(transforms.reflect_coordinates(jnp.array([-1.2, -1.0, 0.3, 1.0, 1.2,
+                                                                        3.5])),
+                             [-0.8, -1.0, 0.3, 1.0, 0.8, -0.5], atol=1e-6)
+
+
 # ----------------------------------------------------------------------------- regions
 
 

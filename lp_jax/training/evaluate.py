@@ -24,31 +24,45 @@ from lp_jax.ops import batching, keypoints, resize
 from lp_jax.ops import motion as motion_lib
 from lp_jax.training import checkpoint, pretrained
 from lp_jax.training.errors import ConfigError
+from lp_jax.training.objectives.common import input_sizes
 
 F, M, W, G = liveportrait.BASE_NETWORKS
 
 
-def reenact(modules: dict, variables: dict, source, driving, network_size: int = 256,
+def network_sizes(network_size) -> tuple[int, int]:
+  """(side F sees, side M sees) of `network_size`: one side for both, or a pair."""
+  if isinstance(network_size, (tuple, list)):
+    return int(network_size[0]), int(network_size[1])
+  return int(network_size), int(network_size)
+
+
+def config_network_sizes(config) -> tuple[int, int]:
+  """The sides F and M see in a training config (its loss config's input_sizes)."""
+  return input_sizes(config.loss)
+
+
+def reenact(modules: dict, variables: dict, source, driving, network_size=256,
             motion: str = "relative"):
   """source [1, S, S, 3], driving [B, S, S, 3] in [0, 1] -> generated [B, S, S, 3].
 
-  F and M see the frames at network_size (the loss config's network_image_size). `motion`:
+  F and M see the frames at network_size: one side, or (F's side, M's side) as the loss
+  config's network_image_size and motion_image_size. `motion`:
   'relative' drives the source with each frame's motion relative to the source frame, as
   inference does with a driving video whose first frame is the source (ops.motion, relative
   mode); 'none' renders the source's own keypoints (x_d = x_s), the no-motion baseline.
   """
   size = driving.shape[1]
-  src = resize.resize(source, network_size)
+  f_size, m_size = network_sizes(network_size)
   num_kp = modules[M].num_kp
-  f_s = modules[F].apply(variables[F], src)
-  info_s = keypoints.with_rotation(
-      keypoints.refine_kp_info(modules[M].apply(variables[M], src), num_kp))
+  f_s = modules[F].apply(variables[F], resize.resize(source, f_size))
+  info_s = keypoints.with_rotation(keypoints.refine_kp_info(
+      modules[M].apply(variables[M], resize.resize(source, m_size)), num_kp))
   x_s = keypoints.apply_motion(info_s["kp"], info_s)
   b = driving.shape[0]
   if motion == "none":
     x_d = jnp.broadcast_to(x_s, (b,) + x_s.shape[1:])
   elif motion == "relative":
-    drv = resize.resize(driving, network_size)
+    drv = resize.resize(driving, m_size)
     info_d = keypoints.with_rotation(
         keypoints.refine_kp_info(modules[M].apply(variables[M], drv), num_kp))
     x_d = motion_lib.driving_keypoints(info_s, info_d, info_s, relative=True)
@@ -146,7 +160,7 @@ def evaluate(modules: dict, variables: dict, clips: list[dict], batch_size: int 
     variables: {network: variables}; host or device arrays (replicated on this process).
     clips: [{"name", "frames": [T, S, S, 3] float32 in [0, 1]}].
     batch_size: driving frames per jitted call (a fixed shape: the last chunk is padded).
-    network_size: the side F and M see (frames are resized to it).
+    network_size: the side F and M see (frames are resized to it), or (F's, M's).
   Returns:
     The model's "eval/psnr", "eval/ssim", "eval/l1", the baselines' "eval/copy_source_psnr",
     "eval/no_motion_psnr" (and _ssim, _l1), "eval/frames", and per clip "eval/<name>/psnr".
@@ -174,7 +188,7 @@ def evaluate_config(config, variables: dict) -> dict:
   clips = data.make_eval_clips(config.data)
   modules = {n: liveportrait.build(n, config.model) for n in (F, M, W, G)}
   return evaluate(modules, variables, clips, config.eval.batch_size,
-                  int(config.loss.get("network_image_size", 256)))
+                  config_network_sizes(config))
 
 
 def workdir_networks(config, workdir: str) -> tuple[dict, int]:

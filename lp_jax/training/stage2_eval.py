@@ -31,7 +31,7 @@ from lp_jax.training import evaluate, regions, workdir_config
 from lp_jax.training import variables as variables_lib
 from lp_jax.training.errors import ConfigError
 from lp_jax.training.objectives import stage2 as stage2_objective
-from lp_jax.training.objectives.common import render
+from lp_jax.training.objectives.common import input_sizes, render
 
 F, M, W, G = liveportrait.BASE_NETWORKS
 TARGETS = (0.0, 0.2, 0.4, 0.6, 0.8)
@@ -53,12 +53,12 @@ def _render(models, variables, f_s, x_s, x_d, image_size):
 
 def stitching_figures(models, variables, clips, cfg) -> dict:
   """Mean |render - source| outside the face boxes, stitching off vs on, over cross pairs."""
-  net = cfg.network_image_size
+  net, motion_net = input_sizes(cfg)
   errors = {"off": [], "on": []}
   for i, src_clip in enumerate(clips):
     source = jnp.asarray(src_clip["frames"][:1])
     size = source.shape[1]
-    info_s = _info(models, variables, source, net)
+    info_s = _info(models, variables, source, motion_net)
     x_s = keypoints.apply_motion(info_s["kp"], info_s)
     f_s = models.F.apply(variables[F], resize.resize(source, net))
     boxes = regions.landmark_boxes(jnp.zeros((1, 203, 2)), jnp.zeros((1,), bool), size,
@@ -68,7 +68,7 @@ def stitching_figures(models, variables, clips, cfg) -> dict:
       if i == j:
         continue
       drv = jnp.asarray(drv_clip["frames"])
-      info_d = _info(models, variables, drv, net)
+      info_d = _info(models, variables, drv, motion_net)
       info_0 = {k: v[:1] for k, v in info_d.items()}
       x_d = motion.driving_keypoints(info_s, info_d, info_0, relative=True)
       delta = models.stitching.apply({"params": variables["stitching"]},
@@ -85,10 +85,10 @@ def stitching_figures(models, variables, clips, cfg) -> dict:
 
 def retargeting_figures(models, variables, clips, cfg) -> dict:
   """|reached - requested| openness (keypoint proxy), without and with the retargeting MLPs."""
-  net = cfg.network_image_size
+  motion_net = input_sizes(cfg)[1]
   frames = jnp.asarray(np.concatenate([c["frames"] for c in clips]))
   b, size = frames.shape[0], frames.shape[1]
-  info = _info(models, variables, frames, net)
+  info = _info(models, variables, frames, motion_net)
   x_s = keypoints.apply_motion(info["kp"], info)
   batch = {"source_landmarks": jnp.zeros((b, 203, 2)), "has_landmarks": jnp.zeros((b,), bool)}
   widths = stage2_objective._widths(x_s, batch, cfg, size)  # pylint: disable=protected-access

@@ -7,9 +7,13 @@ spline over a regular grid of control points,
   T(p) = A p + b + sum_k w_k U(|p - c_k|),   U(r) = r^2 log r.
 
 `warp_images(images, tps)` samples every output pixel p at T(p) (grid_sample conventions:
-align_corners=False, zeros outside), so a point at p in the warped image shows what sits at
-T(p) in the original: keypoints of the warped image, mapped through `warp_points`, must land on
-the keypoints of the original. At zero perturbation T is the identity and so is the warp.
+align_corners=False), so a point at p in the warped image shows what sits at T(p) in the
+original: keypoints of the warped image, mapped through `warp_points`, must land on the
+keypoints of the original. At zero perturbation T is the identity and so is the warp.
+
+Points that T sends outside the frame read the frame mirrored at its border (FOMM's
+padding_mode='reflection'). With zeros, the black band's shape encodes T, and the motion
+extractor can satisfy the equivariance loss by reading the band instead of tracking the face.
 """
 
 from typing import NamedTuple
@@ -74,9 +78,15 @@ def pixel_grid(height: int, width: int) -> jax.Array:
   return jnp.stack([gx, gy], axis=-1)
 
 
+def reflect_coordinates(coords: jax.Array) -> jax.Array:
+  """Folds [-1, 1] coordinates back into the frame by mirroring at its edges (period 4)."""
+  return 1.0 - jnp.abs(jnp.mod(coords + 1.0, 4.0) - 2.0)
+
+
 def warp_images(images: jax.Array, tps: TPS) -> jax.Array:
-  """[B, H, W, C] -> [B, H, W, C], output pixel p sampled (bilinear) at T(p)."""
+  """[B, H, W, C] -> [B, H, W, C], output pixel p sampled (bilinear) at T(p), mirrored at the
+  frame's edges."""
   b, h, w, _ = images.shape
   grid = jnp.broadcast_to(pixel_grid(h, w).reshape(1, h * w, 2), (b, h * w, 2))
-  coords = warp_points(tps, grid).reshape(b, h, w, 2)
+  coords = reflect_coordinates(warp_points(tps, grid)).reshape(b, h, w, 2)
   return grid_sample(images, coords.astype(images.dtype))

@@ -56,6 +56,13 @@ def chunks(tree, n: int):
   return parts
 
 
+def input_sizes(cfg) -> tuple[int, int]:
+  """(side F sees, side M sees) of a loss config: network_image_size, and motion_image_size
+  where set (0 or absent: the same side)."""
+  net = int(cfg.get("network_image_size", 256))
+  return net, int(cfg.get("motion_image_size", 0) or net)
+
+
 def render(models, params, state, f_s, x_s, x_d, train: bool, image_size: int):
   """W then G; returns the image resized to S and the updated W, G states."""
   warped, w_state = apply_module(models.W, params[0], state[0], f_s, x_d, x_s, train=train)

@@ -21,7 +21,8 @@ from lp_jax.models.auxiliary import hopenet as hopenet_lib
 from lp_jax.ops import keypoints, resize
 from lp_jax.training import losses, regions, transforms
 from lp_jax.training.objectives.common import (F_NAME, G_NAME, M_NAME, W_NAME, apply_module,
-                                               chunks, frozen_apply, render, sg, term_weight)
+                                               chunks, frozen_apply, input_sizes, render, sg,
+                                               term_weight)
 
 DISC_REGIONS = ("global", "face", "lip")
 STAGE1_TERMS = ("perceptual", "perceptual_face", "perceptual_lip", "pixel", "gan", "gan_face",
@@ -132,8 +133,9 @@ def stage1_generator_loss(models: Stage1Models, gen_params, gen_state, disc_vari
   src = batch["source"].astype(jnp.float32)
   drv = batch["driving"].astype(jnp.float32)
   b, size = src.shape[0], src.shape[1]
-  net = cfg.network_image_size
-  src_n, drv_n = resize.resize(src, net), resize.resize(drv, net)
+  net, motion_net = input_sizes(cfg)
+  src_n = resize.resize(src, net)
+  src_m, drv_m = resize.resize(src, motion_net), resize.resize(drv, motion_net)
   tps = transforms.random_tps(rng, b, cfg.equivariance.sigma_affine, cfg.equivariance.sigma_tps,
                               cfg.equivariance.points_tps)
   new_state = dict(gen_state)
@@ -141,7 +143,7 @@ def stage1_generator_loss(models: Stage1Models, gen_params, gen_state, disc_vari
   f_s, new_state[F_NAME] = apply_module(models.F, gen_params[F_NAME], gen_state[F_NAME], src_n,
                                         train=True)
   # One M pass over [source; driving; warped driving]: one set of batch statistics, one call.
-  m_in = jnp.concatenate([src_n, drv_n, transforms.warp_images(drv_n, tps)], axis=0)
+  m_in = jnp.concatenate([src_m, drv_m, transforms.warp_images(drv_m, tps)], axis=0)
   raw, new_state[M_NAME] = apply_module(models.M, gen_params[M_NAME], gen_state[M_NAME], m_in,
                                         train=True)
   num_kp = raw["kp"].shape[-1] // 3

@@ -30,7 +30,8 @@ from lp_jax.ops import keypoints, motion, resize
 from lp_jax.training import losses, regions
 from lp_jax.training import variables as variables_lib
 from lp_jax.training.objectives.common import (F_NAME, G_NAME, M_NAME, W_NAME, chunks,
-                                               frozen_apply, render, sg, term_weight)
+                                               frozen_apply, input_sizes, render, sg,
+                                               term_weight)
 
 STAGE2_TERMS = ("stitching", "stitching_delta", "eye_region", "eye_delta", "eye_condition",
                 "lip_region", "lip_delta", "lip_condition")
@@ -118,10 +119,10 @@ def stage2_loss(models: Stage2Models, retarget_params, base_variables, batch, rn
   src = batch["source"].astype(jnp.float32)
   drv = batch["driving"].astype(jnp.float32)
   b, size = src.shape[0], src.shape[1]
-  net = cfg.network_image_size
-  src_n, drv_n = resize.resize(src, net), resize.resize(drv, net)
-  f_s = frozen_apply(models.F, base[F_NAME], src_n)
-  raw = frozen_apply(models.M, base[M_NAME], jnp.concatenate([src_n, drv_n], axis=0))
+  net, motion_net = input_sizes(cfg)
+  f_s = frozen_apply(models.F, base[F_NAME], resize.resize(src, net))
+  raw = frozen_apply(models.M, base[M_NAME], resize.resize(jnp.concatenate([src, drv], axis=0),
+                                                          motion_net))
   num_kp = raw["kp"].shape[-1] // 3
   info = keypoints.refine_kp_info(raw, num_kp)
   info_s, info_d = (keypoints.with_rotation(i) for i in chunks(info, 2))
