@@ -15,10 +15,11 @@ source, not whether they animate it.
 What runs, and why: the micro networks (configs/models.py 'micro', with a 16x16 volume) at
 64x64, batch 8. M sees the frames at 128x128: at 64 its ConvNeXt ends on a 2x2 map, from which
 it learns the position of a face far more slowly (its keypoints did not follow a shifted image
-within 1000 steps of the equivariance loss alone at 64; at 128 they did). No pretrained VGG-19, HopeNet or ArcFace can be downloaded here, so the
-perceptual, head-pose and identity terms are off; the image term is an L1 pyramid ('pixel').
-The folder source has no landmarks, so Wing and the face / lip crop terms are off. The GAN terms are off: on a CPU hour
-the discriminators cost more steps than they give. Equivariance, the keypoint prior and the
+within 1000 steps of the equivariance loss alone at 64; at 128 they did). No pretrained VGG-19,
+HopeNet or ArcFace can be downloaded here, so the perceptual, head-pose and identity terms are
+off; the image term is an L1 pyramid ('pixel'). The folder source has no landmarks, so Wing and
+the face / lip crop terms are off. The GAN terms are off: on a CPU hour the discriminators cost
+more steps than they give. Equivariance, the keypoint prior and the
 deformation prior run as in the paper.
 
 `arg`: '' (Stage I) or 'stage2' (the retargeting MLPs on the Stage I run's networks).

@@ -32,6 +32,7 @@ from lp_jax.data import eval_clips, face_crop, index
 from lp_jax.models import liveportrait
 from lp_jax.training import evaluate
 from lp_jax.training.errors import ConfigError
+from lp_jax.training.objectives.common import input_sizes
 from lp_jax.training.workdir_config import load_config
 from lp_jax_configs import models as model_configs
 
@@ -58,7 +59,7 @@ def load_model(args) -> tuple[dict, dict, int, int, dict]:
     variables, step = evaluate.workdir_networks(config, args.workdir)
     model_config = config.model
     size = args.size or int(config.data.image_size)
-    network_size = args.network_size or evaluate.config_network_sizes(config)
+    network_size = args.network_size or input_sizes(config.loss)
     about = {"workdir": args.workdir, "step": step}
   modules = {n: liveportrait.build(n, model_config) for n in liveportrait.BASE_NETWORKS}
   return modules, variables, size, network_size, about

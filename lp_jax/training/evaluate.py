@@ -36,11 +36,6 @@ def network_sizes(network_size) -> tuple[int, int]:
   return int(network_size), int(network_size)
 
 
-def config_network_sizes(config) -> tuple[int, int]:
-  """The sides F and M see in a training config (its loss config's input_sizes)."""
-  return input_sizes(config.loss)
-
-
 def reenact(modules: dict, variables: dict, source, driving, network_size=256,
             motion: str = "relative"):
   """source [1, S, S, 3], driving [B, S, S, 3] in [0, 1] -> generated [B, S, S, 3].
@@ -188,7 +183,7 @@ def evaluate_config(config, variables: dict) -> dict:
   clips = data.make_eval_clips(config.data)
   modules = {n: liveportrait.build(n, config.model) for n in (F, M, W, G)}
   return evaluate(modules, variables, clips, config.eval.batch_size,
-                  config_network_sizes(config))
+                  input_sizes(config.loss))
 
 
 def workdir_networks(config, workdir: str) -> tuple[dict, int]:
