@@ -19,8 +19,9 @@ setup(
     package_dir={"lp_jax_configs": "configs"},
     # The official neutral-lip constant (63 numbers from lip_array.pkl), read by image driving;
     # the GPU target configs of `python -m lp_jax.aot` (GpuTargetConfigProto text); the demo's
-    # photo and driving clip (`make demo` needs nothing beside the repository).
-    package_data={"lp_jax": ["resources/*.json", "resources/demo/*"],
+    # photo and driving clip and the demo model's weights (`make demo` needs nothing beside the
+    # repository).
+    package_data={"lp_jax": ["resources/*.json", "resources/demo/*", "resources/demo_model/**/*"],
                   "lp_jax.aot": ["gpu_targets/*.txtpb"]},
     install_requires=[
         f"jax=={JAX_VERSION}",

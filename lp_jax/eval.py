@@ -7,8 +7,8 @@
 
 Each video of DIR is cut to one square around its face (OpenCV's Haar cascade, as the training
 data is); its first frame is the source and every later frame (or --frames of them, every
---stride-th) drives it with their motion relative to the first frame, as inference drives a source with a
-video. Every driven frame is scored (L1, PSNR, SSIM against the real frame) for the model, for
+--stride-th) drives it with their motion relative to the first frame, as inference drives a
+source with a video. Every driven frame is scored (L1, PSNR, SSIM against the real frame) for the model, for
 copy-the-source (the source frame itself) and for the model with no motion (x_d = x_s).
 
 stdout: one JSON line per clip, then a summary line (means over the clips): model_psnr,
@@ -16,7 +16,8 @@ copy_source_psnr, no_motion_psnr, their _ssim and _l1, clips and frames. A clip 
 read or has no detectable face is one line on stderr and is left out.
 
 A workdir's model is its latest checkpoint with the config the run wrote (config.json; --config
-FILE[:ARG] overrides it). Frames are scored at the run's data resolution (--size with --weights).
+FILE[:ARG] overrides it). Frames are scored at the run's data resolution; with --weights, at
+the one its manifest records (256 for official weights) unless --size is given.
 """
 
 import argparse
@@ -34,7 +35,6 @@ from lp_jax.training import evaluate
 from lp_jax.training.errors import ConfigError
 from lp_jax.training.objectives.common import input_sizes
 from lp_jax.training.workdir_config import load_config
-from lp_jax_configs import models as model_configs
 
 GRID_FRAMES = 3  # driven frames per clip in --grid
 GRID_MIN_TILE = 128  # small frames are enlarged (nearest) so the grid is legible
@@ -51,9 +51,10 @@ def load_model(args) -> tuple[dict, dict, int, int, dict]:
       variables, manifest = weights_lib.load_variables(args.weights)
     except (FileNotFoundError, ValueError) as e:
       raise EvalError(str(e)) from None
-    model_config = model_configs.get_config(manifest.get("model_config", "official"))
-    size, about = args.size or 256, {"weights": args.weights}
-    network_size = args.network_size or 256
+    model_config = weights_lib.model_config(manifest)
+    sizes = weights_lib.input_sizes(manifest)
+    size, about = args.size or sizes["image"], {"weights": args.weights}
+    network_size = args.network_size or (sizes[evaluate.F], sizes[evaluate.M])
   else:
     config = load_config(args.config, args.workdir)
     variables, step = evaluate.workdir_networks(config, args.workdir)
@@ -142,10 +143,11 @@ def parse_args(argv):
                  "the source (default 0: the whole clip)")
   p.add_argument("--stride", type=int, default=1, help="read every N-th frame")
   p.add_argument("--size", type=int, default=0, help="side of the scored frames (default: the "
-                 "run's data resolution; 256 with --weights)")
+                 "run's data resolution, or the one the weights' manifest records: 256 for "
+                 "official ones)")
   p.add_argument("--network_size", type=int, default=0, help="side of the frames F and M see "
-                 "(default: the run's network_image_size, and its motion_image_size for M; 256 "
-                 "with --weights, as the official networks)")
+                 "(default: the run's network_image_size, and its motion_image_size for M; with "
+                 "--weights, the sides the manifest records: 256 for official ones)")
   p.add_argument("--batch", type=int, default=16, help="driving frames per device call")
   p.add_argument("--grid", help="write source | driving | generated rows to this PNG")
   args = p.parse_args(argv)

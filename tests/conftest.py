@@ -169,13 +169,13 @@ def pytest_addoption(parser):
                    help="run the full-size measurement tables (marker `table`; make test-tables)")
 
 
-# The files that cost the most (seconds of one CPU worker, fresh cache, CI of 2026-12-06), most
-# first. `make test` runs two pytest-xdist workers with `--dist loadfile --no-loadscope-reorder`:
-# handing out the longest files first keeps both workers busy until the end, where xdist's own
-# order (most tests first) left one 150 s file running alone at the end.
-COSTLY_FILES = ("test_e2e_parity.py", "test_cli.py", "test_losses.py", "test_app.py",
-                "test_convert.py", "test_train_demo.py", "test_infer.py", "test_parity.py",
-                "test_decoder.py", "test_entry_points.py", "test_eval_cli.py")
+# The files that cost the most (seconds of one CPU worker, fresh cache, measured 2026-12-06),
+# most first. `make test` runs two pytest-xdist workers with `--dist loadfile
+# --no-loadscope-reorder`: handing out the longest files first keeps both workers busy until the
+# end, where xdist's own order (most tests first) left one 150 s file running alone at the end.
+COSTLY_FILES = ("test_e2e_parity.py", "test_cli.py", "test_losses.py", "test_train_demo.py",
+                "test_convert.py", "test_eval_cli.py", "test_parity.py", "test_app.py",
+                "test_infer.py", "test_entry_points.py", "test_kernels.py", "test_decoder.py")
 
 
 def _run_order(item) -> int:

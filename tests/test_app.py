@@ -18,6 +18,7 @@ import pytest
 
 from conftest import ROOT, SHARED
 from lp_jax.app import editing
+from lp_jax.app import engine as engine_lib
 from lp_jax.inference import assets
 
 gradio_client = pytest.importorskip("gradio_client")
@@ -54,7 +55,7 @@ def _face_models(root: str) -> str:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
   root = tmp_path_factory.mktemp("app")
-  weights = assets.write_synthetic(str(root / "weights"), "tiny")
+  weights = assets.write_synthetic(str(root / "weights"), "micro")
   faces = _face_models(str(root / "faces"))
   port = _free_port()
   temp_dir = root / "gradio"
@@ -127,6 +128,15 @@ def _animate(client, driving_video=None, driving_image=None, template=None, sour
       scale, 0.0, -0.125, 2.2, 0.0, -0.1, 3e-7, "Video" if source_video else "Image",
       "Video" if driving_video else "Image" if driving_image else "Template",
       api_name="/animate")
+
+
+def test_without_weights_the_app_runs_the_labelled_demo_model():
+  engine = engine_lib.load(None)
+  assert engine.weights == assets.DEMO_MODEL and not engine.synthetic
+  assert engine.banner.startswith(f"DEMO MODEL ({assets.DEMO_MODEL}): lp_jax small demo model")
+  assert "not the official LivePortrait" in engine.banner
+  assert engine.pipe.models.input_sizes == {"image": 64, "appearance_feature_extractor": 64,
+                                            "motion_extractor": 128}
 
 
 def test_edit_arithmetic_matches_the_official_sequence():

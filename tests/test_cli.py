@@ -157,21 +157,23 @@ def test_invalid_values_one_line_nothing_written(argv, words, tmp_path, capsys):
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
+def synthetic(tmp_path_factory):
+  """Random micro networks (the mechanics under test do not depend on the widths; G's small
+  render is upsampled to the pipeline's 512 as the demo model's is)."""
   root = tmp_path_factory.mktemp("cli")
-  return {"weights": assets.write_synthetic(str(root / "weights"), "tiny"), "root": root,
+  return {"weights": assets.write_synthetic(str(root / "weights"), "micro"), "root": root,
           "cache": str(root / "cache")}
 
 
-def infer(tiny, *argv, out="out", wait=True):
+def infer(synthetic, *argv, out="out", wait=True):
   """infer.py's main in this process; with wait=False a real process (for signals)."""
-  out_dir = tiny["root"] / out
+  out_dir = synthetic["root"] / out
   if wait:
-    return run_in_process(infer_run.run, ["-w", tiny["weights"], "-o", str(out_dir), "--quiet",
+    return run_in_process(infer_run.run, ["-w", synthetic["weights"], "-o", str(out_dir), "--quiet",
                                           *argv]), out_dir
-  cmd = [sys.executable, os.path.join(ROOT, "infer.py"), "-w", tiny["weights"], "-o",
+  cmd = [sys.executable, os.path.join(ROOT, "infer.py"), "-w", synthetic["weights"], "-o",
          str(out_dir), "--quiet", *argv]
-  env = dict(os.environ, PYTHONPATH=ROOT, LP_JAX_CACHE=tiny["cache"])
+  env = dict(os.environ, PYTHONPATH=ROOT, LP_JAX_CACHE=synthetic["cache"])
   if not wait:
     # SIGINT as in a terminal: a shell without job control (CI's `cmd &`) starts its children
     # with SIGINT ignored, and Python keeps an ignored SIGINT ignored.
@@ -193,14 +195,14 @@ def count_frames(path) -> int:
 
 
 @pytest.mark.slow
-def test_audio_shorter_than_video_keeps_every_frame(tiny, tmp_path):
+def test_audio_shorter_than_video_keeps_every_frame(synthetic, tmp_path):
   clip = tmp_path / "short_audio.mp4"
   ffmpeg("-i", D11, "-frames:v", 16, "-an", "-c:v", "libx264", tmp_path / "v.mp4")
   ffmpeg("-i", D11, "-vn", "-t", 0.62, "-c:a", "aac", tmp_path / "a.m4a")
   ffmpeg("-i", tmp_path / "v.mp4", "-i", tmp_path / "a.m4a", "-map", "0:v", "-map", "1:a",
          "-c", "copy", clip)
   assert count_frames(clip) == 16 and probe.probe_video(str(clip)).has_audio
-  proc, out = infer(tiny, "-s", S31, "-d", clip, "--no_flag_do_crop", "--batch_size", "16",
+  proc, out = infer(synthetic, "-s", S31, "-d", clip, "--no_flag_do_crop", "--batch_size", "16",
                     out="short_audio")
   assert proc.returncode == 0, proc.stderr
   for name in ("s31--short_audio.mp4", "s31--short_audio_concat.mp4"):
@@ -209,11 +211,11 @@ def test_audio_shorter_than_video_keeps_every_frame(tiny, tmp_path):
 
 
 @pytest.mark.slow
-def test_v2v_lengths_templates_and_image_outputs(tiny, face_root, tmp_path):
+def test_v2v_lengths_templates_and_image_outputs(synthetic, face_root, tmp_path):
   """Official v2v semantics when source and driving lengths differ, and the template files."""
   short_src = tmp_path / "src3.mp4"
   ffmpeg("-i", S13, "-frames:v", 3, "-c:v", "libx264", "-c:a", "aac", short_src)
-  argv = ["-s", str(short_src), "-d", D11, "-w", tiny["weights"], "--face_models", face_root,
+  argv = ["-s", str(short_src), "-d", D11, "-w", synthetic["weights"], "--face_models", face_root,
           "-o", str(tmp_path / "v2v"), "--quiet", "--max_frames", "6"]
   job = infer_run.prepare(cli.build_parser().parse_args(argv))
   # The driving video is cut to the source's 3 frames before tracking, so its crop box is the
@@ -230,14 +232,14 @@ def test_v2v_lengths_templates_and_image_outputs(tiny, face_root, tmp_path):
   assert [c.shape for c in tpl["c_eyes_lst"]] == [(1, 2)] * 3
   assert [c.shape for c in tpl["c_lip_lst"]] == [(1, 1)] * 3
   # A driving image with a source video: every source frame animated, a one-frame template.
-  proc, out = infer(tiny, "-s", short_src, "-d", D12, "--face_models", face_root, out="v2i")
+  proc, out = infer(synthetic, "-s", short_src, "-d", D12, "--face_models", face_root, out="v2i")
   assert proc.returncode == 0, proc.stderr
   assert count_frames(out / "src3--d12.mp4") == 3
   with open(out / "d12.pkl", "rb") as f:
     tpl = pickle.load(f)
   assert tpl["n_frames"] == 1 and tpl["output_fps"] == 25 and len(tpl["c_eyes_lst"]) == 1
   # An image driver without paste-back: the official <src>--<drv>.jpg is the concat image.
-  proc, out = infer(tiny, "-s", S0, "-d", D12, "--face_models", face_root,
+  proc, out = infer(synthetic, "-s", S0, "-d", D12, "--face_models", face_root,
                     "--no_flag_pasteback", out="i2i")
   assert proc.returncode == 0, proc.stderr
   main, concat = images.read_image(str(out / "s0--d12.jpg")), images.read_image(
@@ -247,9 +249,9 @@ def test_v2v_lengths_templates_and_image_outputs(tiny, face_root, tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("sig,code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
-def test_interrupt_leaves_no_file_behind(tiny, sig, code):
+def test_interrupt_leaves_no_file_behind(synthetic, sig, code):
   name = f"interrupt_{int(sig)}"
-  proc, out = infer(tiny, "-s", S31, "-d", D11, "--no_flag_do_crop", "--batch_size", "1",
+  proc, out = infer(synthetic, "-s", S31, "-d", D11, "--no_flag_do_crop", "--batch_size", "1",
                     out=name, wait=False)
   deadline = time.time() + 600
   while time.time() < deadline and proc.poll() is None:
@@ -286,10 +288,10 @@ def test_animals_weights_use_the_human_stitching_module(tmp_path):
 
 
 @pytest.mark.slow
-def test_animals_pipeline(tiny, tmp_path):
+def test_animals_pipeline(synthetic, tmp_path):
   """--animal: uncropped source, absolute driving motion normalised by the first frame, then
   stitching (official animals pipeline), checked against the formula in numpy."""
-  argv = ["-s", S31, "-d", D0, "-w", tiny["weights"], "-o", str(tmp_path / "out"), "--quiet",
+  argv = ["-s", S31, "-d", D0, "-w", synthetic["weights"], "-o", str(tmp_path / "out"), "--quiet",
           "--animal", "--max_frames", "2", "--batch_size", "2"]
   job = infer_run.prepare(cli.build_parser().parse_args(argv))
   assert not job.options.flag_do_crop and any("X-Pose" in n for n in job.notes)
@@ -314,4 +316,4 @@ def test_animals_pipeline(tiny, tmp_path):
                      (["-s", S31, "-d", D12], "driving video or motion template")):
     with pytest.raises(MediaError, match=words):
       infer_run.prepare(cli.build_parser().parse_args(
-          bad + ["-w", tiny["weights"], "--animal", "-o", str(tmp_path / "bad")]))
+          bad + ["-w", synthetic["weights"], "--animal", "-o", str(tmp_path / "bad")]))

@@ -1,5 +1,5 @@
 # Copyright 2026 The lp_jax Authors. Licensed under the Apache License, Version 2.0.
-"""The benchmark and demo entry points run end to end (tiny config) and fail cleanly."""
+"""The benchmark and demo entry points run end to end and fail cleanly."""
 
 import json
 import os
@@ -47,10 +47,10 @@ def demo(tmp_path, *args):
 
 def test_demo_writes_a_video(tmp_path):
   """The demo's video. .ci/run runs `make demo` first (the base install, the bundled inputs,
-  8 frames) and names its output folder and log in LP_DEMO_OUTPUT / LP_DEMO_LOG, so that run is
+  48 frames) and names its output folder and log in LP_DEMO_OUTPUT / LP_DEMO_LOG, so that run is
   the one checked here; elsewhere the test runs the demo itself on 3 frames."""
   if os.environ.get("LP_DEMO_OUTPUT"):
-    out, frames = os.environ["LP_DEMO_OUTPUT"], 8
+    out, frames = os.environ["LP_DEMO_OUTPUT"], 48
     with open(os.environ["LP_DEMO_LOG"], encoding="utf-8") as f:
       stdout = f.read()
   else:
@@ -58,15 +58,15 @@ def test_demo_writes_a_video(tmp_path):
     proc = demo(tmp_path, "--frames", str(frames), "--batch_size", "2", "--output_dir", str(out))
     assert proc.returncode == 0, proc.stderr
     stdout = proc.stdout
-  assert "UNTRAINED" in stdout
-  cap = cv2.VideoCapture(os.path.join(out, "s31--d0.mp4"))
+  assert "running the bundled demo model" in stdout and "not the official LivePortrait" in stdout
+  cap = cv2.VideoCapture(os.path.join(out, "s12_crop--d0.mp4"))
   count = 0
   while cap.read()[0]:
     count += 1
   assert count == frames
   assert (cap.get(cv2.CAP_PROP_FRAME_WIDTH), cap.get(cv2.CAP_PROP_FRAME_HEIGHT)) == (512, 512)
   # No temporary file left behind.
-  assert sorted(os.listdir(out)) == ["d0.npz", "s31--d0.mp4", "s31--d0_concat.mp4"]
+  assert sorted(os.listdir(out)) == ["d0.npz", "s12_crop--d0.mp4", "s12_crop--d0_concat.mp4"]
 
 
 @pytest.mark.parametrize("which", ["source", "driving"])

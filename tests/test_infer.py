@@ -28,7 +28,7 @@ D12, D1, D5 = (os.path.join(A, "driving", n) for n in ("d12.jpg", "d1.pkl", "d5.
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
   root = tmp_path_factory.mktemp("infer")
-  weights = assets.write_synthetic(str(root / "weights"), "tiny")
+  weights = assets.write_synthetic(str(root / "weights"), "micro")
   faces = face_standins.write_face_models(str(root / "faces"))
   no_face = face_standins.write_face_models(str(root / "no_face"), face=False)
   return {"weights": weights, "cache": str(root / "cache"), "root": root, "faces": faces,

@@ -13,6 +13,7 @@ import pytest
 from conftest import ROOT, SHARED, run_in_process
 
 from lp_jax import eval as eval_cli
+from lp_jax.training import export_workdir
 from lp_jax_configs import train_demo
 
 
@@ -59,5 +60,18 @@ def test_train_demo_recipe_runs(tmp_path):
   for key in ("model_psnr", "copy_source_psnr", "no_motion_psnr", "model_l1",
               "copy_source_l1"):
     assert math.isfinite(summary[key]), key
+
+  # Exported, the run's networks carry their config and input sides: scored as --weights they
+  # give exactly what the workdir gave.
+  exported = str(tmp_path / "exported")
+  proc = run_in_process(export_workdir.main, ["--workdir", workdir, "--dst", exported])
+  assert proc.returncode == 0, proc.stderr
+  result = run_in_process(eval_cli.main, ["--weights", exported, "--clips", str(clips),
+                                          "--frames", "4", "--stride", "8"])
+  assert result.returncode == 0, result.stderr
+  *_, weights_summary = [json.loads(line) for line in result.stdout.splitlines()]
+  assert weights_summary["size"] == 64
+  for key in ("model_psnr", "no_motion_psnr", "model_l1"):
+    assert weights_summary[key] == summary[key], key
   assert train_demo.HELD_OUT == ("source/s13.mp4", "train/videos/lp_d12.mp4",
                                  "train/videos/xportrait_driving_video.mp4")

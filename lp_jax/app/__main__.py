@@ -4,8 +4,8 @@ editing, video retargeting).
 
   python -m lp_jax.app [-w pretrained_weights] [--host 127.0.0.1] [--port 8890] [--share]
 
-Without `-w` and without ./pretrained_weights it runs on the labelled synthetic checkpoint of
-`make demo` (random, untrained weights), and the page says so.
+Without `-w` and without ./pretrained_weights it runs the bundled demo model of `make demo` (small,
+trained by `make train-demo`; not the official LivePortrait), and the page says so.
 """
 
 import argparse
@@ -26,7 +26,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                               formatter_class=argparse.RawDescriptionHelpFormatter)
   p.add_argument("-w", "--weights", default=None,
                  help="pretrained_weights/, its liveportrait/ folder or a converted directory "
-                      "(default: ./pretrained_weights if present, else the synthetic checkpoint)")
+                      "(default: ./pretrained_weights if present, else the bundled demo model)")
   p.add_argument("--face_models", default=None,
                  help="folder holding insightface/ and liveportrait/landmark.onnx (default: the "
                       "one -w points into)")
@@ -42,8 +42,9 @@ def parse_args(argv=None) -> argparse.Namespace:
   p.add_argument("--max_frames", type=int, default=None,
                  help="animate / retarget at most this many frames per job")
   p.add_argument("--batch_size", type=int, default=8, help="frames per W+G call")
-  p.add_argument("--model_config", default="tiny",
-                 help="configs/models.py variant of the synthetic checkpoint")
+  p.add_argument("--model_config", default=None,
+                 help="without -w: random weights of this configs/models.py variant instead of "
+                      "the demo model (timing at a model's shapes)")
   p.add_argument("--temp_dir", "--gradio_temp_dir", dest="temp_dir", default=None,
                  help="where Gradio keeps uploads and outputs (default: its own)")
   return p.parse_args(argv)

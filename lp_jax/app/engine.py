@@ -3,8 +3,9 @@
 the neutral-lip constant, loaded once per server.
 
 Weights resolve like `make demo`: the official `pretrained_weights/` folder or a converted
-directory when given, else the labelled synthetic `tiny` checkpoint (random, untrained weights)
-that the demo writes to the lp_jax cache. `banner` says which, and the page shows it.
+directory when given, else the bundled demo model (small, trained by `make train-demo`; not the
+official LivePortrait), or with `model_config` a synthetic checkpoint of random weights of that
+config (timing at a model's shapes). `banner` says which, and the page shows it.
 """
 
 import dataclasses
@@ -62,12 +63,12 @@ class Engine:
 
 
 def load(weights: str | None, face_models: str | None = None, lip_array: str | None = None,
-         model_config: str = "tiny", batch_size: int = 8) -> Engine:
+         model_config: str | None = None, batch_size: int = 8) -> Engine:
   """Loads the networks and face models.
 
   Args:
     weights: pretrained_weights/, its liveportrait/ folder or a converted directory; None uses
-      the synthetic demo checkpoint of `model_config`.
+      the bundled demo model, or the synthetic checkpoint of `model_config` when one is named.
     face_models: folder with insightface/ and liveportrait/landmark.onnx (default: the one
       `weights` points into, if any).
     lip_array: the official lip_array.pkl (default: the bundled copy).
@@ -75,9 +76,11 @@ def load(weights: str | None, face_models: str | None = None, lip_array: str | N
     batch_size: frames per W+G call of the animation.
   """
   face_root = None
-  if weights is None:
+  if weights is None and model_config:
     weights = synthetic_weights(model_config)
     origin = "no weights folder was found"
+  elif weights is None:
+    weights, origin = assets.DEMO_MODEL, None
   else:
     weights, face_root = assets.resolve(weights)
     origin = weights
@@ -90,6 +93,10 @@ def load(weights: str | None, face_models: str | None = None, lip_array: str | N
               "what LivePortrait produces. Get the official weights with huggingface-cli "
               "download KwaiVGI/LivePortrait --local-dir pretrained_weights and start with "
               "-w pretrained_weights.")
+  elif origin is None:
+    banner = (f"DEMO MODEL ({weights}): {assets.description(weights)}. Get the official weights "
+              "with huggingface-cli download KwaiVGI/LivePortrait --local-dir pretrained_weights "
+              "and start with -w pretrained_weights.")
   else:
     banner = f"Weights: {weights}"
   if not faces.available:

@@ -1,6 +1,6 @@
 # Copyright 2026 The lp_jax Authors. Licensed under the Apache License, Version 2.0.
 """Where weights come from: the official folder (converted once and cached), a converted
-directory, or a small synthetic checkpoint for demos and tests on machines without weights."""
+directory, the bundled demo model, or a small synthetic checkpoint for tests."""
 
 import hashlib
 import os
@@ -12,6 +12,12 @@ from lp_jax.weights import manifest as manifest_lib, official, orbax_dir
 FACE_MODEL_FILES = ("insightface/models/buffalo_l/det_10g.onnx",
                     "insightface/models/buffalo_l/2d106det.onnx",
                     "liveportrait/landmark.onnx")
+
+# What `make demo` and the app run without the official weights: the small model that
+# `make train-demo` and `make train-demo-stage2` trained, written by
+# lp_jax.training.export_workdir (README, "The demo model").
+DEMO_MODEL = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                          "resources", "demo_model")
 
 
 def cache_root() -> str:
@@ -107,6 +113,14 @@ def write_synthetic(dst: str, model_config: str = "tiny", seed: int = 0) -> str:
       model_config=model_config, networks=manifest_lib.network_counts(variables))
   orbax_dir.save(dst, variables, manifest, force=True)
   return dst
+
+
+def description(path: str) -> str:
+  """The `description` a converted directory's manifest records ('' if none)."""
+  try:
+    return str(orbax_dir.read_manifest(path).get("description", ""))
+  except (OSError, ValueError):
+    return ""
 
 
 def is_synthetic(path: str) -> bool:

@@ -14,7 +14,11 @@ import jax.numpy as jnp
 from lp_jax_configs import models as model_configs
 from lp_jax import weights
 from lp_jax.models import kernels, liveportrait
-from lp_jax.ops import keypoints, motion
+from lp_jax.ops import keypoints, motion, resize
+
+# The side of the frames the pipeline pastes back and writes: what the official G renders. A
+# model that renders smaller (the demo model) is upsampled to it, so every later stage is shared.
+RENDER_SIZE = 512
 
 
 def to_float32(tree):
@@ -64,7 +68,8 @@ def warp_decode_fn(warp_net, gen_net, warp_vars, gen_vars, feature_3d, kp_source
   feature_3d = jnp.broadcast_to(feature_3d, (b,) + feature_3d.shape[1:])
   kp_source = jnp.broadcast_to(kp_source, kp_driving.shape)
   warped = warp_net.apply(warp_vars, feature_3d, kp_driving, kp_source)
-  image = decode_in_chunks(gen_net, gen_vars, warped["out"], generator_chunk)
+  image = resize.resize(decode_in_chunks(gen_net, gen_vars, warped["out"], generator_chunk),
+                        RENDER_SIZE)
   return to_float32({"out": image, "occlusion_map": warped["occlusion_map"],
                      "deformation": warped["deformation"], "warped": warped["out"]})
 
@@ -76,11 +81,14 @@ class LivePortraitModels:
   """The seven networks with their (inference-folded) variables.
 
   `dtype` is the compute dtype of F, M, W and G (lp_jax.precision); the MLPs stay float32 and
-  every output is float32.
+  every output is float32. `input_sizes` (lp_jax.weights.input_sizes of the manifest): the 256
+  crops are resized to the resolution the networks were trained at, then to F's and M's sides;
+  the official networks see them unchanged.
   """
 
-  def __init__(self, variables: dict, config=None, dtype=jnp.float32):
+  def __init__(self, variables: dict, config=None, dtype=jnp.float32, input_sizes=None):
     self.config = config or model_configs.get_config()
+    self.input_sizes = {**weights.OFFICIAL_INPUT_SIZES, **(input_sizes or {})}
     self.variables = weights.for_inference(variables)
     self.nets = {name: liveportrait.build(name, self.config, spectral_norm_folded=True,
                                           dtype=dtype)
@@ -89,8 +97,13 @@ class LivePortraitModels:
   @classmethod
   def from_pretrained(cls, path: str, config=None, dtype=jnp.float32):
     variables, manifest = weights.load_variables(path, config)
-    config = config or model_configs.get_config(manifest.get("model_config", "official"))
-    return cls(variables, config, dtype)
+    return cls(variables, config or weights.model_config(manifest), dtype,
+               weights.input_sizes(manifest))
+
+  def _input(self, name, image):
+    """[B, 256, 256, 3] crops as `name` was trained to see them."""
+    image = resize.resize(image, self.input_sizes["image"])
+    return resize.resize(image, self.input_sizes[name])
 
   def has(self, name: str) -> bool:
     return name in self.nets
@@ -105,17 +118,20 @@ class LivePortraitModels:
 
   def extract_feature_3d(self, image):
     """[B, 256, 256, 3] -> f_s [B, D, 64, 64, C]."""
-    return self._apply("appearance_feature_extractor", image)
+    return self._apply("appearance_feature_extractor",
+                       self._input("appearance_feature_extractor", image))
 
   def motion_raw(self, image):
     """Raw motion-extractor heads (pitch/yaw/roll bin logits, flat kp / exp)."""
-    return self._apply("motion_extractor", image)
+    return self._apply("motion_extractor", self._input("motion_extractor", image))
 
   def get_kp_info(self, image):
-    return kp_info(self.nets["motion_extractor"], self.variables["motion_extractor"], image)
+    return kp_info(self.nets["motion_extractor"], self.variables["motion_extractor"],
+                   self._input("motion_extractor", image))
 
   def warp_decode(self, feature_3d, kp_source, kp_driving):
-    """{'out' [B, 512, 512, 3], 'occlusion_map' [B, 64, 64, 1], 'deformation', 'warped'}."""
+    """{'out' [B, 512, 512, 3] (RENDER_SIZE), 'occlusion_map' [B, 64, 64, 1], 'deformation',
+    'warped'}."""
     return warp_decode_jit(self.nets["warping_module"], self.nets["spade_generator"],
                            self.variables["warping_module"], self.variables["spade_generator"],
                            feature_3d, kp_source, kp_driving, default_generator_chunk())

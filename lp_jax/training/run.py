@@ -12,6 +12,7 @@ import jax
 from jax.experimental import multihost_utils
 
 from lp_jax.training import evaluate, placement, stages
+from lp_jax.training.export_workdir import manifest_fields
 from lp_jax.weights import export as weights_export
 
 
@@ -50,7 +51,7 @@ class Run:
 
   def export(self, state, converted_dir: str, official_dir: str | None = None) -> list[str]:
     return weights_export.export_trained(self.networks(state), converted_dir, official_dir,
-                                         model_variant=self.config.model_variant, force=True)
+                                         force=True, **manifest_fields(self.config))
 
 
 def build(config, mesh, rng) -> Run:

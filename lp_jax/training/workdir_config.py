@@ -7,16 +7,10 @@ import os
 
 import ml_collections
 
+import lp_jax_configs
+
 from lp_jax.training.errors import ConfigError
 
-
-def _tuples(x):
-  """JSON lists back to tuples (Flax modules hold hashable attributes)."""
-  if isinstance(x, dict):
-    return {k: _tuples(v) for k, v in x.items()}
-  if isinstance(x, list):
-    return tuple(_tuples(v) for v in x)
-  return x
 
 
 def load_config(spec: str | None, workdir: str | None) -> ml_collections.ConfigDict:
@@ -39,6 +33,6 @@ def load_config(spec: str | None, workdir: str | None) -> ml_collections.ConfigD
     raise ConfigError(f"{workdir}: no config.json (not a training workdir; pass --config)")
   try:
     with open(path, encoding="utf-8") as f:
-      return ml_collections.ConfigDict(_tuples(json.load(f)))
+      return lp_jax_configs.from_json(json.load(f))
   except (ValueError, TypeError) as e:
     raise ConfigError(f"{path}: not a readable training config ({e})") from None

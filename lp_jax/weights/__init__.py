@@ -12,13 +12,32 @@ import os
 
 import jax
 
+import lp_jax_configs
 from lp_jax_configs import models as model_configs
 from lp_jax.models.spade_generator import fold_spectral_norm
 from lp_jax.weights import official, orbax_dir
 from lp_jax.weights.errors import ConversionError
 from lp_jax.weights.shapes import check_shapes
 
-__all__ = ["check_shapes", "for_inference", "load_variables"]
+__all__ = ["check_shapes", "for_inference", "input_sizes", "load_variables", "model_config"]
+
+# The sides the official networks are fed: 256 crops for F and M. A trained model's manifest may
+# record others: `image`, the resolution it was trained at (crops are first resized to it, so
+# the networks see what they saw in training), then each network's own side.
+OFFICIAL_INPUT_SIZES = {"image": 256, "appearance_feature_extractor": 256, "motion_extractor": 256}
+
+
+def model_config(manifest: dict):
+  """The model config of a converted directory: the whole config a training export records,
+  else the configs/models.py variant it names."""
+  if "model" in manifest:
+    return lp_jax_configs.from_json(manifest["model"])
+  return model_configs.get_config(manifest.get("model_config", "official"))
+
+
+def input_sizes(manifest: dict) -> dict:
+  """{"image", F, M: side} of a manifest (OFFICIAL_INPUT_SIZES where it records none)."""
+  return {**OFFICIAL_INPUT_SIZES, **manifest.get("input_sizes", {})}
 
 
 def load_variables(path: str, config=None) -> tuple[dict, dict]:
@@ -34,7 +53,7 @@ def load_variables(path: str, config=None) -> tuple[dict, dict]:
   try:
     if orbax_dir.is_orbax_dir(path):
       variables, manifest = orbax_dir.load(path)
-      config = config or model_configs.get_config(manifest.get("model_config", "official"))
+      config = config or model_config(manifest)
       check_shapes(variables, config, path)
     else:
       variables, manifest = official.convert_official(path, config or model_configs.get_config())

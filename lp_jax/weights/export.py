@@ -80,15 +80,24 @@ def export_official(src: str, dst: str, force: bool = False) -> list[str]:
 
 
 def export_trained(networks: dict, converted_dst: str, official_dst: str | None = None, *,
-                   model_variant: str = "official", force: bool = False) -> list[str]:
+                   model_variant: str = "official", model: dict | None = None,
+                   input_sizes: dict | None = None, force: bool = False,
+                   **fields) -> list[str]:
   """Writes trained `{network: host variables}` as a converted lp_jax directory (what infer.py
   and config.init_from read) and, with `official_dst`, in the official .pth layout (needs torch).
 
+  `model` (the run's whole model config, as a dict) and `input_sizes` (lp_jax.weights
+  OFFICIAL_INPUT_SIZES' keys) go into the manifest, so that inference builds the networks the
+  run trained and feeds them what they saw; `fields` (provenance) go in as they are.
   Returns the files written in the official layout (empty without official_dst).
   """
+  extra = {"model": model} if model is not None else {}
+  if input_sizes is not None:
+    extra["input_sizes"] = {k: int(v) for k, v in input_sizes.items()}
   manifest = manifest_lib.create(manifest_lib.LIVEPORTRAIT, source="lp_jax.training",
                                  model_config=model_variant, base_dir="base_models",
-                                 networks=manifest_lib.network_counts(networks))
+                                 networks=manifest_lib.network_counts(networks), **extra,
+                                 **fields)
   orbax_dir.save(converted_dst, networks, manifest, force=force)
   if official_dst is None:
     return []
