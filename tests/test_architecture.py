@@ -1,5 +1,5 @@
 # Copyright 2026 The lp_jax Authors. Licensed under the Apache License, Version 2.0.
-"""The layering rules of README's Architecture section, checked on the import graph.
+"""The layering rules of docs/architecture.md, checked on the import graph.
 
 The graph is read from the source with `ast` (nothing is imported): an edge for every import
 statement, at module top or inside a function, to the module it names.
@@ -166,8 +166,8 @@ def test_files_are_short():
 
 
 def _readme_layout() -> dict[str, str]:
-  """{folder: its entry's text} of README's Layout block."""
-  text = open(os.path.join(ROOT, "README.md")).read()
+  """{folder: its entry's text} of the Layout block in docs/architecture.md."""
+  text = open(os.path.join(ROOT, "docs", "architecture.md")).read()
   block = text.split("## Layout", 1)[1].split("```", 2)[1]
   entries, current = {}, None
   for line in block.splitlines():

@@ -47,7 +47,7 @@ def test_winograd_2d_equals_direct(shape):
   """Any H and W (whole tiles or not, smaller than a tile), batches share one GEMM."""
   n, h, w = shape
   x, k = _data(np.random.default_rng(h * w), (n, h, w, 24), (3, 3, 24, 40))
-  # Measured ~1.5e-5 x scale at 512 channels (tests/README numbers); 24 channels sum less.
+  # Measured ~1.5e-5 x scale at 512 channels (docs/performance.md); 24 channels sum less.
   _assert_close(jax.jit(winograd.conv3x3)(x, k), reference_conv(x, k, 1), 2e-5)
 
 

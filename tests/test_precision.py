@@ -95,8 +95,8 @@ def test_half_precision_fidelity_against_the_float32_golden(golden, converted_go
   max / mean abs and PSNR of every pipeline/* case, printed as a table.
 
   By default the first kept frame of each case in bf16 and fp16 (half-precision convolutions
-  are slow on XLA:CPU); LP_PRECISION_TABLE=all adds the second frame and float32, the README
-  table.
+  are slow on XLA:CPU); LP_PRECISION_TABLE=all adds the second frame and float32, the table in
+  docs/aot.md.
   """
   full = os.environ.get("LP_PRECISION_TABLE") == "all"
   _, orbax_dir = converted_golden_weights

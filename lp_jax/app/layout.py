@@ -3,7 +3,7 @@
 retargeting) with its controls, ranges and defaults, wired to `actions.Actions`.
 
 API names (for `gradio_client`): `animate`, `retarget_image`, `retarget_video`; the inputs are
-listed in README.md. The networks run in one concurrency group, so simultaneous users queue.
+listed in docs/app.md. The networks run in one concurrency group, so simultaneous users queue.
 Editing re-renders on slider *release* (and on the toggles), never on every drag step.
 """
 

@@ -15,7 +15,7 @@ FACE_MODEL_FILES = ("insightface/models/buffalo_l/det_10g.onnx",
 
 # What `make demo` and the app run without the official weights: the small model that
 # `make train-demo` and `make train-demo-stage2` trained, written by
-# lp_jax.training.export_workdir (README, "The demo model").
+# lp_jax.training.export_workdir (docs/training.md, "The demo model").
 DEMO_MODEL = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                           "resources", "demo_model")
 

@@ -10,7 +10,7 @@ blocks. The depth taps stack along the GEMM's outputs and are summed in the freq
 
 Why: the 7x7x7 mask conv (142 -> 22 channels on 16x64x64) is the warping network's largest
 layer, 140 GFLOP direct; in the frequency domain its products are 16 GFLOP, and XLA:CPU ran
-it 2x faster (README "Kernel forms per backend"). Results equal the direct convolution up to
+it 2x faster (docs/aot.md "Kernel forms per backend"). Results equal the direct convolution up to
 float rounding (measured max abs error 1e-6 against a float64 reference, like the direct form).
 """
 

@@ -4,9 +4,9 @@
 Several layers have two exact forms (equal up to float summation order, same variables): the
 plain one (what the official PyTorch code does) and a rewrite that XLA:CPU ran faster. The
 rewrites were chosen by CPU timings; on GPU and TPU they were re-chosen from the compiled
-programs' FLOPs, bytes, temp memory and roofline time (`python -m lp_jax.aot.kernels`, README
-"Kernel forms per backend"). CPU keeps exactly its measured choices, so CPU numerics do not
-change.
+programs' FLOPs, bytes, temp memory and roofline time (`python -m lp_jax.aot.kernels`,
+docs/aot.md "Kernel forms per backend"). CPU keeps exactly its measured choices, so CPU
+numerics do not change.
 
 The forms are a property of a whole network compiled for one backend: `liveportrait.build`
 puts them on the top-level network (field `kernels`), and a layer reads them with `forms_of`,
@@ -51,7 +51,8 @@ class KernelForms:
 
 
 CPU = KernelForms()
-# GPU: chosen from the H100 target's figures (README "Kernel forms per backend"), fp32 and fp16.
+# GPU: chosen from the H100 target's figures (docs/aot.md "Kernel forms per backend"), fp32 and
+# fp16.
 # The depth fold, its padding and the taps head only add bytes and temp memory there (the
 # direct convs win at every measured size); the UpBlock3d phase convs halve the FLOPs from 16x16
 # inputs up (at 8x8 they lose); the depthwise stencil reads half the grouped conv's bytes; the
