@@ -25,17 +25,15 @@ def main(argv):
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   # Imported after flag parsing so that --help is instant and JAX sees the final environment.
   # pylint: disable=g-import-not-at-top
-  from lp_jax.data.index import DataError
+  from lp_jax import errors
   from lp_jax.training import debug_hooks, loop
-  from lp_jax.training.errors import ConfigError
 
   logging.info("config:\n%s", FLAGS.config)
   try:
     loop.train_and_evaluate(FLAGS.config, FLAGS.workdir,
                             hooks=debug_hooks.from_config(FLAGS.config.get("debug")))
-  except (ConfigError, DataError) as e:  # the configuration or the data, not the code
-    print(f"error: {str(e).splitlines()[0]}", file=sys.stderr)
-    sys.exit(1)
+  except errors.UserError as e:  # the configuration or the data, not the code
+    sys.exit(errors.report(e))
 
 
 if __name__ == "__main__":

@@ -22,9 +22,10 @@ import os
 import ml_collections
 
 _REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# The project's shared real inputs (photos and videos), beside the repository.
-SHARED_ASSETS = os.path.join(
-    os.path.abspath(os.environ.get("LP_SHARED", os.path.join(_REPO, "..", "shared"))), "assets")
+# The project's shared folder beside the repository ($LP_SHARED elsewhere): golden/ (reference
+# outputs of the official code) and assets/ (real photos and videos).
+SHARED = os.path.abspath(os.environ.get("LP_SHARED", os.path.join(_REPO, "..", "shared")))
+SHARED_ASSETS = os.path.join(SHARED, "assets")
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:

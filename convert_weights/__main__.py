@@ -16,15 +16,19 @@ import sys
 
 from lp_jax_configs import auxiliary as aux_configs
 from lp_jax_configs import models
+from lp_jax import errors
 from lp_jax.weights import auxiliary, export, official, orbax_dir
-from lp_jax.weights.errors import ConversionError
 
 
-def _report(e: ConversionError) -> int:
-  for line in e.problems or [str(e)]:
+def _report(e: errors.UserError) -> int:
+  """One line per problem of a ConversionError (several: their count too), else the first."""
+  problems = getattr(e, "problems", None)
+  if not problems:
+    return errors.report(e)
+  for line in problems:
     print(f"error: {line}", file=sys.stderr)
-  if len(e.problems) > 1:
-    print(f"error: {len(e.problems)} problems; nothing was written", file=sys.stderr)
+  if len(problems) > 1:
+    print(f"error: {len(problems)} problems; nothing was written", file=sys.stderr)
   return 1
 
 
@@ -37,15 +41,12 @@ def convert_aux(args) -> int:
   """`--aux KIND --src FILE --dst DIR [--aux_config ARG] [--force]`."""
   try:
     orbax_dir.check_destination(os.path.abspath(args.dst), args.force)  # before any work
-    aux_config = aux_configs.get_config(args.aux_config)
+    aux_config = errors.config_variant(aux_configs.get_config, args.aux_config)
     variables, manifest = auxiliary.convert_aux(args.aux, args.src, aux_config)
     manifest["aux_config"] = args.aux_config
     orbax_dir.save(args.dst, {args.aux: variables}, manifest, force=args.force)
-  except ConversionError as e:
+  except errors.UserError as e:  # ConversionError, a bad --aux_config or weights file
     return _report(e)
-  except ValueError as e:  # a bad --aux_config
-    print(f"error: {e}", file=sys.stderr)
-    return 1
   print(f"{args.aux}: {manifest['param_count']:,} parameters from {args.src} "
         f"({len(manifest['dropped_keys'])} unused keys dropped)")
   _wrote(args.dst)
@@ -60,11 +61,11 @@ def convert_official(args) -> int:
         print(f"wrote {path}")
       return 0
     orbax_dir.check_destination(os.path.abspath(args.dst), args.force)  # before 10 s of work
-    config = models.get_config(args.model_config)
+    config = errors.config_variant(models.get_config, args.model_config)
     variables, manifest = official.convert_official(args.src, config)
     manifest["model_config"] = args.model_config
     orbax_dir.save(args.dst, variables, manifest, force=args.force)
-  except ConversionError as e:
+  except errors.UserError as e:  # ConversionError, a bad --model_config
     return _report(e)
   for name, net in manifest["networks"].items():
     print(f"{name}: {net['param_count']:,} parameters from {net['file']}")

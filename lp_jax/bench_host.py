@@ -18,12 +18,11 @@ import time
 
 import numpy as np
 
+from lp_jax import errors
 from lp_jax.io import images, video_reader, video_writer
 from lp_jax.preprocess import crop as crop_lib
 from lp_jax.preprocess import paste_back as paste_lib
-
-_SHARED = os.path.abspath(os.environ.get("LP_SHARED", os.path.join(
-    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "..", "shared")))
+from lp_jax_configs.data import SHARED_ASSETS
 
 
 def per_frame(fn, items) -> float:
@@ -39,10 +38,18 @@ def per_frame(fn, items) -> float:
 def main(argv=None) -> int:
   parser = argparse.ArgumentParser(prog="python -m lp_jax.bench_host", description=__doc__,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
-  parser.add_argument("--driving", default=os.path.join(_SHARED, "assets", "driving", "d0.mp4"))
-  parser.add_argument("--source", default=os.path.join(_SHARED, "assets", "source", "s0.jpg"))
+  parser.add_argument("--driving", default=os.path.join(SHARED_ASSETS, "driving", "d0.mp4"))
+  parser.add_argument("--source", default=os.path.join(SHARED_ASSETS, "source", "s0.jpg"))
   parser.add_argument("--frames", type=int, default=60, help="driving frames to time")
   args = parser.parse_args(argv)
+  try:
+    return _time_stages(args)
+  except errors.UserError as e:  # an unreadable --driving or --source
+    return errors.report(e)
+
+
+def _time_stages(args) -> int:
+  """One JSON line per host stage, timed on `args`' driving video and source image."""
   emit = lambda rec: print(json.dumps(rec), flush=True)
 
   start = time.perf_counter()

@@ -28,11 +28,11 @@ import sys
 import cv2
 import numpy as np
 
+from lp_jax import errors
 from lp_jax import weights as weights_lib
 from lp_jax.data import eval_clips, face_crop, index
 from lp_jax.models import liveportrait
 from lp_jax.training import evaluate
-from lp_jax.training.errors import ConfigError
 from lp_jax.training.objectives.common import input_sizes
 from lp_jax.training.workdir_config import load_config
 
@@ -40,17 +40,14 @@ GRID_FRAMES = 3  # driven frames per clip in --grid
 GRID_MIN_TILE = 128  # small frames are enlarged (nearest) so the grid is legible
 
 
-class EvalError(Exception):
+class EvalError(errors.UserError):
   """A bad argument or input: one line, exit code 1."""
 
 
 def load_model(args) -> tuple[dict, dict, int, int, dict]:
   """(modules, variables, image size, network size, description) of --workdir or --weights."""
   if args.weights:
-    try:
-      variables, manifest = weights_lib.load_variables(args.weights)
-    except (FileNotFoundError, ValueError) as e:
-      raise EvalError(str(e)) from None
+    variables, manifest = weights_lib.load_variables(args.weights)  # UserError: one line
     model_config = weights_lib.model_config(manifest)
     sizes = weights_lib.input_sizes(manifest)
     size, about = args.size or sizes["image"], {"weights": args.weights}
@@ -162,9 +159,8 @@ def main(argv=None) -> int:
   args = parse_args(sys.argv[1:] if argv is None else argv)
   try:
     return evaluate_folder(args) if args.clips else evaluate_held_out(args)
-  except (EvalError, ConfigError, index.DataError) as e:
-    print(f"error: {e}", file=sys.stderr)
-    return 1
+  except errors.UserError as e:  # EvalError, ConfigError, DataError, a bad weights folder
+    return errors.report(e)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,8 @@ networks' outputs are cast back to float32 at the wrapper boundary (lp_jax.infer
 
 import jax.numpy as jnp
 
+from lp_jax.errors import InputError
+
 DTYPES = {"fp32": jnp.float32, "bf16": jnp.bfloat16, "fp16": jnp.float16}
 HALF = {"cuda": "fp16", "gpu": "fp16", "rocm": "fp16", "tpu": "bf16"}
 
@@ -20,7 +22,7 @@ def resolve(precision: str | None, use_half_precision: bool, backend: str) -> st
   """'fp32' | 'bf16' | 'fp16' for an explicit `precision`, else the flag on `backend`."""
   if precision:
     if precision not in DTYPES:
-      raise ValueError(f"--precision {precision!r}: expected one of {', '.join(DTYPES)}")
+      raise InputError(f"--precision {precision!r}: expected one of {', '.join(DTYPES)}")
     return precision
   return HALF.get(backend, "fp32") if use_half_precision else "fp32"
 

@@ -20,9 +20,11 @@ import tempfile
 import cv2
 import numpy as np
 
+from lp_jax import errors
 from lp_jax import eval as eval_cli
 from lp_jax.training import metrics as metrics_lib
 from lp_jax.training import workdir_config
+from lp_jax.training.errors import ConfigError
 
 CURVE_LOSSES = ("loss/total", "loss/pixel", "loss/equivariance")
 COLOURS = [(200, 80, 30), (40, 140, 40), (30, 30, 200), (150, 60, 150)]  # BGR
@@ -33,7 +35,7 @@ def held_out_folder(config, workdir: str, folder: str) -> None:
   for name in config.data.eval_names:
     src = os.path.join(config.data.root, name)
     if not os.path.isfile(src):
-      raise SystemExit(f"error: {src}: held-out clip of {workdir} not found")
+      raise ConfigError(f"{src}: held-out clip of {workdir} not found")
     os.symlink(src, os.path.join(folder, name.replace("/", "_")))
 
 
@@ -93,10 +95,12 @@ def main(argv=None) -> int:
   p = argparse.ArgumentParser(prog="python -m lp_jax.train_demo_report")
   p.add_argument("--workdir", required=True)
   args = p.parse_args(sys.argv[1:] if argv is None else argv)
-  config = workdir_config.load_config(None, args.workdir)
   grid = os.path.join(args.workdir, "grid.png")
   with tempfile.TemporaryDirectory() as folder:
-    held_out_folder(config, args.workdir, folder)
+    try:
+      held_out_folder(workdir_config.load_config(None, args.workdir), args.workdir, folder)
+    except errors.UserError as e:  # not a training workdir, a held-out clip gone
+      return errors.report(e)
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
       code = eval_cli.main(["--workdir", args.workdir, "--clips", folder, "--grid", grid])

@@ -30,11 +30,12 @@ import jax  # noqa: E402
 import numpy as np  # noqa: E402
 import lp_jax  # noqa: E402,F401  (its XLA:CPU options, before any test starts the backend)
 import pytest  # noqa: E402
+from lp_jax_configs import data as data_configs  # noqa: E402
 
 jax.config.update("jax_default_matmul_precision", "highest")
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SHARED = os.path.abspath(os.environ.get("LP_SHARED", os.path.join(ROOT, "..", "shared")))
+SHARED = data_configs.SHARED
 GOLDEN_DIR = os.path.join(SHARED, "golden")
 
 
@@ -173,9 +174,12 @@ def pytest_addoption(parser):
 # most first. `make test` runs two pytest-xdist workers with `--dist loadfile
 # --no-loadscope-reorder`: handing out the longest files first keeps both workers busy until the
 # end, where xdist's own order (most tests first) left one 150 s file running alone at the end.
-COSTLY_FILES = ("test_e2e_parity.py", "test_cli.py", "test_losses.py", "test_train_demo.py",
-                "test_convert.py", "test_eval_cli.py", "test_parity.py", "test_app.py",
-                "test_infer.py", "test_entry_points.py", "test_kernels.py", "test_decoder.py")
+# The training call (test_training, test_losses) and the main call each follow this order.
+COSTLY_FILES = ("test_training.py", "test_losses.py",
+                "test_e2e_parity.py", "test_train_demo.py", "test_cli.py", "test_convert.py",
+                "test_eval_cli.py", "test_parity.py", "test_app.py", "test_decoder.py",
+                "test_bench_official.py", "test_entry_points.py", "test_infer.py",
+                "test_kernels.py")
 
 
 def _run_order(item) -> int:

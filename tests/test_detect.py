@@ -19,14 +19,13 @@ from onnx import numpy_helper
 from onnx import TensorProto
 import pytest
 
+from conftest import SHARED
 from lp_jax.detect import landmark106
 from lp_jax.detect import landmark203
 from lp_jax.detect import models
 from lp_jax.detect import scrfd
 from lp_jax.preprocess import crop as crop_lib
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SHARED = os.path.abspath(os.environ.get("LP_SHARED", os.path.join(ROOT, "..", "shared")))
 S0 = os.path.join(SHARED, "assets", "source", "s0.jpg")
 
 GAIN = 1.0  # output shift per unit of input-mean mismatch (float error is a few 1e-6)

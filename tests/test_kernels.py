@@ -1,7 +1,7 @@
 # Copyright 2026 The lp_jax Authors. Licensed under the Apache License, Version 2.0.
 """The per-backend layer forms (models/kernels.py) are the ones the networks are built with.
 
-CPU keeps today's forms (same program as a network built without forms); building for 'gpu' or
+CPU's forms give the same program as a network built without forms; building for 'gpu' or
 'tpu' changes the program wherever their table differs, never the variables, and the outputs
 agree with the CPU forms within float32 summation error (all run here on XLA:CPU).
 """
@@ -65,7 +65,7 @@ def _lowered(net, variables, inputs) -> str:
 
 
 @pytest.mark.parametrize("name", liveportrait.BASE_NETWORKS)
-def test_cpu_build_is_todays_program(name):
+def test_cpu_build_is_the_plain_program(name):
   """build(platform='cpu') lowers to the same program as the network without any forms."""
   net = liveportrait.build(name, TINY, platform="cpu")
   bare = net.clone(kernels=None)

@@ -10,12 +10,11 @@ import cv2
 import numpy as np
 import pytest
 
+from conftest import SHARED
 from lp_jax.io import gif, images, kinds, probe, video_reader, video_writer
 from lp_jax.io.errors import MediaError
 from lp_jax.io.ffmpeg import ffmpeg_exe
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SHARED = os.path.abspath(os.environ.get("LP_SHARED", os.path.join(ROOT, "..", "shared")))
 ASSETS = os.path.join(SHARED, "assets")
 D0 = os.path.join(ASSETS, "driving", "d0.mp4")  # 512x512, 25 fps, 78 frames, no audio
 D11 = os.path.join(ASSETS, "driving", "d11.mp4")  # 512x512, 25 fps, 225 frames, AAC audio

@@ -10,12 +10,12 @@ import subprocess
 import numpy as np
 import pytest
 
+from conftest import SHARED
 from lp_jax.motion_template import formats, lip_constant, npz, numpy_pickle, official_pkl
 from lp_jax.motion_template.errors import TemplateError
 from lp_jax.motion_template.template import MotionTemplate
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ASSETS = os.path.abspath(os.path.join(REPO, "..", "shared", "assets"))
+ASSETS = os.path.join(SHARED, "assets")
 D1 = os.path.join(ASSETS, "driving", "d1.pkl")
 D5 = os.path.join(ASSETS, "driving", "d5.pkl")
 LIP = os.path.join(ASSETS, "resources", "lip_array.pkl")

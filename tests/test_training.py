@@ -97,7 +97,7 @@ def test_mesh_shape_and_sharding_rules():
     mesh_lib.mesh_shape([("data", -1), ("fsdp", 3)], 8)
   cfg = ml_collections.ConfigDict(dict(mesh=[("data", 4), ("fsdp", 2)]))
   mesh = mesh_lib.create_mesh(cfg)
-  assert dict(zip(mesh.axis_names, mesh.devices.shape)) == {"data": 4, "fsdp": 2}
+  assert dict(mesh.shape) == {"data": 4, "fsdp": 2}
   rules = ml_collections.ConfigDict(dict(rules=[("norm", "replicate"), (".*", "fsdp")],
                                          fsdp_min_size=16))
   P = jax.sharding.PartitionSpec

@@ -25,6 +25,7 @@ os.environ.setdefault("ALLOW_MULTIPLE_LIBTPU_LOAD", "1")
 from absl import app, flags  # noqa: E402
 from ml_collections import config_flags  # noqa: E402
 
+from lp_jax import errors  # noqa: E402
 from lp_jax.aot import jobs, report, targets  # noqa: E402
 from lp_jax.aot.targets import AotError  # noqa: E402
 
@@ -75,8 +76,7 @@ def emit(record: dict) -> None:
 
 
 def fail(message: str) -> int:
-  print(f"error: {message}", file=sys.stderr, flush=True)
-  return 1
+  return errors.report(AotError(message))
 
 
 def run() -> int:
@@ -123,11 +123,10 @@ def run() -> int:
           emit(report.compile_program(build(b), target, FLAGS.job, options))
         except report.DoesNotFit as e:
           emit(e.record)
-          print(f"error: {e}", file=sys.stderr, flush=True)
-          status = 1
+          status = errors.report(e)
     return status
-  except targets.AotError as e:
-    return fail(str(e))
+  except errors.UserError as e:  # AotError, a bad --config value; anything else is a bug
+    return errors.report(e)
 
 
 def main(argv):

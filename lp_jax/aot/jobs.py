@@ -19,6 +19,7 @@ import numpy as np
 from jax.experimental import mesh_utils
 from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec as P
 
+from lp_jax import errors
 from lp_jax import precision as precision_lib
 from lp_jax.aot.targets import AotError, Target
 from lp_jax.data import frames
@@ -63,10 +64,7 @@ def parse_mesh(text: str) -> list:
 
 def training_mesh(config, devices: list, num_slices: int = 1) -> Mesh:
   """`config.mesh` over `devices`, slices (if several) along the first axis (DCN)."""
-  try:
-    names, sizes = mesh_lib.mesh_shape(config.mesh, len(devices))
-  except ValueError as e:
-    raise AotError(str(e)) from None
+  names, sizes = mesh_lib.mesh_shape(config.mesh, len(devices))  # ConfigError: a UserError
   if num_slices == 1:
     return mesh_lib.create_mesh(config, devices)
   if sizes[0] % num_slices:
@@ -95,8 +93,8 @@ def training_program(config, target: Target, devices: list,
   if config.get("num_devices"):
     devices = devices[:config.num_devices]
   mesh = training_mesh(config, devices, target.num_slices)
-  axes = dict(zip(mesh.axis_names, mesh.devices.shape))
-  shards = int(np.prod([axes[a] for a in mesh_lib.batch_axes(mesh)]))
+  axes = dict(mesh.shape)
+  shards = mesh_lib.batch_shards(mesh)
   if per_device_batch is None:
     if config.batch_size % shards:
       raise AotError(f"batch_size {config.batch_size} is not divisible by the {shards} batch "
@@ -128,7 +126,7 @@ def training_program(config, target: Target, devices: list,
 def infer_program(target: Target, devices: list, batch: int, precision: str,
                   model_variant: str = "official") -> Program:
   """infer.py's W+G batch program (image source) at `batch` frames per device."""
-  config = model_configs.get_config(model_variant)
+  config = errors.config_variant(model_configs.get_config, model_variant)  # --model_config
   dtype = PRECISIONS[precision]
   # The layer forms of the target's backend, not of this compiling host ('cpu').
   nets = {n: liveportrait.build(n, config, spectral_norm_folded=True, dtype=dtype,

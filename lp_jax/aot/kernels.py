@@ -22,6 +22,7 @@ os.environ.setdefault("ALLOW_MULTIPLE_LIBTPU_LOAD", "1")
 
 from absl import app, flags  # noqa: E402
 
+from lp_jax import errors  # noqa: E402
 from lp_jax.aot import jobs, kernel_forms, targets  # noqa: E402
 from lp_jax_configs import models as model_configs  # noqa: E402
 
@@ -71,9 +72,8 @@ def run() -> int:
           print(json.dumps(records[-1]), flush=True)
       verdicts(records)
     return 0
-  except targets.AotError as e:
-    print(f"error: {e}", file=sys.stderr, flush=True)
-    return 1
+  except errors.UserError as e:
+    return errors.report(e)
 
 
 def main(argv):

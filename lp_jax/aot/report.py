@@ -11,6 +11,7 @@ import time
 
 from lp_jax.aot import hlo
 from lp_jax.aot.targets import CHIPS, AotError, Target
+from lp_jax.errors import first_line
 
 # A ring all-reduce moves ~2x its buffer per device; the other collectives ~1x.
 _COMM_FACTOR = {"all-reduce": 2.0}
@@ -105,9 +106,8 @@ def compile_program(program, target: Target, job: str,
       compiled = lowered.compile(compiler_options=compiler_options)
   except Exception as e:  # pylint: disable=broad-except
     if not _resource_exhausted(e):
-      lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
       raise AotError(f"compiling {program.name} for {target.name} failed: "
-                     f"{lines[0] if lines else type(e).__name__}") from None
+                     f"{first_line(e)}") from None
     lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
     record = {**base, "event": "does_not_fit", "compile_s": round(time.perf_counter() - start, 1),
               "capacity_bytes": chip.memory_bytes, "compiler_report": lines[:6]}

@@ -23,12 +23,14 @@ import dataclasses
 import importlib.util
 import os
 
+from lp_jax.errors import UserError, first_line
+
 GPU_TARGET_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "gpu_targets")
 TPU_PIP = "pip install -e '.[tpu]'  (jax[tpu] at the installed jax version: libtpu)"
 GPU_PIP = "pip install -e '.[gpu-aot]'  (jax-cuda12-plugin and jax-cuda12-pjrt)"
 
 
-class AotError(Exception):
+class AotError(UserError):
   """A user-facing error: printed as one line, exit status 1."""
 
 
@@ -155,9 +157,8 @@ def devices(target: Target) -> list:
           platform="tpu", topology_name=target.topology, chip_config_name=target.chip_config,
           chips_per_host_bounds=target.host_bounds, num_slices=target.num_slices)
     except Exception as e:  # pylint: disable=broad-except
-      first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
       raise AotError(f"libtpu {_libtpu_version()} does not know topology {target.topology!r} "
-                     f"(chip config {target.chip_config}): {first}") from None
+                     f"(chip config {target.chip_config}): {first_line(e)}") from None
   else:
     if not has_module("jax_plugins.xla_cuda12"):
       raise AotError(f"target {target.name} needs the CUDA compiler plugin: {GPU_PIP}")
@@ -165,9 +166,8 @@ def devices(target: Target) -> list:
       topo = topologies.get_topology_desc(platform="cuda", topology=target.topology,
                                           target_config=gpu_target_config(target.gpu_config))
     except Exception as e:  # pylint: disable=broad-except
-      first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
       raise AotError(f"the CUDA plugin rejected target {target.name} "
-                     f"({target.gpu_config}.txtpb): {first}") from None
+                     f"({target.gpu_config}.txtpb): {first_line(e)}") from None
   devs = list(topo.devices)
   if len(devs) != target.num_devices:
     raise AotError(f"target {target.name}: topology gave {len(devs)} devices, expected "

@@ -15,6 +15,8 @@ import signal
 import sys
 import tempfile
 
+from lp_jax_configs import models as model_configs
+from lp_jax import errors
 from lp_jax.inference import assets
 from lp_jax.inference import runtime
 
@@ -70,11 +72,12 @@ def main(argv=None) -> int:
     weights = os.path.join(ROOT, "pretrained_weights")
   runtime.enable_compilation_cache(assets.compilation_cache(None))
   try:
+    if args.model_config:  # an unknown variant as one line (configs/ raise a plain ValueError)
+      errors.config_variant(model_configs.get_config, args.model_config)
     engine = engine_lib.load(weights, args.face_models, args.lip_array, args.model_config,
                              args.batch_size)
-  except (FileNotFoundError, ValueError) as e:
-    print(f"error: {str(e).splitlines()[0]}", file=sys.stderr)
-    return 1
+  except errors.UserError as e:  # missing or bad weights, face models or lip array
+    return errors.report(e)
   print(engine.banner, flush=True)
   work_dir = None
   if args.temp_dir:

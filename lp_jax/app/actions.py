@@ -1,11 +1,12 @@
 # Copyright 2026 The lp_jax Authors. Licensed under the Apache License, Version 2.0.
 """The app's actions, as plain functions of the page's values (and of the API's inputs).
 
-Every failure a user can cause (not an image, an empty or corrupt video, no face, a corrupt or
-malicious template, a bad setting) becomes one `gr.Error` line; anything else is logged with its
-traceback and reported as one line too, so the server keeps running. Each job writes into its
-own folder under the app's work directory; only the newest few are kept (Gradio copies outputs
-into its own cache, which `delete_cache` cleans), and the work directory goes at exit.
+Every failure a user can cause (lp_jax.errors.UserError: not an image, an empty or corrupt video,
+no face, a corrupt or malicious template, a bad setting) becomes one `gr.Error` line; anything
+else is a bug, logged with its traceback and reported as "<action> failed: ..." so the server
+keeps running. Each job writes into its own folder under the app's work directory; only the
+newest few are kept (Gradio copies outputs into its own cache, which `delete_cache` cleans), and
+the work directory goes at exit.
 """
 
 import logging
@@ -23,11 +24,10 @@ from lp_jax.app import animate as animate_lib
 from lp_jax.app import editing
 from lp_jax.app import video_edit
 from lp_jax.app.sources import SourceCache
+from lp_jax.errors import UserError, first_line
 from lp_jax.io import kinds, probe
 from lp_jax.io.errors import MediaError
-from lp_jax.motion_template.errors import TemplateError
 
-USER_ERRORS = (MediaError, TemplateError, ValueError, FileNotFoundError)
 KEEP_JOBS = 4  # job folders kept on disk (outputs still being served)
 
 
@@ -36,8 +36,7 @@ _ABS_PATH = re.compile(r"(?:/[^/\s:'\"]+)+/([^/\s:'\"]+)")
 
 def _one_line(e: BaseException) -> str:
   """The first line of an error, with server paths shortened to file names."""
-  text = str(e).strip().splitlines()
-  return _ABS_PATH.sub(r"\1", text[0]) if text else type(e).__name__
+  return _ABS_PATH.sub(r"\1", first_line(e))
 
 
 def _name(path: str | None) -> str:
@@ -76,7 +75,7 @@ class Actions:
       return fn(*args, **kwargs)
     except gr.Error:
       raise
-    except USER_ERRORS as e:
+    except UserError as e:
       raise gr.Error(_one_line(e), duration=None, print_exception=False) from None
     except Exception as e:  # pylint: disable=broad-except
       logging.error("%s failed:\n%s", what, traceback.format_exc())

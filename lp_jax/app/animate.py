@@ -16,6 +16,7 @@ import re
 import sys
 import threading
 
+from lp_jax.errors import InputError
 from lp_jax.inference import cli
 from lp_jax.inference import run as infer_run
 
@@ -122,8 +123,8 @@ def run(argv: list[str], out_dir: str, on_progress=None) -> JobOutput:
   """Runs infer.py's job in this thread; returns its outputs.
 
   Raises:
-    ValueError: a setting infer.py's parser refuses (one line).
-    The errors of infer.py's inputs (MediaError, TemplateError, ValueError, FileNotFoundError).
+    InputError: a setting infer.py's parser refuses (one line).
+    The errors of infer.py's inputs (lp_jax.errors.UserError).
   """
   stderr = ThreadStderr.install()
   listener = _Listener(on_progress)
@@ -134,7 +135,7 @@ def run(argv: list[str], out_dir: str, on_progress=None) -> JobOutput:
     except SystemExit:
       listener("\n")
       usage = [l for l in listener.lines if ": error: " in l]
-      raise ValueError(usage[-1].split(": error: ", 1)[1] if usage
+      raise InputError(usage[-1].split(": error: ", 1)[1] if usage
                        else "invalid animation settings") from None
     infer_run.prepare(args).write()
   finally:

@@ -11,15 +11,12 @@ import os
 
 import gradio as gr
 
+from lp_jax.errors import first_line
+
 
 def _name(payload) -> str:
   name = getattr(payload, "orig_name", None) or getattr(payload, "path", None) or "the upload"
   return os.path.basename(str(name))
-
-
-def _first_line(e: BaseException) -> str:
-  text = str(e).strip().splitlines()
-  return text[0] if text else type(e).__name__
 
 
 class ImageInput(gr.Image):
@@ -46,5 +43,5 @@ class VideoInput(gr.Video):
     except gr.Error:
       raise
     except Exception as e:  # pylint: disable=broad-except
-      raise gr.Error(f"{_name(payload)}: not a readable video ({_first_line(e)})",
+      raise gr.Error(f"{_name(payload)}: not a readable video ({first_line(e)})",
                      duration=None, print_exception=False) from None

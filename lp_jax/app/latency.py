@@ -26,6 +26,8 @@ import time
 
 import jax
 
+from lp_jax import errors
+
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                  "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
@@ -120,7 +122,10 @@ def main(argv=None) -> int:
   from lp_jax.app import engine as engine_lib  # pylint: disable=g-import-not-at-top
   from lp_jax.app import layout  # pylint: disable=g-import-not-at-top
 
-  engine = engine_lib.load(args.weights, args.face_models, None, args.model_config)
+  try:
+    engine = engine_lib.load(args.weights, args.face_models, None, args.model_config)
+  except errors.UserError as e:  # missing or bad weights or face models
+    return errors.report(e)
   with tempfile.TemporaryDirectory() as work:
     actions = actions_lib.Actions(engine, work_dir=work)
     demo = layout.build(actions)

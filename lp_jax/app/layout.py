@@ -11,11 +11,10 @@ import os
 
 import gradio as gr
 
+from lp_jax_configs.data import SHARED_ASSETS
 from lp_jax.app import editing
 from lp_jax.app.components import ImageInput, VideoInput
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-ASSETS = os.path.join(ROOT, "..", "shared", "assets")
 CONCURRENCY_ID = "networks"  # every event that runs the networks shares this limit
 CSS = """
 #banner {padding: 8px 12px; border-radius: 6px; font-weight: 600;}
@@ -25,7 +24,7 @@ CSS = """
 
 
 def _examples(folder: str, names) -> list:
-  paths = [os.path.join(ASSETS, folder, n) for n in names]
+  paths = [os.path.join(SHARED_ASSETS, folder, n) for n in names]
   return [[p] for p in paths if os.path.exists(p)]
 
 

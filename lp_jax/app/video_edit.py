@@ -18,6 +18,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
+from lp_jax.errors import InputError
 from lp_jax.inference.pipeline import concat_frame
 from lp_jax.io import images, probe, video_reader, video_writer
 from lp_jax.io.errors import MediaError
@@ -55,14 +56,14 @@ def retarget_video(pipe, faces, path: str, out_dir: str, *, lip_ratio: float, sc
 
   Raises:
     MediaError: one line, for an unreadable or empty video, no face, missing models.
-    ValueError: a bad setting (the smoothing variance).
+    InputError: a bad setting (the smoothing variance).
   """
   name = os.path.splitext(os.path.basename(path))[0]
   info = probe.probe_video(path)
   if info.n_frames == 0:
     raise MediaError(f"{os.path.basename(path)}: the video has no frames")
   if not smooth_variance or smooth_variance <= 0:
-    raise ValueError("motion smooth strength must be positive")
+    raise InputError("motion smooth strength must be positive")
   if do_crop or not silent:
     faces.require(os.path.basename(path), "cropping the video or measuring its lip ratio")
   lmks = None

@@ -17,9 +17,11 @@ speed does not depend on their values. Pass --weights to time a converted checkp
 import argparse
 import sys
 
+from lp_jax import errors
 from lp_jax import precision as precision_lib
 from lp_jax import weights as weights_lib
-from lp_jax.bench import forward, machine, official, side_by_side, spectral
+from lp_jax.bench import forward, machine, official, side_by_side
+from lp_jax.models import random_weights
 from lp_jax_configs import models as model_configs
 
 
@@ -61,21 +63,16 @@ def main(argv=None) -> int:
     threads = machine.pin_threads(args.threads)
     if args.official:
       official.check_checkout(args.official)
-  except (ValueError, official.OfficialError) as e:
-    print(f"error: {e}", file=sys.stderr)
-    return 2
-  config = model_configs.get_config(args.model_config)
-  if args.weights:
-    variables, _ = weights_lib.load_variables(args.weights, config)
-  else:
-    variables = spectral.random_variables(config)
-  if not args.official:
-    return forward.run(args, weights_lib.for_inference(variables), config)
-  try:
+    config = errors.config_variant(model_configs.get_config, args.model_config)
+    if args.weights:
+      variables, _ = weights_lib.load_variables(args.weights, config)
+    else:
+      variables = random_weights.random_networks(config)
+    if not args.official:
+      return forward.run(args, weights_lib.for_inference(variables), config)
     return side_by_side.run(args, config, variables, threads)
-  except official.OfficialError as e:
-    print(f"error: {e}", file=sys.stderr)
-    return 2
+  except errors.UserError as e:  # a bad flag or weights folder, OfficialError
+    return errors.report(e)
 
 
 if __name__ == "__main__":

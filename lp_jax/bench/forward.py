@@ -81,7 +81,7 @@ def benchmarks(config, variables, batch: int, dtype=jnp.float32):
 
 
 def run(args, variables, config) -> int:
-  """Today's output: one JSON line per (network, batch size), then the peak RSS."""
+  """Prints one JSON line per (network, batch size), then the peak RSS."""
   precision = precision_lib.resolve(args.precision, True, jax.default_backend())
   wanted = set(args.networks.split(","))
   device = jax.devices()[0]

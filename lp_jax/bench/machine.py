@@ -4,6 +4,8 @@
 import os
 import platform
 
+from lp_jax.errors import InputError
+
 # The instruction sets that decide which float32 GEMM / conv kernels oneDNN (PyTorch) and
 # XLA:CPU pick; a ratio measured with AMX or AVX-512 does not carry over to a machine without.
 ISA_FLAGS = ("avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx512_bf16", "avx512_fp16",
@@ -44,7 +46,7 @@ def pin_threads(threads: int) -> int:
   """
   cores = sorted(os.sched_getaffinity(0))
   if threads <= 0 or threads > len(cores):
-    raise ValueError(f"--threads {threads}: this process may use 1 to {len(cores)} cores")
+    raise InputError(f"--threads {threads}: this process may use 1 to {len(cores)} cores")
   if threads < len(cores):
     os.sched_setaffinity(0, cores[:threads])
   return threads

@@ -15,6 +15,7 @@ import time
 
 import numpy as np
 
+from lp_jax.errors import UserError
 from lp_jax.weights import export as weights_export
 from lp_jax.weights import official as official_layout
 
@@ -32,7 +33,7 @@ CHECKPOINT_FIELDS = {"appearance_feature_extractor": "checkpoint_F",
                      "spade_generator": "checkpoint_G"}
 
 
-class OfficialError(Exception):
+class OfficialError(UserError):
   """A one-line reason the official side cannot run (bad checkout, torch or imports missing)."""
 
 

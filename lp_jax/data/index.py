@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 
 from lp_jax.data import face_crop
+from lp_jax.errors import UserError
 
 VIDEO_EXTS = (".mp4", ".avi", ".mov")
 IMAGE_EXTS = (".jpg", ".jpeg", ".png")
@@ -29,7 +30,7 @@ VIDEO, IMAGE = 0, 1  # `kind` codes: ints travel through Grain cheaply and batch
 KIND_NAMES = {VIDEO: "video", IMAGE: "image"}
 
 
-class DataError(ValueError):
+class DataError(UserError, ValueError):
   """A data source that cannot be used; the message is one line naming the file or folder."""
 
 

@@ -30,6 +30,7 @@ numpy; tfds.features.Image would import TensorFlow, so frames are stored as arra
 import dataclasses
 import json
 import os
+import sys
 from typing import Iterator, Optional
 
 from absl import app, flags, logging
@@ -37,6 +38,7 @@ import cv2
 import numpy as np
 import tensorflow_datasets as tfds
 
+from lp_jax import errors
 from lp_jax.data import frames as frames_lib
 from lp_jax.data import index
 from lp_jax.preprocess import crop
@@ -216,9 +218,12 @@ def read_clip_table(dataset_dir: str) -> tuple[list[index.Clip], int]:
 def main(argv) -> None:
   del argv
   f = flags.FLAGS
-  path = build(f.root, f.tfds_dir, f.name, frame_size=f.frame_size,
-               max_clip_frames=f.max_clip_frames, frame_stride=f.frame_stride,
-               weights_dir=f.weights_dir, exclude=tuple(f.exclude))
+  try:
+    path = build(f.root, f.tfds_dir, f.name, frame_size=f.frame_size,
+                 max_clip_frames=f.max_clip_frames, frame_stride=f.frame_stride,
+                 weights_dir=f.weights_dir, exclude=tuple(f.exclude))
+  except errors.UserError as e:  # DataError: a missing folder, no usable clip
+    sys.exit(errors.report(e))
   logging.info("built %s", path)
   print(path)
 

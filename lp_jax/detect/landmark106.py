@@ -23,6 +23,7 @@ import numpy as np
 import onnx
 
 from lp_jax.detect import scrfd
+from lp_jax.errors import InputError
 from lp_jax.preprocess import crop as crop_lib
 
 
@@ -86,11 +87,11 @@ class Landmark106:
     self.input_size = (int(inp.shape[3]), int(inp.shape[2]))  # (width, height)
     outputs = self.session.get_outputs()
     if len(outputs) != 1:
-      raise ValueError(f"landmark model must have one output, found {len(outputs)}")
+      raise InputError(f"landmark model must have one output, found {len(outputs)}")
     self.output_name = outputs[0].name
     out_dim = outputs[0].shape[1]
     if out_dim == 3309:
-      raise ValueError("3-D 68-point landmark models (1k3d68) are not supported; use 2d106det")
+      raise InputError("3-D 68-point landmark models (1k3d68) are not supported; use 2d106det")
     self.num_points = int(out_dim) // 2 if isinstance(out_dim, int) else 106
 
   def crop(self, img_bgr: np.ndarray, bbox: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

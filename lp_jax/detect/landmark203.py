@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 from lp_jax.detect import scrfd
+from lp_jax.errors import InputError
 from lp_jax.preprocess import crop as crop_lib
 
 DSIZE = 224
@@ -50,7 +51,7 @@ class Landmark203:
     self.input_name = "input"  # the official runner feeds by this fixed name
     self.output_names = [o.name for o in self.session.get_outputs()]
     if len(self.output_names) < 3:
-      raise ValueError(f"landmark.onnx should have at least 3 outputs (the third holds the "
+      raise InputError(f"landmark.onnx should have at least 3 outputs (the third holds the "
                        f"203 points), found {len(self.output_names)}")
 
   def preprocess(self, img_rgb: np.ndarray,

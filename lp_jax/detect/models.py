@@ -18,6 +18,7 @@ import numpy as np
 from lp_jax.detect import landmark106
 from lp_jax.detect import landmark203
 from lp_jax.detect import scrfd
+from lp_jax.errors import MissingFileError
 
 DET_FILE = "insightface/models/buffalo_l/det_10g.onnx"
 LMK106_FILE = "insightface/models/buffalo_l/2d106det.onnx"
@@ -72,11 +73,11 @@ class FaceModels:
     liveportrait/).
 
     Raises:
-      FileNotFoundError: one line naming the missing files and the download command.
+      MissingFileError: one line naming the missing files and the download command.
     """
     missing = missing_files(pretrained_weights_dir)
     if missing:
-      raise FileNotFoundError(
+      raise MissingFileError(
           f"{os.path.abspath(pretrained_weights_dir)}: missing face model file(s) "
           f"{', '.join(missing)}; download them with {DOWNLOAD_HINT}")
     path = lambda f: os.path.join(pretrained_weights_dir, f)

@@ -28,6 +28,8 @@ import cv2
 import numpy as np
 import onnxruntime
 
+from lp_jax.errors import InputError
+
 ModelSource = Union[str, os.PathLike, bytes]
 
 DIRECTIONS = ("large-small", "small-large", "left-right", "right-left", "top-bottom", "bottom-top",
@@ -188,7 +190,7 @@ class FaceDetector:
       self.input_size = (int(det_size[0]), int(det_size[1]))
     self.output_names = [o.name for o in self.session.get_outputs()]
     if len(self.output_names) not in _LAYOUTS:
-      raise ValueError(f"face detector with {len(self.output_names)} outputs is not an "
+      raise InputError(f"face detector with {len(self.output_names)} outputs is not an "
                        f"InsightFace SCRFD/RetinaFace model (expected 6, 9, 10 or 15)")
     self.strides, self.num_anchors, self.use_kps = _LAYOUTS[len(self.output_names)]
     self._centers = {}

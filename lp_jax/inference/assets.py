@@ -6,7 +6,8 @@ import hashlib
 import os
 
 from lp_jax_configs import models as model_configs
-from lp_jax.models import liveportrait
+from lp_jax.errors import MissingFileError
+from lp_jax.models import random_weights
 from lp_jax.weights import manifest as manifest_lib, official, orbax_dir
 
 FACE_MODEL_FILES = ("insightface/models/buffalo_l/det_10g.onnx",
@@ -43,7 +44,7 @@ def resolve(path: str, animal: bool = False) -> tuple[str, str | None]:
   """
   path = os.path.abspath(path)
   if not os.path.isdir(path):
-    raise FileNotFoundError(
+    raise MissingFileError(
         f"{path}: no weights folder (expected pretrained_weights/ with liveportrait/base_models/"
         f"*.pth; get it with {official.DOWNLOAD_HINT}, or convert it with python -m "
         f"convert_weights)")
@@ -52,8 +53,8 @@ def resolve(path: str, animal: bool = False) -> tuple[str, str | None]:
   sub = "liveportrait_animals" if animal else "liveportrait"
   if animal and not os.path.isdir(os.path.join(path, sub)) and os.path.isdir(
       os.path.join(path, "liveportrait")):
-    raise FileNotFoundError(f"{path}: no liveportrait_animals/ folder (the animals weights; get "
-                            f"them with {official.DOWNLOAD_HINT})")
+    raise MissingFileError(f"{path}: no liveportrait_animals/ folder (the animals weights; get "
+                           f"them with {official.DOWNLOAD_HINT})")
   if os.path.isdir(os.path.join(path, sub)):
     return os.path.join(path, sub), path
   parent = os.path.dirname(path)
@@ -104,9 +105,7 @@ def converted(path: str, config=None) -> str:
 
 def write_synthetic(dst: str, model_config: str = "tiny", seed: int = 0) -> str:
   """Random weights of `model_config` as a converted directory, marked synthetic (untrained)."""
-  config = model_configs.get_config(model_config)
-  variables = {n: liveportrait.random_variables(n, config, seed + i)
-               for i, n in enumerate(liveportrait.NETWORKS)}
+  variables = random_weights.random_networks(model_configs.get_config(model_config), seed)
   manifest = manifest_lib.create(
       manifest_lib.LIVEPORTRAIT,
       synthetic=True,  # random, untrained weights: outputs are not LivePortrait's

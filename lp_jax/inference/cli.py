@@ -160,7 +160,7 @@ def build_parser(prog: str = "infer.py", description: str | None = None) -> argp
 
 
 def options_from_args(args: argparse.Namespace) -> tuple[AnimationOptions, CropOptions]:
-  """The animation and crop options of parsed arguments (ValueError on a bad value)."""
+  """The animation and crop options of parsed arguments (InputError on a bad value)."""
   values = vars(args)
   pick = lambda cls: cls(**{f.name: values[f.name] for f in dataclasses.fields(cls)
                             if f.name in values})

@@ -56,9 +56,7 @@ def decode_in_chunks(gen_net, gen_vars, features, chunk: int | None):
   b = features.shape[0]
   if not chunk or chunk >= b or b % chunk:
     return gen_net.apply(gen_vars, features)
-  steps = features.reshape(b // chunk, chunk, *features.shape[1:])
-  out = jax.lax.map(lambda x: gen_net.apply(gen_vars, x), steps)
-  return out.reshape(b, *out.shape[2:])
+  return jax.lax.map(lambda x: gen_net.apply(gen_vars, x[None])[0], features, batch_size=chunk)
 
 
 def warp_decode_fn(warp_net, gen_net, warp_vars, gen_vars, feature_3d, kp_source, kp_driving,

@@ -9,6 +9,7 @@ ones that actually run, so an official command line means the same thing here.
 import dataclasses
 import math
 
+from lp_jax.errors import InputError
 from lp_jax.ops.motion import REGIONS
 
 DRIVING_OPTIONS = ("expression-friendly", "pose-friendly")
@@ -34,10 +35,10 @@ class CropOptions:
     _finite(self, ("det_thresh", "scale", "vx_ratio", "vy_ratio", "scale_crop_driving_video",
                    "vx_ratio_crop_driving_video", "vy_ratio_crop_driving_video"))
     if not 0.0 <= self.det_thresh <= 1.0:
-      raise ValueError(f"--det_thresh {self.det_thresh}: expected a score in [0, 1]")
+      raise InputError(f"--det_thresh {self.det_thresh}: expected a score in [0, 1]")
     for name in ("scale", "scale_crop_driving_video"):
       if getattr(self, name) <= 0:
-        raise ValueError(f"--{name} {getattr(self, name)}: expected a positive scale")
+        raise InputError(f"--{name} {getattr(self, name)}: expected a positive scale")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,27 +65,27 @@ class AnimationOptions:
 
   def __post_init__(self):
     if self.animation_region not in REGIONS:
-      raise ValueError(f"--animation_region {self.animation_region!r}: expected one of "
+      raise InputError(f"--animation_region {self.animation_region!r}: expected one of "
                        f"{', '.join(REGIONS)}")
     if self.driving_option not in DRIVING_OPTIONS:
-      raise ValueError(f"--driving_option {self.driving_option!r}: expected one of "
+      raise InputError(f"--driving_option {self.driving_option!r}: expected one of "
                        f"{', '.join(DRIVING_OPTIONS)}")
     if self.audio_priority not in AUDIO_PRIORITIES:
-      raise ValueError(f"--audio_priority {self.audio_priority!r}: expected one of "
+      raise InputError(f"--audio_priority {self.audio_priority!r}: expected one of "
                        f"{', '.join(AUDIO_PRIORITIES)}")
     _finite(self, ("driving_multiplier", "driving_smooth_observation_variance",
                    "lip_normalize_threshold", "source_video_eye_retargeting_threshold"))
     if self.driving_smooth_observation_variance <= 0:
-      raise ValueError(f"--driving_smooth_observation_variance "
+      raise InputError(f"--driving_smooth_observation_variance "
                        f"{self.driving_smooth_observation_variance}: must be positive")
     if self.source_max_dim < 2:
-      raise ValueError(f"--source_max_dim {self.source_max_dim}: must be at least 2")
+      raise InputError(f"--source_max_dim {self.source_max_dim}: must be at least 2")
     if self.source_division < 1:
-      raise ValueError(f"--source_division {self.source_division}: must be at least 1")
+      raise InputError(f"--source_division {self.source_division}: must be at least 1")
 
 
 def _finite(options, names) -> None:
   for name in names:
     value = getattr(options, name)
     if not math.isfinite(value):
-      raise ValueError(f"--{name} {value}: must be a finite number")
+      raise InputError(f"--{name} {value}: must be a finite number")

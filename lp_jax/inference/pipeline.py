@@ -29,6 +29,7 @@ from lp_jax.inference.faces import SourceFace
 from lp_jax.inference.networks import LivePortraitModels
 from lp_jax.inference.options import AnimationOptions
 from lp_jax.inference.source_video import SourceVideo
+from lp_jax.io.errors import MediaError
 from lp_jax.motion_template import lip_constant
 from lp_jax.motion_template.template import MotionTemplate
 from lp_jax.ops import batching
@@ -228,7 +229,7 @@ class LivePortrait:
     n_drv = drv_motion["exp"].shape[0] if driving.is_video else None
     src = self.motion_of_stream(face.crop256 for _, face in video.frames(limit=n_drv))
     if not src:
-      raise ValueError(f"{video.path}: no usable source frames")
+      raise MediaError(f"{video.path}: no usable source frames")
     anim.source_motion = src
     n = src["exp"].shape[0]  # min(source, driving) frames for a driving video
     src_ratios = None if video.ratios is None else Ratios(video.ratios.eye[:n],

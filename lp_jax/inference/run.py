@@ -1,9 +1,10 @@
 # Copyright 2026 The lp_jax Authors. Licensed under the Apache License, Version 2.0.
 """`infer.py`: animate a source image or video with a driving video, image or motion template.
 
-Inputs are checked before the weights are loaded, every error is one line on stderr with exit
-status 1, and outputs appear only when complete (temporary names, then renames); an interrupted
-run (Ctrl-C, SIGTERM) removes what it had started writing.
+Inputs are checked before the weights are loaded, every input error (lp_jax.errors.UserError) is
+one line on stderr with exit status 1 (anything else is a bug and keeps its traceback), and
+outputs appear only when complete (temporary names, then renames); an interrupted run (Ctrl-C,
+SIGTERM) removes what it had started writing.
 
 `prepare(args)` checks the inputs and builds a `Job`; `Job.frames()` yields every animated frame
 with what produced it (the same stream the writers consume, and what the end-to-end parity test
@@ -22,6 +23,7 @@ import time
 import warnings
 from typing import Iterator
 
+from lp_jax import errors
 from lp_jax import precision as precision_lib
 from lp_jax.inference import assets
 from lp_jax.inference import cli
@@ -35,11 +37,9 @@ from lp_jax.inference.progress import Progress
 from lp_jax.io import gif, images, kinds, probe, video_writer
 from lp_jax.io.errors import MediaError
 from lp_jax.motion_template import lip_constant, npz, official_pkl
-from lp_jax.motion_template.errors import TemplateError
 from lp_jax.motion_template.template import MotionTemplate
 
 logger = logging.getLogger(__name__)
-ERRORS = (MediaError, TemplateError, ValueError, FileNotFoundError)
 
 
 class Terminated(BaseException):
@@ -76,9 +76,8 @@ def run(argv=None) -> int:
   try:
     with terminate_as_exception():
       return prepare(args).write()
-  except ERRORS as e:
-    print(f"error: {str(e).splitlines()[0] if str(e) else type(e).__name__}", file=sys.stderr)
-    return 1
+  except errors.UserError as e:
+    return errors.report(e)
   except KeyboardInterrupt:
     print("\ninterrupted: partial outputs removed", file=sys.stderr)
     return 130

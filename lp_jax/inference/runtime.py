@@ -4,6 +4,8 @@ JAX's persistent compilation cache."""
 
 import jax
 
+from lp_jax.errors import InputError
+
 
 def enable_compilation_cache(path: str) -> None:
   """A second run loads its executables from disk instead of compiling them again."""
@@ -20,7 +22,7 @@ def select_devices(args) -> list:
   if args.all_devices:
     return devices
   if not 0 <= args.device_id < len(devices):
-    raise ValueError(f"--device_id {args.device_id}: this machine has {len(devices)} "
+    raise InputError(f"--device_id {args.device_id}: this machine has {len(devices)} "
                      f"{devices[0].platform} device(s) (ids 0-{len(devices) - 1})")
   jax.config.update("jax_default_device", devices[args.device_id])
   return [devices[args.device_id]]

@@ -3,7 +3,7 @@
 
 kinds (what an input path is), images (still images), probe (what ffmpeg reports about a video,
 and the audio choice), video_reader (threaded decode), video_writer (threaded encode and audio
-muxing), gif, outputs (atomic output naming), ffmpeg (the bundled binary), errors (MediaError,
+muxing), gif, outputs (atomic writes), ffmpeg (the bundled binary), errors (MediaError,
 one line naming the file), and safe_pickle (the allow-list unpickler that every reader of
 untrusted pickles builds on).
 

@@ -3,8 +3,10 @@
 
 import re
 
+from lp_jax.errors import UserError
 
-class MediaError(ValueError):
+
+class MediaError(UserError, ValueError):
   """A bad input or output file; the message is one line that names the file."""
 
 

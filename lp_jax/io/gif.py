@@ -21,24 +21,21 @@ def write_gif(mp4_path: str, gif_path: str) -> str:
   if not os.path.isfile(mp4_path):
     raise MediaError(f"{mp4_path}: no such file")
   os.makedirs(os.path.dirname(gif_path), exist_ok=True)
-  stem = os.path.splitext(gif_path)[0]
-  palette = f"{stem}.partial-{os.getpid()}.palette.png"
-  tmp = f"{stem}.partial-{os.getpid()}.gif"
+  palette = outputs.partial_name(gif_path, ".palette", ".png")
   exe = ffmpeg.ffmpeg_exe()
-  steps = [
-      [exe, "-y", "-nostdin", "-v", "error", "-i", mp4_path, "-vf", f"{GIF_FILTER},palettegen",
-       palette],
-      [exe, "-y", "-nostdin", "-v", "error", "-i", mp4_path, "-i", palette, "-filter_complex",
-       f"{GIF_FILTER}[x];[x][1:v]paletteuse", tmp],
-  ]
   try:
-    for cmd in steps:
-      proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, check=False)
-      if proc.returncode != 0:
-        raise MediaError(f"{gif_path}: making the GIF from {mp4_path} failed "
-                         f"({one_line(proc.stderr.decode('utf-8', 'replace'))})")
-    os.replace(tmp, gif_path)
+    with outputs.replacing(gif_path) as tmp:
+      steps = [
+          [exe, "-y", "-nostdin", "-v", "error", "-i", mp4_path, "-vf",
+           f"{GIF_FILTER},palettegen", palette],
+          [exe, "-y", "-nostdin", "-v", "error", "-i", mp4_path, "-i", palette,
+           "-filter_complex", f"{GIF_FILTER}[x];[x][1:v]paletteuse", tmp],
+      ]
+      for cmd in steps:
+        proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, check=False)
+        if proc.returncode != 0:
+          raise MediaError(f"{gif_path}: making the GIF from {mp4_path} failed "
+                           f"({one_line(proc.stderr.decode('utf-8', 'replace'))})")
   finally:
     outputs.remove(palette)
-    outputs.remove(tmp)
   return gif_path

@@ -71,14 +71,10 @@ def write_image(path: str, rgb: np.ndarray) -> str:
                      f"(use {'/'.join(WRITABLE_IMAGE_EXTS)})")
   arr = check_rgb(path, rgb, "the image")
   os.makedirs(os.path.dirname(path), exist_ok=True)
-  tmp = outputs.partial_name(path)
   try:
-    ok = cv2.imwrite(tmp, cv2.cvtColor(np.ascontiguousarray(arr), cv2.COLOR_RGB2BGR))
-    if not ok:
-      raise MediaError(f"{path}: could not write the image")
-    os.replace(tmp, path)
+    with outputs.replacing(path) as tmp:
+      if not cv2.imwrite(tmp, cv2.cvtColor(np.ascontiguousarray(arr), cv2.COLOR_RGB2BGR)):
+        raise MediaError(f"{path}: could not write the image")
   except cv2.error as e:
     raise MediaError(f"{path}: could not write the image ({one_line(str(e))})") from None
-  finally:
-    outputs.remove(tmp)  # a no-op after a successful rename
   return path

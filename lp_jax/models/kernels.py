@@ -84,7 +84,8 @@ def for_platform(platform: str) -> KernelForms:
 def forms_of(module: nn.Module) -> KernelForms:
   """The `kernels` of the nearest enclosing module that has one (CPU's when none has).
 
-  A layer used on its own (tests, benchmarks of one layer) gets the CPU forms, today's code.
+  A layer used on its own (tests, benchmarks of one layer) gets the CPU forms, whose program
+  is the same as a layer built without forms.
   """
   m = module
   while isinstance(m, nn.Module):

@@ -15,7 +15,7 @@ read and write 2.25x the input and output, so the form pays where the tiles stay
 the larger intermediate range cost half-precision formats their accuracy.
 
 Results equal the direct convolution up to float rounding (measured: max abs error ~2e-5
-relative to the output scale in float32, see tests/test_winograd.py).
+relative to the output scale in float32, see tests/test_conv_forms.py).
 """
 
 import jax

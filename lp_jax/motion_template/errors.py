@@ -3,6 +3,8 @@
 
 import os
 
+from lp_jax.errors import UserError
+
 _MAX_DETAIL = 160
 
 
@@ -25,7 +27,7 @@ def describe(exc: BaseException) -> str:
   return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-class TemplateError(ValueError):
+class TemplateError(UserError, ValueError):
   """A template that is missing, unsafe, corrupt or not a motion template.
 
   Attributes:

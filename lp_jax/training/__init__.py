@@ -12,8 +12,11 @@ Modules, from the loop down:
   evaluate    self-reenactment metrics (PSNR, SSIM, L1) on held-out clips
   train_state, variables, initializers, placement, pretrained: the state's types, Flax
               variable handling, torch-default init, placement on the mesh, init_from loading
-  state       export of trained networks; mesh (device mesh, sharding rules); checkpoint
-              (Orbax); metrics (JSONL, NaN guard); errors
+  mesh        the device mesh and the sharding rules
+  checkpoint, metrics, errors: Orbax checkpoints; metrics.jsonl and the NaN guard; error types
+  export_workdir, stage2_eval, workdir_config, debug_hooks: a run's checkpoint as inference
+              weights; Stage II's held-out figures; a run's config read back; train.py's test
+              hooks
 """
 
 

@@ -19,6 +19,8 @@ import jax
 import orbax.checkpoint as ocp
 from absl import logging
 
+from lp_jax.errors import MissingFileError
+
 ITEMS = ("state", "data", "config")
 
 
@@ -128,7 +130,7 @@ def restore_state_only(directory: str, step: int | None = None) -> tuple[Any, in
                                item_handlers={"state": ocp.StandardCheckpointHandler()})
   step = mngr.latest_step() if step is None else step
   if step is None:
-    raise FileNotFoundError(f"{directory}: no complete checkpoint")
+    raise MissingFileError(f"{directory}: no complete checkpoint")
   restored = mngr.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore()))
   mngr.close()
   return restored["state"], step

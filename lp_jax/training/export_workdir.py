@@ -14,12 +14,12 @@ import argparse
 import os
 import sys
 
+from lp_jax import errors
 from lp_jax.training import evaluate
 from lp_jax.training.errors import ConfigError
 from lp_jax.training.objectives.common import input_sizes
 from lp_jax.training.workdir_config import load_config
 from lp_jax.weights import export as weights_export
-from lp_jax.weights.errors import ConversionError
 
 
 def manifest_fields(config) -> dict:
@@ -48,9 +48,8 @@ def main(argv=None) -> int:
         networks, args.dst, args.official, force=args.force, **manifest_fields(config),
         workdir=args.workdir, step=step, stage=int(config.stage),
         description=args.description)
-  except (ConfigError, ConversionError, FileExistsError) as e:
-    print(f"error: {e}", file=sys.stderr)
-    return 1
+  except errors.UserError as e:  # ConfigError, ConversionError, a missing checkpoint
+    return errors.report(e)
   print(f"wrote {args.dst} (step {step}: {', '.join(sorted(networks))})")
   for path in written:
     print(f"wrote {path}")

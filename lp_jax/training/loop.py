@@ -7,7 +7,8 @@ per-process batch -> global array (make_array_from_process_local_data) -> jitted
 without waiting; at log, eval and checkpoint steps the metrics of every step since the last fetch
 come to the host and are checked for NaN/Inf (the run stops naming the step and term, before any
 checkpoint can store the state) -> metrics line every log_every steps -> checkpoint every
-checkpoint.every steps, on SIGTERM and at the end. Process 0 writes metrics.jsonl, config.json and eval.jsonl.
+checkpoint.every steps, on SIGTERM and at the end. Process 0 writes config.json and
+metrics.jsonl (the training and the evaluation lines).
 """
 
 import json
@@ -96,9 +97,8 @@ def train_and_evaluate(config, workdir: str, hooks: Sequence[Callable] = ()):
   if config.get("num_devices"):
     devices = devices[:config.num_devices]
   mesh = mesh_lib.create_mesh(config, devices)
-  logging.info("mesh %s", dict(zip(mesh.axis_names, mesh.devices.shape)))
-  n_batch_shards = int(np.prod([dict(zip(mesh.axis_names, mesh.devices.shape))[a]
-                                for a in mesh_lib.batch_axes(mesh)]))
+  logging.info("mesh %s", dict(mesh.shape))
+  n_batch_shards = mesh_lib.batch_shards(mesh)
   if config.batch_size % n_batch_shards or config.batch_size % jax.process_count():
     raise ConfigError(f"config.batch_size {config.batch_size} must be divisible by the "
                       f"{n_batch_shards} batch shards of the mesh and the "

@@ -16,8 +16,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from lp_jax.models.auxiliary import arcface
 from lp_jax.ops import resize
 from lp_jax.training import transforms
+from lp_jax.training.errors import ConfigError
 
 sg = jax.lax.stop_gradient
 
@@ -73,7 +75,7 @@ def gan_generator_loss(fake_outputs, mode: str = "ls"):
     elif mode == "hinge":
       total = total - jnp.mean(logits)
     else:
-      raise ValueError(f"unknown GAN mode {mode!r} (use 'ls' or 'hinge')")
+      raise ConfigError(f"unknown GAN mode {mode!r} (use 'ls' or 'hinge')")
   return total
 
 
@@ -90,7 +92,7 @@ def gan_discriminator_loss(real_outputs, fake_outputs, mode: str = "ls"):
     elif mode == "hinge":
       total = total + jnp.mean(jax.nn.relu(1 - real)) + jnp.mean(jax.nn.relu(1 + fake))
     else:
-      raise ValueError(f"unknown GAN mode {mode!r} (use 'ls' or 'hinge')")
+      raise ConfigError(f"unknown GAN mode {mode!r} (use 'ls' or 'hinge')")
   return total
 
 
@@ -145,11 +147,7 @@ def deformation_prior_loss(*deltas):
 
 def identity_loss(embedding, target_embedding, eps: float = 1e-8):
   """Mean (1 - cosine) of [B, D] embeddings; the target side is frozen."""
-  a = embedding.astype(jnp.float32)
-  b = sg(target_embedding).astype(jnp.float32)
-  cos = jnp.sum(a * b, axis=-1) / (
-      jnp.linalg.norm(a, axis=-1) * jnp.linalg.norm(b, axis=-1) + eps)
-  return jnp.mean(1.0 - cos)
+  return jnp.mean(1.0 - arcface.cosine_similarity(embedding, sg(target_embedding), eps))
 
 
 def wing(x, w: float = 10.0, eps: float = 2.0):

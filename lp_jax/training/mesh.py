@@ -66,22 +66,14 @@ def replicated(mesh: Mesh) -> NamedSharding:
   return NamedSharding(mesh, P())
 
 
-def path_str(path) -> str:
-  """'/'-joined keys of a tree path (dict keys, attribute names, sequence indices)."""
-  parts = []
-  for k in path:
-    for attr in ("key", "name", "idx"):
-      if hasattr(k, attr):
-        parts.append(str(getattr(k, attr)))
-        break
-    else:
-      parts.append(str(k))
-  return "/".join(parts)
+def batch_shards(mesh: Mesh) -> int:
+  """How many ways the batch is split: the product of the batch axes' sizes."""
+  return int(np.prod([mesh.shape[a] for a in batch_axes(mesh)]))
 
 
 def leaf_spec(path: str, shape: tuple[int, ...], mesh: Mesh, sharding_config) -> P:
   """The PartitionSpec the rules give one leaf."""
-  fsdp = dict(zip(mesh.axis_names, mesh.devices.shape)).get("fsdp", 1)
+  fsdp = mesh.shape.get("fsdp", 1)
   action = "replicate"
   for pattern, act in sharding_config.rules:
     if re.search(pattern, path):
@@ -106,7 +98,8 @@ def state_shardings(abstract_tree: Any, mesh: Mesh, sharding_config) -> Any:
   """NamedShardings for every leaf of an (abstract) state tree, by the config's rules."""
   def one(path, leaf):
     shape = tuple(getattr(leaf, "shape", ()))
-    return NamedSharding(mesh, leaf_spec(path_str(path), shape, mesh, sharding_config))
+    name = jax.tree_util.keystr(path, simple=True, separator="/")
+    return NamedSharding(mesh, leaf_spec(name, shape, mesh, sharding_config))
   return jax.tree_util.tree_map_with_path(one, abstract_tree)
 
 

@@ -13,6 +13,7 @@ from absl import logging
 from lp_jax import weights
 from lp_jax.training import checkpoint, placement
 from lp_jax.training import variables as variables_lib
+from lp_jax.training.errors import ConfigError
 from lp_jax.training.train_state import TrainState
 from lp_jax.weights import shapes
 
@@ -21,7 +22,7 @@ def _check_same_structure(loaded, current, what: str) -> None:
   bad = shapes.mismatches(current, loaded)
   if bad:
     key, want, got = bad[0]
-    raise ValueError(f"{what}: {'/'.join(key)} has shape {got}, the model config wants {want}")
+    raise ConfigError(f"{what}: {'/'.join(key)} has shape {got}, the model config wants {want}")
 
 
 def replace_networks(ts: TrainState, loaded: dict, shardings: TrainState, what: str) -> TrainState:

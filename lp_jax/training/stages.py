@@ -20,6 +20,7 @@ from lp_jax.models import auxiliary, liveportrait
 from lp_jax.training import initializers, placement, pretrained, step
 from lp_jax.training import mesh as mesh_lib
 from lp_jax.training import variables as variables_lib
+from lp_jax.training.errors import ConfigError
 from lp_jax.training.objectives import stage1 as stage1_objective
 from lp_jax.training.objectives import stage2 as stage2_objective
 from lp_jax.training.train_state import GanState, TrainState, make_optimizer
@@ -193,7 +194,7 @@ class Stage2:
     loaded = pretrained.load_pretrained(config.init_from, config.model)
     missing = [n for n in GENERATOR_NETWORKS if n not in loaded]
     if missing:
-      raise ValueError(f"{config.init_from}: no {', '.join(missing)} for the frozen base")
+      raise ConfigError(f"{config.init_from}: no {', '.join(missing)} for the frozen base")
     base = {n: loaded[n] for n in GENERATOR_NETWORKS}
     shardings = mesh_lib.state_shardings(base, mesh, config.sharding)
     return StepInput(placement.place(base, shardings), shardings, loaded)
@@ -215,5 +216,5 @@ def for_config(config):
   """The stage object of `config.stage` (1 or 2)."""
   stages = {1: Stage1, 2: Stage2}
   if config.stage not in stages:
-    raise ValueError(f"config.stage must be 1 or 2, got {config.stage!r}")
+    raise ConfigError(f"config.stage must be 1 or 2, got {config.stage!r}")
   return stages[config.stage](config)

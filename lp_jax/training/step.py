@@ -35,7 +35,7 @@ def stage1_step(state, batch, aux_variables, train_rng, *, models, loss_config):
     aux_variables: {kind: variables or None} for vgg19 / hopenet / arcface (frozen).
     train_rng: the run's training key.
     models: objectives.stage1.Stage1Models (static).
-    loss_config: the `loss` ConfigDict (static; hashable via its frozen copy).
+    loss_config: the `loss` ConfigDict (static: jit_step binds it, so it is never traced).
   Returns:
     (new state, metrics {name: scalar}).
   """

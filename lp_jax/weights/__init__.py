@@ -14,6 +14,7 @@ import jax
 
 import lp_jax_configs
 from lp_jax_configs import models as model_configs
+from lp_jax.errors import InputError, MissingFileError
 from lp_jax.models.spade_generator import fold_spectral_norm
 from lp_jax.weights import official, orbax_dir
 from lp_jax.weights.errors import ConversionError
@@ -44,10 +45,11 @@ def load_variables(path: str, config=None) -> tuple[dict, dict]:
   """({network: variables (numpy)}, manifest) from `path`, validated against `config`.
 
   Raises:
-    FileNotFoundError / ValueError with a one-line message naming the path and the problem.
+    MissingFileError / InputError (UserErrors, still a FileNotFoundError / ValueError) with a
+    one-line message naming the path and the problem.
   """
   if not os.path.exists(path):
-    raise FileNotFoundError(
+    raise MissingFileError(
         f"{path}: no such weights folder (expected base_models/*.pth and retargeting_models/"
         f"stitching_retargeting_module.pth; get them with {official.DOWNLOAD_HINT})")
   try:
@@ -58,7 +60,7 @@ def load_variables(path: str, config=None) -> tuple[dict, dict]:
     else:
       variables, manifest = official.convert_official(path, config or model_configs.get_config())
   except ConversionError as e:
-    raise ValueError(str(e)) from None
+    raise InputError(str(e)) from None
   return variables, manifest
 
 

@@ -22,6 +22,7 @@ import typing
 import ml_collections
 import numpy as np
 
+from lp_jax.errors import InputError, MissingFileError
 from lp_jax.models import auxiliary
 from lp_jax.models.auxiliary import vgg19
 from lp_jax.weights import key_rules, manifest as manifest_lib, orbax_dir, shapes
@@ -169,18 +170,19 @@ def load_variables(kind: str, path: str, aux_config: ml_collections.ConfigDict) 
   backbone.pth). Shapes are checked against `aux_config[kind]`.
 
   Raises:
-    FileNotFoundError / ValueError with a one-line message naming `path` and the problem.
+    MissingFileError / InputError (UserErrors, still a FileNotFoundError / ValueError) with a
+    one-line message naming `path` and the problem.
   """
   if kind not in KINDS:
     raise KeyError(f"{kind!r} has no pretrained weights; expected one of {KINDS}")
   if not os.path.exists(path):
-    raise FileNotFoundError(f"{path}: no such {kind} weights file or directory "
-                            f"({SOURCE_HINTS[kind]})")
+    raise MissingFileError(f"{path}: no such {kind} weights file or directory "
+                           f"({SOURCE_HINTS[kind]})")
   try:
     if os.path.isdir(path):
       tree, manifest = orbax_dir.load(path)
       if manifest.get("format") != manifest_lib.AUXILIARY or kind not in tree:
-        raise ValueError(f"{path}: holds {manifest.get('kind') or manifest.get('format')!r} "
+        raise InputError(f"{path}: holds {manifest.get('kind') or manifest.get('format')!r} "
                          f"weights, not {kind!r} (convert with python -m convert_weights "
                          f"--aux {kind})")
       variables = tree[kind]
@@ -188,16 +190,16 @@ def load_variables(kind: str, path: str, aux_config: ml_collections.ConfigDict) 
     else:
       variables, _ = convert_aux(kind, path, aux_config)
   except ConversionError as e:
-    raise ValueError(str(e)) from None
+    raise InputError(str(e)) from None
   return variables
 
 
 def check_shapes(kind: str, variables: dict, aux_config: ml_collections.ConfigDict,
                  label: str) -> None:
-  """Raises ValueError (one line naming `label`) unless `variables` fit `aux_config[kind]`."""
+  """Raises InputError (one line naming `label`) unless `variables` fit `aux_config[kind]`."""
   bad = shapes.mismatches(auxiliary.abstract_variables(kind, aux_config), variables)
   if bad:
     key, want, got = bad[0]
-    raise ValueError(f"{label}: {kind} variable {'/'.join(key)} does not match the auxiliary "
+    raise InputError(f"{label}: {kind} variable {'/'.join(key)} does not match the auxiliary "
                      f"config (expected {want}, got {got}); convert with the same --aux_config "
                      "as the training config")

@@ -4,8 +4,10 @@
 import os
 import typing
 
+from lp_jax.errors import UserError
 
-class CheckpointError(ValueError):
+
+class CheckpointError(UserError, ValueError):
   """A checkpoint could not be read; the message is one line naming the file."""
 
   def __init__(self, path: typing.Any, what: str):
@@ -19,7 +21,7 @@ class UnsafePickleError(CheckpointError):
   """The pickle asked for a global outside the allow-list; nothing was called."""
 
 
-class ConversionError(Exception):
+class ConversionError(UserError):
   """A conversion that must not write anything; `problems` lists one line per problem."""
 
   def __init__(self, message: str, problems: list[str] | None = None):

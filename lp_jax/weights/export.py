@@ -7,6 +7,7 @@ from collections import OrderedDict
 import numpy as np
 from flax import traverse_util
 
+from lp_jax.io import outputs
 from lp_jax.weights import key_rules, manifest as manifest_lib, orbax_dir
 from lp_jax.weights.errors import ConversionError
 from lp_jax.weights.official import (BASE_FILES, RETARGETING_DIR, RETARGETING_FILE,
@@ -70,11 +71,10 @@ def export_official(src: str, dst: str, force: bool = False) -> list[str]:
     path = os.path.join(dst, rel)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     # torch.save names the zip's inner folder after the file name minus its last extension, so
-    # the temp name must keep the stem ("x.partial-N", not "x.pth.partial-N") for the written
-    # file to match the official one byte for byte.
-    tmp = f"{os.path.splitext(path)[0]}.partial-{os.getpid()}"
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    # the temporary name has no extension ("x.partial-N", not "x.partial-N.pth") for the
+    # written file to match the official one byte for byte.
+    with outputs.replacing(path, ext="") as tmp:
+      torch.save(payload, tmp)
     written.append(path)
   return written
 

@@ -4,11 +4,11 @@
 
 import json
 import os
-import shutil
 
 import numpy as np
 import orbax.checkpoint as ocp
 
+from lp_jax.io import outputs
 from lp_jax.weights.errors import ConversionError
 
 MANIFEST = "manifest.json"
@@ -26,22 +26,13 @@ def save(dst: str, variables: dict, manifest: dict, force: bool = False) -> None
   """Writes checkpoint/ and manifest.json into `dst` atomically (a temp dir, then a rename)."""
   dst = os.path.abspath(dst)
   check_destination(dst, force)
-  tmp = f"{dst}.partial-{os.getpid()}"
-  shutil.rmtree(tmp, ignore_errors=True)
-  os.makedirs(tmp)
-  try:
+  with outputs.replacing(dst) as tmp:
+    os.makedirs(tmp)
     ckpt = ocp.StandardCheckpointer()
     ckpt.save(os.path.join(tmp, CHECKPOINT), variables)
     ckpt.wait_until_finished()
     with open(os.path.join(tmp, MANIFEST), "w") as f:
       json.dump(manifest, f, indent=1, sort_keys=True)
-    if os.path.isdir(dst):
-      shutil.rmtree(dst)
-    elif os.path.exists(dst):
-      os.remove(dst)
-    os.rename(tmp, dst)
-  finally:
-    shutil.rmtree(tmp, ignore_errors=True)
 
 
 def is_orbax_dir(path: str) -> bool:
@@ -60,7 +51,10 @@ def load(path: str) -> tuple[dict, dict]:
   if not is_orbax_dir(path):
     raise ConversionError(f"{path}: not an lp_jax checkpoint (expected {MANIFEST} and "
                           f"{CHECKPOINT}/ written by `python -m convert_weights`)")
-  manifest = read_manifest(path)
+  try:
+    manifest = read_manifest(path)
+  except ValueError as e:  # a damaged file is the user's to fix, not a bug: one line
+    raise ConversionError(f"{path}: {MANIFEST} is not valid JSON ({e})") from None
   ckpt = ocp.StandardCheckpointer()
   tree = ckpt.restore(os.path.abspath(os.path.join(path, CHECKPOINT)))
   tree = {k: _to_numpy(v) for k, v in tree.items()}

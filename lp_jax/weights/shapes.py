@@ -4,6 +4,7 @@
 import numpy as np
 from flax import traverse_util
 
+from lp_jax.errors import InputError
 from lp_jax.models import liveportrait
 
 
@@ -26,10 +27,10 @@ def mismatches(expected: dict, actual: dict) -> list[tuple[tuple[str, ...], tupl
 
 
 def check_shapes(variables: dict, config, label: str) -> None:
-  """Raises ValueError unless every network's variables match the Flax model of `config`."""
+  """Raises InputError (a ValueError) unless every network's variables match `config`'s models."""
   for name, var in variables.items():
     bad = mismatches(liveportrait.abstract_variables(name, config), var)
     if bad:
       key, want, got = bad[0]
-      raise ValueError(f"{label}: {name}/{'/'.join(key)} does not match the model config "
+      raise InputError(f"{label}: {name}/{'/'.join(key)} does not match the model config "
                        f"(expected {want}, got {got})")

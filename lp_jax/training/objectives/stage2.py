@@ -29,6 +29,7 @@ from lp_jax.models import liveportrait
 from lp_jax.ops import keypoints, motion, resize
 from lp_jax.training import losses, regions
 from lp_jax.training import variables as variables_lib
+from lp_jax.training.errors import ConfigError
 from lp_jax.training.objectives.common import (F_NAME, G_NAME, M_NAME, W_NAME, chunks,
                                                frozen_apply, input_sizes, render, sg,
                                                term_weight)
@@ -113,8 +114,8 @@ def stage2_loss(models: Stage2Models, retarget_params, base_variables, batch, rn
     the mean requested / reached ratios 'ratio/<eye|lip>_<target|output>'.
   """
   if cfg.ratios.get("measure", "keypoint_gap_proxy") != "keypoint_gap_proxy":
-    raise ValueError(f"loss config ratios.measure {cfg.ratios.measure!r}: only "
-                     "'keypoint_gap_proxy' exists (no differentiable landmark model yet)")
+    raise ConfigError(f"loss config ratios.measure {cfg.ratios.measure!r}: only "
+                      "'keypoint_gap_proxy' exists (no differentiable landmark model yet)")
   base = jax.tree.map(sg, base_variables)
   src = batch["source"].astype(jnp.float32)
   drv = batch["driving"].astype(jnp.float32)

@@ -1,5 +1,6 @@
 # Copyright 2026 The lp_jax Authors. Licensed under the Apache License, Version 2.0.
-"""Random benchmark weights whose spectral-norm vectors sit where training leaves them.
+"""Random weights of every network that run like trained ones: for benchmarks and synthetic
+checkpoints, which need the shapes and sane activations but not the values.
 
 Random u, v make sigma = u . W v arbitrary (near zero for some layers), so W / sigma, which both
 the official generator and ours run, could blow activations up to inf or NaN. A trained
@@ -8,6 +9,7 @@ a few host-side iterations put the random ones there too.
 """
 
 from flax import traverse_util
+import ml_collections
 import numpy as np
 
 from lp_jax.models import liveportrait
@@ -25,8 +27,8 @@ def power_iterate(kernel: np.ndarray, u: np.ndarray, steps: int = 20) -> tuple:
   return u.astype(np.float32), v.astype(np.float32)
 
 
-def random_variables(config, seed: int = 0) -> dict:
-  """{network: variables} of every network, seeded per network; u, v converged."""
+def random_networks(config: ml_collections.ConfigDict, seed: int = 0) -> dict:
+  """{network: variables} of every network, seeded per network; spectral u, v converged."""
   variables = {n: liveportrait.random_variables(n, config, seed + i)
                for i, n in enumerate(liveportrait.NETWORKS)}
   gen = variables["spade_generator"]
