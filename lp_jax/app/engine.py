@@ -10,16 +10,20 @@ config (timing at a model's shapes). `banner` says which, and the page shows it.
 
 import dataclasses
 import hashlib
-import json
 import os
 
 import numpy as np
 
 from lp_jax_configs import models as model_configs
+from lp_jax.detect.models import DOWNLOAD_HINT
 from lp_jax.inference import assets
 from lp_jax.inference.faces import FaceStage
 from lp_jax.inference.pipeline import LivePortrait
 from lp_jax.motion_template import lip_constant
+
+
+GET_OFFICIAL = (f"Get the official weights with {DOWNLOAD_HINT} and start with -w "
+                "pretrained_weights.")
 
 
 def synthetic_weights(model_config: str = "tiny") -> str:
@@ -36,14 +40,6 @@ def load_neutral_lip(path: str | None) -> np.ndarray:
   """[1, 21, 3] neutral-lip expression: `path` (the official .pkl), else the bundled copy."""
   lip = lip_constant.load_lip_array(path) if path else lip_constant.bundled_lip_array()
   return np.asarray(lip, np.float32)
-
-
-def _model_config(path: str) -> str:
-  try:
-    with open(os.path.join(path, "manifest.json")) as f:
-      return json.load(f).get("model_config", "official")
-  except (OSError, ValueError):
-    return "official"
 
 
 @dataclasses.dataclass
@@ -88,15 +84,12 @@ def load(weights: str | None, face_models: str | None = None, lip_array: str | N
   face_root = face_models or face_root
   faces = FaceStage.from_weights(face_root)
   if pipe.synthetic:
-    banner = (f"SYNTHETIC WEIGHTS ({origin}): random, untrained networks of the "
-              f"'{_model_config(weights)}' config. Every stage runs, but the images are not "
-              "what LivePortrait produces. Get the official weights with huggingface-cli "
-              "download KwaiVGI/LivePortrait --local-dir pretrained_weights and start with "
-              "-w pretrained_weights.")
+    variant = assets.manifest_field(weights, "model_config", "official")
+    banner = (f"SYNTHETIC WEIGHTS ({origin}): random, untrained networks of the '{variant}' "
+              "config. Every stage runs, but the images are not what LivePortrait produces. "
+              f"{GET_OFFICIAL}")
   elif origin is None:
-    banner = (f"DEMO MODEL ({weights}): {assets.description(weights)}. Get the official weights "
-              "with huggingface-cli download KwaiVGI/LivePortrait --local-dir pretrained_weights "
-              "and start with -w pretrained_weights.")
+    banner = f"DEMO MODEL ({weights}): {assets.description(weights)}. {GET_OFFICIAL}"
   else:
     banner = f"Weights: {weights}"
   if not faces.available:

@@ -114,16 +114,19 @@ def write_synthetic(dst: str, model_config: str = "tiny", seed: int = 0) -> str:
   return dst
 
 
+def manifest_field(path: str, key: str, default=None):
+  """`key` of the manifest of the converted directory `path` (`default` when the directory, its
+  manifest or the key is missing)."""
+  try:
+    return orbax_dir.read_manifest(path).get(key, default)
+  except (OSError, ValueError):
+    return default
+
+
 def description(path: str) -> str:
   """The `description` a converted directory's manifest records ('' if none)."""
-  try:
-    return str(orbax_dir.read_manifest(path).get("description", ""))
-  except (OSError, ValueError):
-    return ""
+  return str(manifest_field(path, "description", ""))
 
 
 def is_synthetic(path: str) -> bool:
-  try:
-    return bool(orbax_dir.read_manifest(path).get("synthetic"))
-  except (OSError, ValueError):
-    return False
+  return bool(manifest_field(path, "synthetic"))
