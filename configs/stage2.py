@@ -31,6 +31,11 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   # Required outside tests: the frozen base (converted / official folder or a Stage I workdir).
   # None trains on a random base and logs a warning (tests only).
   c.init_from = None  # (a str placeholder: --config.init_from=DIR works)
+  # MLPs trained from scratch start with a zero last Linear, i.e. a zero offset: a random
+  # initial offset moves every keypoint and degrades the whole render, and the shortest way
+  # down for Adam is then to shrink the offsets to a constant (the stitching MLP of a
+  # 600-step train-demo Stage II ended with dead ReLUs and the same offset for every input).
+  c.zero_init_offsets = True
   c.eval.at_end = False  # the self-reenactment eval measures the (frozen) base
   if arg == "micro":
     stage1.shrink_to_micro(c)

@@ -3,7 +3,6 @@
 (kill and resume), two processes with jax.distributed, init from / export to the official
 layout. Everything runs the 'tiny' configs on CPU."""
 
-import dataclasses
 import os
 import signal
 import socket
@@ -132,10 +131,18 @@ def test_stage_objects_follow_the_config():
   assert two.apply_init_from(marker, None, None) is marker
 
 
-def test_run_is_not_modified_from_outside():
-  run = run_lib.Run(*[None] * 9)
-  with pytest.raises(dataclasses.FrozenInstanceError):
-    run.pretrained = {}  # what init_from held is a constructor argument
+def test_stage2_mlps_trained_from_scratch_start_as_the_identity():
+  """A fresh Stage II state's stitching / eye / lip MLPs give a zero offset for any input (a
+  random one would move every keypoint), while their hidden layers are random as PyTorch's."""
+  for zero, config in ((True, tiny_config(2)), (False, tiny_config(2, zero_init_offsets=False))):
+    setup = stages.for_config(config).setup()
+    params = setup.init_fn(jax.random.key(0)).params
+    for name in ("stitching", "eye", "lip"):
+      module = getattr(setup.models, name)
+      x = jax.random.normal(jax.random.key(1), (4, module.input_size))
+      out = module.apply({"params": params[name]}, x)
+      assert bool(jnp.any(out != 0)) is not zero, (name, zero)
+      assert float(jnp.std(params[name]["mlp.0"]["kernel"])) > 0.01
 
 
 def test_torn_checkpoint_is_never_chosen(tmp_path):
@@ -290,12 +297,13 @@ def test_stage2_trains(tmp_path):
   m = read_metrics(str(tmp_path))
   delta = [m[s]["loss/stitching_delta"] + m[s]["loss/eye_delta"] + m[s]["loss/lip_delta"]
            for s in range(1, steps + 1)]
-  total = [m[s]["loss/total"] for s in range(1, steps + 1)]
-  # The condition terms chase random targets, so the total is noisy step to step; its mean over
-  # the last third is below the first third, and the L1 on the MLP offsets falls as the MLPs
-  # learn to keep the base's keypoints (eye requests up to 0.8 keep it from falling far).
-  assert np.mean(total[-8:]) < np.mean(total[:8]), total
-  assert np.mean(delta[-4:]) < 0.95 * np.mean(delta[:4]), delta  # measured 0.055 -> 0.047
+  condition = [m[s]["loss/eye_condition"] + m[s]["loss/lip_condition"]
+               for s in range(1, steps + 1)]
+  # The MLPs start as the identity (zero offsets) and move off it to meet the requested
+  # openness. The targets are random, so the condition error is noisy step to step; its mean
+  # over the last third is below the first third.
+  assert delta[0] == 0 and min(delta[1:]) > 0, delta
+  assert np.mean(condition[-8:]) < np.mean(condition[:8]), condition
   assert set(state.params) == {"stitching", "eye", "lip"}
 
 

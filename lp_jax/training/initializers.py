@@ -67,3 +67,10 @@ def init_networks(modules: dict, model_config, rng) -> tuple[dict, dict]:
     params[name], states[name] = init_module(module, jax.random.fold_in(rng, i),
                                              *liveportrait.example_inputs(name, model_config))
   return params, states
+
+
+def zero_output_layer(mlp_params: dict) -> dict:
+  """An MLP's params (`mlp.0`, `mlp.2`, ...) with its last Linear set to 0: it outputs a zero
+  offset for every input, so a retargeting network starts as the identity on the keypoints."""
+  last = max(mlp_params, key=lambda name: int(name.split(".")[1]))
+  return {**mlp_params, last: jax.tree.map(jnp.zeros_like, mlp_params[last])}

@@ -4,9 +4,11 @@
   python -m lp_jax.training.stage2_eval --workdir runs/train-demo-stage2
 
 - Stitching, cross identity: the first frame of each held-out clip is driven by the frames of
-  the other held-out clips (relative motion, as inference). The error outside the face box (the
-  region Eq. 5 keeps) is measured with stitching off and on, against the source image and
-  against the reconstruction D(W(f_s; x_s, x_s)) that Eq. 5 compares with.
+  the other held-out clips, with relative motion (inference's default) and with absolute motion
+  (the driver's own pose, expression and position, as the Stage II objective pairs them). The
+  error outside the face box (the region Eq. 5 keeps) is measured with stitching off and on,
+  against the source image and against the reconstruction D(W(f_s; x_s, x_s)) that Eq. 5
+  compares with.
 - Retargeting: the source keypoints of each held-out frame are sent to requested eye and lip
   openness values (0, 0.2, ..., 0.8); the reached openness is measured with the keypoint-gap
   proxy of the Stage II objective (lp_jax has no differentiable landmark model yet), and
@@ -16,6 +18,7 @@ Prints one JSON line with the figures (and writes it to WORKDIR/stage2_eval.json
 """
 
 import argparse
+import collections
 import json
 import os
 import sys
@@ -58,11 +61,12 @@ def _outside_face_l1(out, target, keep) -> list[float]:
 
 
 def stitching_figures(models, variables, clips, cfg) -> dict:
-  """Mean L1 outside the face boxes, stitching off vs on, over cross pairs: against the source
-  image, and against the reconstruction I_p,recon = D(W(f_s; x_s, x_s)) that Eq. 5 compares
-  with (the motion's own error, without the base model's blur)."""
+  """Mean L1 outside the face boxes, stitching off vs on, over cross pairs, for relative and
+  absolute motion: against the source image, and against the reconstruction
+  I_p,recon = D(W(f_s; x_s, x_s)) that Eq. 5 compares with (the motion's own error, without the
+  base model's blur)."""
   net, motion_net = input_sizes(cfg)
-  errors = {"off": [], "on": [], "recon_off": [], "recon_on": []}
+  errors = collections.defaultdict(list)
   for i, src_clip in enumerate(clips):
     source = jnp.asarray(src_clip["frames"][:1])
     size = source.shape[1]
@@ -79,19 +83,19 @@ def stitching_figures(models, variables, clips, cfg) -> dict:
       drv = jnp.asarray(drv_clip["frames"])
       info_d = _info(models, variables, drv, motion_net)
       info_0 = {k: v[:1] for k, v in info_d.items()}
-      x_d = motion.driving_keypoints(info_s, info_d, info_0, relative=True)
-      delta = models.stitching.apply({"params": variables["stitching"]},
-                                     motion.stitching_input(x_s, x_d))
-      for name, xd in (("off", x_d), ("on", motion.apply_stitching(x_d, delta))):
-        out = _render(models, variables, f_s, x_s, xd, size)
-        errors[name].extend(_outside_face_l1(out, source, keep))
-        errors[f"recon_{name}"].extend(_outside_face_l1(out, recon, keep))
-  mean = {k: float(np.mean(v)) for k, v in errors.items()}
-  return {"stitching_outside_face_l1_off": mean["off"],
-          "stitching_outside_face_l1_on": mean["on"],
-          "stitching_outside_face_l1_vs_recon_off": mean["recon_off"],
-          "stitching_outside_face_l1_vs_recon_on": mean["recon_on"],
-          "stitching_pairs_frames": len(errors["on"])}
+      for mode, relative in (("", True), ("absolute_", False)):
+        x_d = motion.driving_keypoints(info_s, info_d, info_0, relative=relative)
+        delta = models.stitching.apply({"params": variables["stitching"]},
+                                       motion.stitching_input(x_s, x_d))
+        for name, xd in (("off", x_d), ("on", motion.apply_stitching(x_d, delta))):
+          out = _render(models, variables, f_s, x_s, xd, size)
+          errors[f"stitching_{mode}outside_face_l1_{name}"].extend(
+              _outside_face_l1(out, source, keep))
+          errors[f"stitching_{mode}outside_face_l1_vs_recon_{name}"].extend(
+              _outside_face_l1(out, recon, keep))
+  result = {k: float(np.mean(v)) for k, v in sorted(errors.items())}
+  result["stitching_pairs_frames"] = len(errors["stitching_outside_face_l1_on"])
+  return result
 
 
 def retargeting_figures(models, variables, clips, cfg) -> dict:

@@ -174,6 +174,8 @@ class Stage2:
 
     def init(rng):
       params, states = initializers.init_networks(mlps, config.model, rng)
+      if config.get("zero_init_offsets", False):
+        params = {n: initializers.zero_output_layer(p) for n, p in params.items()}
       return TrainState.create(apply_fn=None, params=params, tx=tx, model_state=states)
 
     def base_init(rng):  # a random base: Stage II without init_from (tests only)
