@@ -14,7 +14,8 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.10",
     # configs/ stays a top-level folder for users (`--config configs/stage1.py`) but installs as
-    # lp_jax_configs: a top-level package named `configs` would clash in any environment.
+    # lp_jax_configs: a top-level package named `configs` would clash in any environment. The
+    # configs import one another by that name; lp_jax never imports them (docs/architecture.md).
     packages=find_packages(include=["lp_jax", "lp_jax.*", "convert_weights"]) + ["lp_jax_configs"],
     package_dir={"lp_jax_configs": "configs"},
     # The official neutral-lip constant (63 numbers from lip_array.pkl), read by image driving;

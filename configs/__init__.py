@@ -1,18 +1,3 @@
 # Copyright 2026 The lp_jax Authors. Licensed under the Apache License, Version 2.0.
-"""lp_jax's ml_collections configs (installed as `lp_jax_configs`)."""
-
-import ml_collections
-
-
-def _tuples(x):
-  if isinstance(x, dict):
-    return {k: _tuples(v) for k, v in x.items()}
-  if isinstance(x, list):
-    return tuple(_tuples(v) for v in x)
-  return x
-
-
-def from_json(obj: dict) -> ml_collections.ConfigDict:
-  """A config read back from JSON (a workdir's config.json, a manifest's model), with JSON lists
-  back to tuples: Flax modules hold hashable attributes."""
-  return ml_collections.ConfigDict(_tuples(obj))
+"""lp_jax's ml_collections configs, installed as `lp_jax_configs` (docs/architecture.md says
+why). They read the library's constants; nothing in lp_jax imports them."""

@@ -14,10 +14,7 @@ on when its `paths.<kind>` names a converted directory (`python -m convert_weigh
 import ml_collections
 from ml_collections.config_dict import placeholder
 
-# IBasicBlocks per stage of each arcface_torch IResNet depth (lp_jax.models.auxiliary.arcface
-# reads its default from here, so that this config stays a leaf that imports no library code).
-IRESNET_LAYERS = {"r18": (2, 2, 2, 2), "r34": (3, 4, 6, 3), "r50": (3, 4, 14, 3),
-                  "r100": (3, 13, 30, 3)}
+from lp_jax.models.auxiliary.arcface import IRESNET_LAYERS
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:

@@ -21,11 +21,8 @@ import os
 
 import ml_collections
 
-_REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# The project's shared folder beside the repository ($LP_SHARED elsewhere): golden/ (reference
-# outputs of the official code) and assets/ (real photos and videos).
-SHARED = os.path.abspath(os.environ.get("LP_SHARED", os.path.join(_REPO, "..", "shared")))
-SHARED_ASSETS = os.path.join(SHARED, "assets")
+# $LP_SHARED/assets: the tiny config's clips and photos (configs/train_demo.py's too).
+from lp_jax.shared import SHARED_ASSETS
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:

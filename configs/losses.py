@@ -11,10 +11,7 @@ The training objectives (lp_jax.training.objectives) read every value from here;
 
 import ml_collections
 
-# Side of each landmark box relative to its reference length (face: extent of all points,
-# lip: mouth width, eye: eye width); the margins keep the surrounding skin in the crop.
-# lp_jax.training.regions falls back on these when a caller passes no scales.
-BOX_SCALES = {"face": 1.2, "lip": 1.6, "left_eye": 1.8, "right_eye": 1.8}
+from lp_jax.training.regions import BOX_SCALES
 
 
 def _regions() -> ml_collections.ConfigDict:

@@ -14,10 +14,10 @@ import argparse
 import os
 import sys
 
-from lp_jax_configs import auxiliary as aux_configs
-from lp_jax_configs import models
 from lp_jax import errors
+from lp_jax.models import variants as model_configs
 from lp_jax.weights import auxiliary, export, official, orbax_dir
+from lp_jax_configs import auxiliary as aux_configs
 
 
 def _report(e: errors.UserError) -> int:
@@ -61,7 +61,7 @@ def convert_official(args) -> int:
         print(f"wrote {path}")
       return 0
     orbax_dir.check_destination(os.path.abspath(args.dst), args.force)  # before 10 s of work
-    config = errors.config_variant(models.get_config, args.model_config)
+    config = errors.config_variant(model_configs.get_config, args.model_config)
     variables, manifest = official.convert_official(args.src, config)
     manifest["model_config"] = args.model_config
     orbax_dir.save(args.dst, variables, manifest, force=args.force)

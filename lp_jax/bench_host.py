@@ -22,7 +22,7 @@ from lp_jax import errors
 from lp_jax.io import images, video_reader, video_writer
 from lp_jax.preprocess import crop as crop_lib
 from lp_jax.preprocess import paste_back as paste_lib
-from lp_jax_configs.data import SHARED_ASSETS
+from lp_jax.shared import SHARED_ASSETS
 
 
 def per_frame(fn, items) -> float:

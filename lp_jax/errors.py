@@ -26,7 +26,8 @@ class MissingFileError(UserError, FileNotFoundError):
 def config_variant(get_config, arg):
   """`get_config(arg)` of a configs/ module, an unknown variant the user named as an InputError.
 
-  configs/ sit below lp_jax and import nothing of it, so they raise a plain ValueError.
+  The variant builders (configs/, lp_jax.models.variants) raise a plain ValueError, as
+  ml_collections config files do; a command that takes the variant from its user calls them here.
   """
   try:
     return get_config(arg)

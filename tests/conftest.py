@@ -30,12 +30,12 @@ import jax  # noqa: E402
 import numpy as np  # noqa: E402
 import lp_jax  # noqa: E402,F401  (its XLA:CPU options, before any test starts the backend)
 import pytest  # noqa: E402
-from lp_jax_configs import data as data_configs  # noqa: E402
+from lp_jax import shared  # noqa: E402
 
 jax.config.update("jax_default_matmul_precision", "highest")
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SHARED = data_configs.SHARED
+SHARED = shared.SHARED
 GOLDEN_DIR = os.path.join(SHARED, "golden")
 
 

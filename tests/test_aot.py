@@ -159,6 +159,21 @@ def test_tiny_wg_batch_for_two_h100():
 
 
 @needs_gpu
+def test_warp_job_with_a_kernel_form_replaced():
+  """--job warp compiles W alone; --kernel_form replaces one of the target's layer forms."""
+  target = targets.TARGETS["H100"]
+  build = lambda **kw: jobs.infer_program(target, targets.devices(target), 2, "fp32", "tiny",
+                                          warp_only=True, **kw)
+  separable = build(overrides=jobs.forms_overrides({"separable_sparse_motion": True}))
+  gathers = build()  # H100's row: the official gathers
+  assert separable.name == "w_batch" and separable.global_batch == 2
+  count = lambda p: p.fn.lower(*p.args).compile().as_text().count(" gather(")
+  assert 0 < count(separable) < count(gathers)
+  with pytest.raises(targets.AotError, match="not a KernelForms field"):
+    jobs.forms_overrides({"separable_motion": False})
+
+
+@needs_gpu
 def test_micro_stage1_step_for_two_h100_with_fsdp():
   c = micro_config(1)
   with c.unlocked():

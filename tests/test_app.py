@@ -3,6 +3,7 @@
 tiny synthetic checkpoint and the synthetic official-interface face models, driven through
 gradio_client and through a real headless chromium (Playwright), on the shared real assets."""
 
+import inspect
 import os
 import shutil
 import signal
@@ -114,20 +115,24 @@ def _source_size(path) -> tuple[int, int]:
 
 
 def _edit(client, values: dict, image=S0):
-  args = [values[n] for n in editing.CONTROL_NAMES]
-  return client.predict(*args, gradio_client.handle_file(image), 2.5, True, True,
+  return client.predict(**values, image=gradio_client.handle_file(image),
                         api_name="/retarget_image")
 
 
 def _animate(client, driving_video=None, driving_image=None, template=None, source=S0,
-             source_video=None, scale=2.3):
-  f = lambda p: gradio_client.handle_file(p) if p else None
-  return client.predict(
-      f(source), f(source_video), f(driving_video), f(driving_image), f(template),
-      False, True, True, True, True, "all", "expression-friendly", 1.0, False,
-      scale, 0.0, -0.125, 2.2, 0.0, -0.1, 3e-7, "Video" if source_video else "Image",
-      "Video" if driving_video else "Image" if driving_image else "Template",
-      api_name="/animate")
+             source_video=None, **settings):
+  """One source and one driver by name; every other setting at the API's default."""
+  f = gradio_client.handle_file
+  given = dict(source_image=source, source_video=source_video, driving_video=driving_video,
+               driving_image=driving_image, driving_template=template)
+  return client.predict(**{k: f(v) for k, v in given.items() if v}, **settings,
+                        api_name="/animate")
+
+
+def _api_parameters(fn) -> dict:
+  """{name: default} of an action's API parameters (Gradio fills `self` and `progress`)."""
+  return {n: p.default for n, p in inspect.signature(fn).parameters.items()
+          if n not in ("self", "progress")}
 
 
 def test_without_weights_the_app_runs_the_labelled_demo_model():
@@ -251,8 +256,16 @@ def test_retarget_image_edit_and_reset(server):
   crop0, pasted0 = (_image(p) for p in _edit(client, base))
   assert crop0.shape == (512, 512, 3)
   assert pasted0.shape[1::-1] == _source_size(S0)
-  smile = _edit(client, dict(base, smile=1.0))
+  # By name, only what changes: the eye / lip ratios default to the image's own (as the page's
+  # sliders after an upload), every other value to the page's default.
+  crop, pasted = (_image(p) for p in client.predict(
+      image=gradio_client.handle_file(S0), api_name="/retarget_image"))
+  np.testing.assert_array_equal(crop, crop0)
+  np.testing.assert_array_equal(pasted, pasted0)
+  smile = client.predict(image=gradio_client.handle_file(S0), smile=1.0,
+                         api_name="/retarget_image")
   crop1, pasted1 = (_image(p) for p in smile)
+  np.testing.assert_array_equal(crop1, _image(_edit(client, dict(base, smile=1.0))[0]))
   # A redraw with the same values is bit-identical (below), so every changed value is the edit.
   # The micro networks render small (upsampled to 512): a full smile moved 13% of the values,
   # mean 0.19 and at most 15 levels.
@@ -266,7 +279,8 @@ def test_retarget_image_edit_and_reset(server):
   crop2, pasted2 = (_image(p) for p in _edit(client, values))
   np.testing.assert_array_equal(crop2, crop0)
   np.testing.assert_array_equal(pasted2, pasted0)
-  # Users at once queue (one job at a time here) and all get their own result.
+  # Users at once queue (one job at a time here) and all get their own result; the positional
+  # order (the official one) works too.
   jobs = [client.submit(*[dict(base, smile=v)[n] for n in editing.CONTROL_NAMES],
                         gradio_client.handle_file(S0), 2.5, True, True,
                         api_name="/retarget_image") for v in (0.0, 0.5, 1.0)]
@@ -277,6 +291,39 @@ def test_retarget_image_edit_and_reset(server):
   # The eye-ratio slider runs the eye retargeting MLP: the image changes.
   crop3, _ = (_image(p) for p in _edit(client, dict(base, eye_ratio=0.0)))
   assert np.abs(crop3.astype(int) - crop0.astype(int)).mean() > 0.1
+
+
+@pytest.mark.slow
+def test_api_parameters_are_named_with_the_page_defaults(server):
+  os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+  from lp_jax.app.actions import Actions  # pylint: disable=g-import-not-at-top
+  api = server["client"].view_api(return_format="dict", print_info=False)["named_endpoints"]
+  assert sorted(api) == ["/animate", "/reset", "/retarget_image", "/retarget_video",
+                         "/source_ratios"]
+  listed = {name: {p["parameter_name"]: (p["parameter_has_default"], p["parameter_default"])
+                   for p in api[name]["parameters"]} for name in api}
+  # Every parameter has a name and a default, in the order and with the values of the action
+  # (whose defaults equal the page's components, from which Gradio reads them).
+  for name in api:
+    want = _api_parameters(getattr(Actions, name.lstrip("/")))
+    assert list(listed[name]) == list(want), name
+    assert listed[name] == {k: (True, v) for k, v in want.items()}, name
+  image = listed["/retarget_image"]
+  assert list(image)[:len(editing.CONTROLS)] == list(editing.CONTROL_NAMES)
+  # The sliders' defaults; the eye / lip ratios default to the image's own (None).
+  assert {k: image[k][1] for k in editing.CONTROL_NAMES} == dict(
+      editing.DEFAULTS, eye_ratio=None, lip_ratio=None)
+  assert image["image"] == (True, None)
+  assert {k: image[k][1] for k in ("scale", "stitching", "do_crop")} == {
+      "scale": 2.5, "stitching": True, "do_crop": True}
+  assert listed["/animate"]["flag_do_crop"] == (True, True)
+  assert listed["/animate"]["driving_video"] == (True, None)
+  assert listed["/retarget_video"]["video"] == (True, None)
+  assert listed["/retarget_video"]["scale"] == (True, 2.3)
+  # A required input left out is one line.
+  with pytest.raises(gradio_client.exceptions.AppError, match="upload a source portrait") as err:
+    server["client"].predict(smile=1.0, api_name="/retarget_image")
+  assert "\n" not in str(err.value)
 
 
 @pytest.mark.slow
@@ -304,13 +351,12 @@ def test_animate_video_and_image_drivers(server):
 def test_retarget_video(server):
   client = server["client"]
   f = gradio_client.handle_file
-  concat, result = client.predict(0.4, f(S13), 2.3, 3e-6, False, True,
-                                  api_name="/retarget_video")
+  concat, result = client.predict(video=f(S13), lip_ratio=0.4, api_name="/retarget_video")
   assert _video(concat) == (MAX_FRAMES, (2 * 512, 512))  # source crop | result
   assert _video(result) == (MAX_FRAMES, _source_size(S13))
   from lp_jax.io import probe, video_reader  # pylint: disable=g-import-not-at-top
   assert probe.probe_video(result).has_audio and probe.probe_video(concat).has_audio
-  concat2, result2 = client.predict(0.4, f(S13), 2.3, 3e-6, True, True,
+  concat2, result2 = client.predict(video=f(S13), lip_ratio=0.4, keep_lip_silent=True,
                                     api_name="/retarget_video")
   a = np.stack(list(video_reader.VideoReader(result)))
   b = np.stack(list(video_reader.VideoReader(result2)))
@@ -340,8 +386,7 @@ def test_bad_uploads_give_one_line_errors_and_the_server_keeps_serving(server, t
   empty = tmp_path / "empty.mp4"
   empty.write_bytes(b"")
   with pytest.raises(gradio_client.exceptions.AppError):
-    client.predict(0.4, gradio_client.handle_file(str(empty)), 2.3, 3e-6, False,
-                   True, api_name="/retarget_video")
+    client.predict(video=gradio_client.handle_file(str(empty)), api_name="/retarget_video")
   assert server["proc"].poll() is None
   # The next good request still succeeds: the official pkl template drives the animation.
   video, concat, _, _ = _animate(client, template=D1)

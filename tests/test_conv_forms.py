@@ -97,28 +97,10 @@ def test_gradients_match_the_direct_form():
       _assert_close(a, np.asarray(b, np.float64), 5e-5)
 
 
-class _Host(nn.Module):
-  kernels: kernels.KernelForms
-  layer: nn.Module
-
-  @nn.compact
-  def __call__(self, x):
-    return self.layer(x)
-
-
 def _form(forms, x_shape, k_shape, padding, dtype=jnp.float32):
-  """conv_forms.conv3d_form of a Conv3d built inside a network carrying `forms`."""
-  seen = []
-
-  class Probe(nn.Module):
-    @nn.compact
-    def __call__(self, x):
-      seen.append(conv_forms.conv3d_form(self, x, jnp.zeros(k_shape, dtype), padding))
-      return x
-
-  jax.eval_shape(_Host(forms, Probe()).init, jax.random.key(0),
-                 jax.ShapeDtypeStruct(x_shape, dtype))
-  return seen[0]
+  """conv_forms.conv3d_form of a Conv3d built with `forms`."""
+  return conv_forms.conv3d_form(forms, jax.ShapeDtypeStruct(x_shape, dtype),
+                                jax.ShapeDtypeStruct(k_shape, dtype), padding)
 
 
 def test_conv3d_form_per_shape_and_backend():
@@ -148,11 +130,10 @@ def test_conv3x3_layer_variables_and_outputs_equal_nn_conv():
   want = np.asarray(plain.apply(variables, x), np.float64)
   programs = []
   for forms in (kernels.CPU, dataclasses.replace(kernels.CPU, winograd_max_hw=None)):
-    host = _Host(forms, util.conv(96, 3, padding=1))
-    host_vars = {"params": {"layer": variables["params"]}}
-    assert (jax.tree.map(jnp.shape, jax.eval_shape(host.init, jax.random.key(0), x)) ==
-            jax.tree.map(jnp.shape, host_vars))
-    _assert_close(host.apply(host_vars, x), want, 2e-5)
-    programs.append(jax.jit(host.apply).lower(host_vars, x).as_text())
+    layer = util.conv(96, 3, padding=1, forms=forms)
+    assert (jax.tree.map(jnp.shape, jax.eval_shape(layer.init, jax.random.key(0), x)) ==
+            jax.tree.map(jnp.shape, variables))
+    _assert_close(layer.apply(variables, x), want, 2e-5)
+    programs.append(jax.jit(layer.apply).lower(variables, x).as_text())
   assert programs[0] != programs[1]
   assert "fft" not in programs[0] and programs[0].count("dot_general") > 0

@@ -1,8 +1,8 @@
 # Copyright 2026 The lp_jax Authors. Licensed under the Apache License, Version 2.0.
 """Loss terms on hand-computable inputs, TPS warps, regions, and the jitted Stage I / II objectives.
 
-The auxiliary networks are small stand-in Linen modules with the AUX call signatures (defined
-here, not in the library), so these tests need neither weights nor lp_jax.models.auxiliary.
+The objectives run with small stand-in Linen modules of the AUX call signatures (defined here),
+so they need no weights; one test traces them with the library's real tiny AUX networks.
 """
 
 import flax.linen as nn
@@ -15,7 +15,7 @@ import pytest
 from lp_jax_configs import auxiliary as aux_configs
 from lp_jax_configs import losses as loss_configs
 from lp_jax_configs import models as model_configs
-from lp_jax.models import liveportrait
+from lp_jax.models import auxiliary, liveportrait
 from lp_jax.ops import motion as motion_lib
 from lp_jax.ops import resize
 from lp_jax.training import losses, regions, transforms
@@ -427,7 +427,6 @@ def test_stage2_jit_grad_and_sgd(micro_setup):
 
 def test_stage1_traces_with_real_tiny_aux_networks(micro_setup):
   """The AUX networks (configs/auxiliary 'tiny') fit the objectives: traced, not compiled."""
-  auxiliary = pytest.importorskip("lp_jax.models.auxiliary")
   acfg = aux_configs.get_config("tiny")
   mcfg, _, gen_vars, _, _ = micro_setup
   kinds = {"vgg": "vgg19", "hopenet": "hopenet", "arcface": "arcface", "D": "discriminator"}

@@ -7,8 +7,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from lp_jax.models import util
-from lp_jax.models.spade_generator import upsample_doublings
+from lp_jax.models import kernels, util
+from lp_jax.models.upsample_conv import upsample_doublings
 
 
 def direct(x, kernel, bias, factor, axes):
@@ -22,7 +22,8 @@ def direct(x, kernel, bias, factor, axes):
 @pytest.mark.parametrize("doublings", [1, 2])
 def test_upsample_conv2d_equals_upsample_then_conv(doublings):
   x = jnp.asarray(np.random.default_rng(0).standard_normal((2, 5, 7, 6)), jnp.float32)
-  layer = util.UpsampleConv2d(4, doublings)
+  size = (5 * 2 ** doublings, 7 * 2 ** doublings)
+  layer = util.conv(4, 3, padding=1, upsample_to=size, forms=kernels.CPU)  # the phase form
   variables = layer.init(jax.random.PRNGKey(0), x)
   reference = nn.Conv(4, (3, 3), padding=[(1, 1)] * 2).init(jax.random.PRNGKey(0), x)
   assert jax.tree.map(jnp.shape, variables) == jax.tree.map(jnp.shape, reference)
@@ -31,12 +32,12 @@ def test_upsample_conv2d_equals_upsample_then_conv(doublings):
   np.testing.assert_allclose(layer.apply(variables, x), want, atol=2e-5, rtol=0)
 
 
-@pytest.mark.parametrize("hw", [4, 16])  # below and above Conv3d's depth-folding threshold
+@pytest.mark.parametrize("hw", [4, 16])  # below and above the CPU phase form's 8x8 inputs
 def test_upsample_conv3d_equals_upsample_then_conv(hw):
   x = jnp.asarray(np.random.default_rng(1).standard_normal((1, 3, hw, hw, 5)), jnp.float32)
-  layer = util.UpsampleConv3d(4)
+  layer = util.conv(4, 3, ndim=3, padding=1, upsample_to=(2 * hw, 2 * hw), forms=kernels.CPU)
   variables = layer.init(jax.random.PRNGKey(0), x)
-  reference = util.Conv3d(4, 3, 1).init(jax.random.PRNGKey(0), x)
+  reference = util.conv(4, 3, ndim=3, padding=1).init(jax.random.PRNGKey(0), x)
   assert jax.tree.map(jnp.shape, variables) == jax.tree.map(jnp.shape, reference)
   p = variables["params"]
   want = direct(x, p["kernel"], p["bias"], 2, (2, 3))

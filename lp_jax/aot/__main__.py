@@ -4,6 +4,7 @@
   python -m lp_jax.aot --target v5e-256 --job stage1 --config configs/stage1.py \
       --per_device_batch 1 --config.mixed_precision=True
   python -m lp_jax.aot --target H100 --job infer --batch_sizes 1,8,32 --precision fp16
+  python -m lp_jax.aot --target v5e-1 --job warp --kernel_form separable_sparse_motion=false
   python -m lp_jax.aot --target v5p-128 --job stage1 --config configs/stage1.py --max_batch
   python -m lp_jax.aot --list_targets
 
@@ -31,7 +32,8 @@ from lp_jax.aot.targets import AotError  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("target", None, "named target (--list_targets)")
-flags.DEFINE_enum("job", "infer", ["stage1", "stage2", "infer"], "which program to compile")
+flags.DEFINE_enum("job", "infer", ["stage1", "stage2", "infer", "warp"],
+                  "which program to compile (warp: W of infer's W+G alone)")
 config_flags.DEFINE_config_file("config", None, "training config (stage1 / stage2 jobs), with "
                                 "--config.<field>=value overrides exactly as train.py takes them",
                                 lock_config=True)
@@ -46,17 +48,20 @@ flags.DEFINE_string("model_config", "official", "infer: configs/models.py varian
 flags.DEFINE_bool("max_batch", False, "find the largest per-device batch that fits")
 flags.DEFINE_integer("max_batch_limit", 1024, "upper bound of the --max_batch search")
 flags.DEFINE_bool("list_targets", False, "print the named targets and exit")
+flags.DEFINE_multi_string("kernel_form", [], "infer / warp: a KernelForms field replacing the "
+                          "target's, name=value (repeatable), e.g. "
+                          "separable_sparse_motion=false")
 flags.DEFINE_multi_string("compiler_option", [], "XLA option for the compile, name=value "
                           "(repeatable), e.g. xla_gpu_enable_triton_gemm=false")
 
 
-def compiler_options(pairs) -> dict:
+def compiler_options(pairs, flag: str = "--compiler_option") -> dict:
   """['name=value', ...] -> {name: bool / int / float / str}."""
   out = {}
   for pair in pairs:
     name, sep, value = pair.partition("=")
     if not sep or not name:
-      raise AotError(f"--compiler_option {pair!r}: expected name=value")
+      raise AotError(f"{flag} {pair!r}: expected name=value")
     low = value.lower()
     if low in ("true", "false"):
       out[name] = low == "true"
@@ -89,7 +94,8 @@ def run() -> int:
   try:
     target = targets.get_target(FLAGS.target)
     options = compiler_options(FLAGS.compiler_option)
-    if FLAGS.job == "infer":
+    if FLAGS.job in ("infer", "warp"):
+      overrides = jobs.forms_overrides(compiler_options(FLAGS.kernel_form, "--kernel_form"))
       precisions = (FLAGS.precision or jobs.default_precision(target.platform)).split(",")
       for p in precisions:
         if p not in jobs.PRECISIONS:
@@ -107,22 +113,26 @@ def run() -> int:
           config.mesh = jobs.parse_mesh(FLAGS.mesh)
       batches = [FLAGS.per_device_batch]
     devices = targets.devices(target)
-    if FLAGS.job == "infer":
-      builders = [lambda b, p=p: jobs.infer_program(target, devices, b, p, FLAGS.model_config)
+    if FLAGS.job in ("infer", "warp"):
+      builders = [lambda b, p=p: jobs.infer_program(target, devices, b, p, FLAGS.model_config,
+                                                    FLAGS.job == "warp", overrides)
                   for p in precisions]
     else:
       builders = [lambda b: jobs.training_program(config, target, devices, b)]
+    show = emit
+    if FLAGS.job in ("infer", "warp") and overrides:  # the record names the replaced forms
+      show = lambda record: emit({**record, "kernel_form": overrides})
     status = 0
     for build in builders:
       if FLAGS.max_batch:
-        emit(report.max_batch(build, target, FLAGS.job, FLAGS.max_batch_limit, emit=emit,
+        show(report.max_batch(build, target, FLAGS.job, FLAGS.max_batch_limit, emit=show,
                               compiler_options=options))
         continue
       for b in batches:
         try:
-          emit(report.compile_program(build(b), target, FLAGS.job, options))
+          show(report.compile_program(build(b), target, FLAGS.job, options))
         except report.DoesNotFit as e:
-          emit(e.record)
+          show(e.record)
           status = errors.report(e)
     return status
   except errors.UserError as e:  # AotError, a bad --config value; anything else is a bug

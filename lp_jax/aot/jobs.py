@@ -8,6 +8,7 @@
   `jax.eval_shape` results carrying shardings: nothing is allocated.
 - infer: `lp_jax.inference.decoder.decode_steps`, the W+G batch program of `infer.py` for an
   image source (f_s and x_s shared, x_d per frame), frames split over the devices.
+- warp: W's part of that program alone.
 """
 
 import dataclasses
@@ -24,11 +25,11 @@ from lp_jax import precision as precision_lib
 from lp_jax.aot.targets import AotError, Target
 from lp_jax.data import frames
 from lp_jax.inference import decoder, networks
-from lp_jax.models import liveportrait
+from lp_jax.models import kernels, liveportrait
+from lp_jax.models import variants as model_configs
 from lp_jax.training import mesh as mesh_lib
 from lp_jax.training import placement, stages
 from lp_jax.training import step as step_lib
-from lp_jax_configs import models as model_configs
 
 PRECISIONS = precision_lib.DTYPES  # 'fp32' | 'bf16' | 'fp16' -> compute dtype
 
@@ -123,16 +124,41 @@ def training_program(config, target: Target, devices: list,
                  precision, "sample")
 
 
+def forms_overrides(pairs: dict) -> dict:
+  """{field: value} of KernelForms fields, checked against the dataclass ('none' -> None)."""
+  fields = {f.name for f in dataclasses.fields(kernels.KernelForms)}
+  out = {}
+  for name, value in pairs.items():
+    if name not in fields:
+      raise AotError(f"--kernel_form {name}: not a KernelForms field; known: {sorted(fields)}")
+    out[name] = None if isinstance(value, str) and value.lower() == "none" else value
+  return out
+
+
+def _build(name: str, config, dtype, target: Target, overrides: dict | None):
+  # The layer forms of the target's backend, not of this compiling host ('cpu').
+  net = liveportrait.build(name, config, spectral_norm_folded=True, dtype=dtype,
+                           platform=target.platform)
+  if overrides and hasattr(net, "forms"):
+    net = net.clone(forms=dataclasses.replace(net.forms, **overrides))
+  return net
+
+
 def infer_program(target: Target, devices: list, batch: int, precision: str,
-                  model_variant: str = "official") -> Program:
-  """infer.py's W+G batch program (image source) at `batch` frames per device."""
+                  model_variant: str = "official", warp_only: bool = False,
+                  overrides: dict | None = None) -> Program:
+  """infer.py's W+G batch program (image source) at `batch` frames per device.
+
+  `warp_only`: W's part of it alone (f_s and x_s broadcast to the frames, W's outputs).
+  `overrides`: KernelForms fields replacing the target's (`forms_overrides`).
+  """
   config = errors.config_variant(model_configs.get_config, model_variant)  # --model_config
   dtype = PRECISIONS[precision]
-  # The layer forms of the target's backend, not of this compiling host ('cpu').
-  nets = {n: liveportrait.build(n, config, spectral_norm_folded=True, dtype=dtype,
-                                platform=target.platform)
+  nets = {n: _build(n, config, dtype, target, overrides)
           for n in ("warping_module", "spade_generator")}
   mesh = Mesh(np.array(devices), ("data",))  # FrameDecoder's mesh over the local devices
+  if warp_only:
+    return _warp_program(nets["warping_module"], config, mesh, batch, precision)
   # FrameDecoder's generator chunk for the target's backend (maps frames only on one device).
   chunk = networks.default_generator_chunk(target.platform) if len(devices) == 1 else None
   fn = decoder.decode_steps(nets["warping_module"], nets["spade_generator"], mesh, chunk)[True]
@@ -146,3 +172,25 @@ def infer_program(target: Target, devices: list, batch: int, precision: str,
   x_d = jax.ShapeDtypeStruct((batch * len(devices),) + kp.shape[1:], kp.dtype)
   return Program("wg_batch", fn, (warp_vars, gen_vars, f_s, kp, x_d), {"data": len(devices)},
                  batch, batch * len(devices), precision, "frame")
+
+
+def _warp_program(warp_net, config, mesh: Mesh, batch: int, precision: str) -> Program:
+  """W over `batch` frames per device, as `infer_program` runs it inside W+G."""
+  frames, replicated = NamedSharding(mesh, P("data")), NamedSharding(mesh, P())
+
+  def step(warp_vars, feature_3d, kp_source, kp_driving):
+    b = kp_driving.shape[0]
+    feature_3d = jnp.broadcast_to(feature_3d, (b,) + feature_3d.shape[1:])
+    return warp_net.apply(warp_vars, feature_3d, kp_driving,
+                          jnp.broadcast_to(kp_source, kp_driving.shape))
+
+  fn = jax.jit(step, in_shardings=(replicated, replicated, replicated, frames),
+               out_shardings=frames)
+  key = jax.eval_shape(lambda: jax.random.key(0))
+  variables = jax.eval_shape(warp_net.init, key,
+                             *liveportrait.example_inputs("warping_module", config))
+  f_s, kp, _ = jax.eval_shape(lambda: liveportrait.example_inputs("warping_module", config, 1))
+  devices = mesh.devices.size
+  x_d = jax.ShapeDtypeStruct((batch * devices,) + kp.shape[1:], kp.dtype)
+  return Program("w_batch", fn, (variables, f_s, kp, x_d), {"data": devices}, batch,
+                 batch * devices, precision, "frame")

@@ -14,17 +14,18 @@ summed over the shapes, is lower by more than `MARGIN` and its temp memory is no
 """
 
 import dataclasses
-from typing import Callable
+from typing import Any, Callable
 
 import flax.linen as nn
 import jax
+import jax.numpy as jnp
 from jax.sharding import SingleDeviceSharding
 
 from lp_jax import precision as precision_lib
 from lp_jax.aot import hlo, report
 from lp_jax.aot.targets import Target
 from lp_jax.inference import networks
-from lp_jax.models import convnextv2, kernels, liveportrait, spade_generator, util
+from lp_jax.models import dense_motion, kernels, liveportrait, spade_generator, util
 from lp_jax.models.kernels import KernelForms
 
 MARGIN = 0.02  # a rewrite must save more than 2% of the roofline time
@@ -32,28 +33,18 @@ TEMP_LIMIT = 1.5  # ... and need at most 1.5x the plain form's temp memory
 PLAIN = KernelForms(conv3d_fold_min_hw=None, conv3d_fold_pad=False, upblock3d_phase_min_hw=None,
                     phase3d_fold_min_hw=None, upsample2d_phase=False, occlusion_taps=False,
                     depthwise_stencil=False, generator_chunk=None, winograd_max_hw=None,
-                    winograd3d_min_hw=None, fft_conv3d_min_kernel=None)
+                    winograd3d_min_hw=None, fft_conv3d_min_kernel=None,
+                    separable_sparse_motion=False)
 
 
 @dataclasses.dataclass(frozen=True)
 class Case:
   form: str  # KernelForms field
   shape: str  # where the networks use it
-  layer: Callable  # dtype -> the Flax layer (reads its forms from the enclosing _Host)
+  layer: Callable  # (dtype, forms) -> the Flax layer built with those forms
   inputs: tuple  # input shapes (batch 1), in the compute dtype
   rewrite: KernelForms  # forms with the CPU rewrite on
   plain: KernelForms  # forms with it off
-
-
-class _Host(nn.Module):
-  """Carries `kernels` for the layer built inside it (kernels.forms_of walks up to here)."""
-  kernels: KernelForms
-  layer: Callable
-  dtype: object
-
-  @nn.compact
-  def __call__(self, *xs):
-    return self.layer(self.dtype)(*xs)
 
 
 def _pair(form: str, rewrite_value, base: KernelForms = PLAIN, plain_value=None):
@@ -74,15 +65,17 @@ def cases() -> list[Case]:
             ("hourglass down 16x16x16 128->256", 3, 16, 128, 256),
             ("hourglass out 16x64x64 142->142", 3, 64, 142, 142),
             ("mask 7x7x7 16x64x64 142->22", 7, 64, 142, 22)]
+  conv3d_layer = lambda cout, k: lambda dt, f: util.conv(cout, k, ndim=3, padding=k // 2,
+                                                        forms=f, dtype=dt)
   for label, k, hw, cin, cout in conv3d:
-    layer = lambda dt, k=k, cout=cout: util.Conv3d(cout, k, k // 2, dtype=dt)
+    layer = conv3d_layer(cout, k)
     out.append(Case("conv3d_fold_min_hw", label, layer, ((1, 16, hw, hw, cin),), *fold))
   # The channel padding inside the fold, where it pads (channels not multiples of 8 / 16).
   folded = dataclasses.replace(PLAIN, conv3d_fold_min_hw=cpu.conv3d_fold_min_hw)
   pad = _pair("conv3d_fold_pad", True, base=folded)
   for label, k, hw, cin, cout in conv3d:
     if cin % 8 or (k * cout) % 16:
-      layer = lambda dt, k=k, cout=cout: util.Conv3d(cout, k, k // 2, dtype=dt)
+      layer = conv3d_layer(cout, k)
       out.append(Case("conv3d_fold_pad", label, layer, ((1, 16, hw, hw, cin),), *pad))
   # W's hourglass up blocks with inputs from 8x8 (the CPU phase threshold) up.
   ups = [("up block 16x8x8 512->128", 8, 512, 128), ("up block 16x16x16 256->64", 16, 256, 64),
@@ -91,19 +84,19 @@ def cases() -> list[Case]:
   phased = dataclasses.replace(PLAIN, upblock3d_phase_min_hw=cpu.upblock3d_phase_min_hw)
   phase_fold = _pair("phase3d_fold_min_hw", cpu.phase3d_fold_min_hw, base=phased)
   for label, hw, cin, cout in ups:
-    layer = lambda dt, cout=cout: util.UpBlock3d(cout, dt)
+    layer = lambda dt, f, cout=cout: util.UpBlock3d(cout, dt, f)
     out.append(Case("upblock3d_phase_min_hw", label, layer, ((1, 16, hw, hw, cin),), *phase))
     out.append(Case("phase3d_fold_min_hw", label, layer, ((1, 16, hw, hw, cin),), *phase_fold))
   # G's SPADE blocks whose map (64x64x256) is upsampled: up_0 at 128, up_1 at 256.
   spade = _pair("upsample2d_phase", True)
   for label, hw, nc in (("SPADE 128x128x512, map 64x64x256", 128, 512),
                         ("SPADE 256x256x64, map 64x64x256", 256, 64)):
-    layer = lambda dt, nc=nc: spade_generator.SPADE(nc, 128, dt)
+    layer = lambda dt, f, nc=nc: spade_generator.SPADE(nc, 128, dt, f)
     out.append(Case("upsample2d_phase", label, layer, ((1, hw, hw, nc), (1, 64, 64, 256)),
                     *spade))
   # W's occlusion head: 7x7 conv of the flattened volume (142 x 16 channels) to one map.
   occ = _pair("occlusion_taps", True)
-  head = lambda dt: _OcclusionHead(dt)
+  head = lambda dt, f: util.conv(1, 7, padding=3, forms=f, dtype=dt)
   out.append(Case("occlusion_taps", "occlusion 64x64 2272->1 7x7", head,
                   ((1, 64, 64, 2272),), *occ))
   # Fewer multiply-adds: Winograd 3x3 convs (G's blocks, W's third; the hourglass's 64x64
@@ -113,47 +106,52 @@ def cases() -> list[Case]:
                                ("G up_0 128x128 512->256", 128, 512, 256),
                                ("G up_1 256x256 256->64", 256, 256, 64)):
     out.append(Case("winograd_max_hw", label,
-                    lambda dt, cout=cout: util.conv(cout, 3, padding=1, dtype=dt),
+                    lambda dt, f, cout=cout: util.conv(cout, 3, padding=1, forms=f, dtype=dt),
                     ((1, hw, hw, cin),), *wino))
   wino3d = _pair("winograd3d_min_hw", cpu.winograd3d_min_hw)
   for label, cin, cout in (("hourglass down 16x64x64 110->64", 110, 64),
                            ("hourglass out 16x64x64 142->142", 142, 142)):
-    out.append(Case("winograd3d_min_hw", label,
-                    lambda dt, cout=cout: util.Conv3d(cout, 3, 1, dtype=dt),
-                    ((1, 16, 64, 64, cin),), *wino3d))
+    out.append(Case("winograd3d_min_hw", label, conv3d_layer(cout, 3), ((1, 16, 64, 64, cin),),
+                    *wino3d))
   out.append(Case("fft_conv3d_min_kernel", "mask 7x7x7 16x64x64 142->22",
-                  lambda dt: util.Conv3d(22, 7, 3, dtype=dt), ((1, 16, 64, 64, 142),),
+                  conv3d_layer(22, 7), ((1, 16, 64, 64, 142),),
                   *_pair("fft_conv3d_min_kernel", cpu.fft_conv3d_min_kernel)))
+  # W's dense motion: the compressed volume (4 channels) sampled at the K+1 = 22 sparse motions.
+  out.append(Case("separable_sparse_motion", "sparse motions 22 x 16x64x64x4", SparseMotions,
+                  ((1, 16, 64, 64, 4), (1, 21, 3), (1, 21, 3)),
+                  *_pair("separable_sparse_motion", True)))
   # M's ConvNeXt-V2-tiny depthwise 7x7 per stage.
   dw = _pair("depthwise_stencil", True)
   for hw, c in ((64, 96), (32, 192), (16, 384), (8, 768)):
     out.append(Case("depthwise_stencil", f"dwconv 7x7 {hw}x{hw}x{c}",
-                    lambda dt: convnextv2.DepthwiseConv2d(7, dt), ((1, hw, hw, c),), *dw))
+                    lambda dt, f, c=c: util.conv(c, 7, padding=3, groups=c, forms=f, dtype=dt),
+                    ((1, hw, hw, c),), *dw))
   return out
 
 
-class _OcclusionHead(nn.Module):
-  """dense_motion.DenseMotionNetwork's occlusion branch, as a layer of its own."""
-  dtype: object
+class SparseMotions(nn.Module):
+  """The dense-motion network's sampling of its volume at the sparse motions (no variables)."""
+  dtype: Any
+  forms: KernelForms
 
-  @nn.compact
-  def __call__(self, flat):
-    if kernels.forms_of(self).occlusion_taps:
-      return util.TapsConv2d(1, 7, 3, self.dtype, name="occlusion")(flat)
-    return util.conv(1, 7, padding=3, dtype=self.dtype, name="occlusion")(flat)
+  def __call__(self, feature, kp_driving, kp_source):
+    # Keypoints stay float32 in the network whatever the compute dtype.
+    return dense_motion.deform_input(feature, kp_driving.astype(jnp.float32),
+                                     kp_source.astype(jnp.float32),
+                                     self.forms.separable_sparse_motion)
 
 
 def compile_case(layer: Callable, inputs: tuple, forms: KernelForms, target: Target, device,
                  precision: str) -> dict:
   """{'flops', 'bytes', 'temp_bytes', 'roofline_s', 'bound'} of one form on one device."""
   dtype = precision_lib.DTYPES[precision]
-  host = _Host(forms, layer, dtype)
+  module = layer(dtype, forms)
   sharding = SingleDeviceSharding(device)
   xs = tuple(jax.ShapeDtypeStruct(s, dtype, sharding=sharding) for s in inputs)
-  variables = jax.eval_shape(host.init, jax.random.key(0), *xs)
+  variables = jax.eval_shape(module.init, jax.random.key(0), *xs)
   variables = jax.tree.map(lambda v: jax.ShapeDtypeStruct(v.shape, v.dtype, sharding=sharding),
                            variables)
-  return _program(host.apply, (variables, *xs), target, precision)
+  return _program(module.apply, (variables, *xs), target, precision)
 
 
 def measure(case: Case, target: Target, device, precision: str) -> dict:
@@ -191,7 +189,9 @@ def verdict(records: list[dict]) -> dict:
   table = getattr(kernels.for_platform(records[0]["platform"]), form)
   threshold_field = form.endswith("_min_hw")
   if not threshold_field:
-    rule = cpu_value if _better(rewrite, plain) else getattr(PLAIN, form)
+    # A boolean field's rewrite is True, also where CPU's row keeps the plain form.
+    rewrite_value = True if isinstance(cpu_value, bool) else cpu_value
+    rule = rewrite_value if _better(rewrite, plain) else getattr(PLAIN, form)
     return {**out, "rule_value": rule, "table_value": table, "agrees": rule == table}
   wins = {}
   for hw in sorted({r["input_hw"] for r in records}):

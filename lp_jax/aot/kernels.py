@@ -24,7 +24,7 @@ from absl import app, flags  # noqa: E402
 
 from lp_jax import errors  # noqa: E402
 from lp_jax.aot import jobs, kernel_forms, targets  # noqa: E402
-from lp_jax_configs import models as model_configs  # noqa: E402
+from lp_jax.models import variants as model_configs  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list("targets", ["H100", "v5e-1"], "named targets (one device of each is used)")

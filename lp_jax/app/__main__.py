@@ -15,10 +15,10 @@ import signal
 import sys
 import tempfile
 
-from lp_jax_configs import models as model_configs
 from lp_jax import errors
 from lp_jax.inference import assets
 from lp_jax.inference import runtime
+from lp_jax.models import variants as model_configs
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

@@ -86,14 +86,19 @@ class Actions:
 
   # -- animation ------------------------------------------------------------------------------
 
-  def animate(self, source_image, source_video, driving_video, driving_image, driving_template,
-              flag_normalize_lip, flag_relative_motion, flag_do_crop, flag_pasteback,
-              flag_stitching, animation_region, driving_option, driving_multiplier,
-              flag_crop_driving_video, scale, vx_ratio, vy_ratio, scale_crop_driving_video,
-              vx_ratio_crop_driving_video, vy_ratio_crop_driving_video,
-              driving_smooth_observation_variance, source_tab="Image", driving_tab="Video",
-              progress=gr.Progress()):
-    """(video, concat video, image, concat image); the unused pair is None."""
+  def animate(self, source_image=None, source_video=None, driving_video=None,
+              driving_image=None, driving_template=None, flag_normalize_lip=False,
+              flag_relative_motion=True, flag_do_crop=True, flag_pasteback=True,
+              flag_stitching=True, animation_region="all", driving_option="expression-friendly",
+              driving_multiplier=1.0, flag_crop_driving_video=False, scale=2.3, vx_ratio=0.0,
+              vy_ratio=-0.125, scale_crop_driving_video=2.2, vx_ratio_crop_driving_video=0.0,
+              vy_ratio_crop_driving_video=-0.1, driving_smooth_observation_variance=3e-7,
+              source_tab="Image", driving_tab="Video", progress=gr.Progress()):
+    """(video, concat video, image, concat image); the unused pair is None.
+
+    The parameter names (infer.py's flags) and defaults (the page's) are the API's: a client
+    passes one source, one driver and the settings it changes.
+    """
     controls = dict(locals())
     sources = {"Image": source_image, "Video": source_video}
     drivers = {"Video": driving_video, "Image": driving_image, "Template": driving_template}
@@ -123,7 +128,7 @@ class Actions:
 
   # -- image retargeting and editing ----------------------------------------------------------
 
-  def source_ratios(self, image, scale, do_crop):
+  def source_ratios(self, image=None, scale=2.5, do_crop=True):
     """The eye / lip ratio sliders of a newly uploaded image (its own ratios)."""
     if not image:
       return 0.0, 0.0
@@ -134,27 +139,37 @@ class Actions:
 
     return self._guard("encoding the source", job)
 
-  def retarget_image(self, *args):
+  def retarget_image(self, eye_ratio=None, lip_ratio=None, head_pitch=0.0, head_yaw=0.0,
+                     head_roll=0.0, mov_x=0.0, mov_y=0.0, mov_z=1.0, lip_variation_zero=0.0,
+                     lip_variation_one=0.0, lip_variation_two=0.0, lip_variation_three=0.0,
+                     smile=0.0, wink=0.0, eyebrow=0.0, eyeball_direction_x=0.0,
+                     eyeball_direction_y=0.0, image=None, scale=2.5, stitching=True,
+                     do_crop=True):
     """(512x512 result, result pasted back into the source image).
 
-    Args (the official order): the 17 slider values of editing.CONTROLS, the image path, crop
-    scale, stitching, do crop.
+    The arguments are the sliders of editing.CONTROLS in the official order, then the image,
+    crop scale and toggles; the defaults are the page's. `eye_ratio` / `lip_ratio` None are the
+    image's own ratios (what the page's sliders show after an upload), which leave the eyes and
+    lips to the other sliders.
     """
-    *values, image, scale, flag_stitching, flag_do_crop = args
     if not image:
       raise gr.Error("Please upload a source portrait as the retargeting input.",
                      duration=None, print_exception=False)
-    if len(values) != len(editing.CONTROLS) or any(v is None for v in values):
+    args = locals()
+    values = [args[n] for n in editing.CONTROL_NAMES]
+    if any(v is None for v in values[2:]):
       raise gr.Error("Invalid slider input.", duration=None, print_exception=False)
 
     def job():
-      src = self.sources.get(image, bool(flag_do_crop), float(scale))
-      frame, _ = self.renderer(src, editing.Edit.from_args(values, flag_stitching))
-      return frame, src.paste_back(frame) if flag_do_crop else frame
+      src = self.sources.get(image, bool(do_crop), float(scale))
+      own = src.slider_ratios or (0.0, 0.0)
+      given = [own[i] if v is None else v for i, v in enumerate(values[:2])] + values[2:]
+      frame, _ = self.renderer(src, editing.Edit.from_args(given, stitching))
+      return frame, src.paste_back(frame) if do_crop else frame
 
     return self._guard("retargeting", job)
 
-  def reset(self, image, scale, do_crop):
+  def reset(self, image=None, scale=2.5, do_crop=True):
     """Slider defaults (eye / lip: the image's own ratios), crop scale 2.5, stitching, crop."""
     eye, lip = 0.0, 0.0
     if image:
@@ -167,9 +182,13 @@ class Actions:
 
   # -- video retargeting ----------------------------------------------------------------------
 
-  def retarget_video(self, lip_ratio, video, scale, smooth_variance, silent, do_crop,
-                     progress=gr.Progress()):
-    """(concat video: source crop | result, result video pasted back), with the source audio."""
+  def retarget_video(self, lip_ratio=0.0, video=None, scale=2.3,
+                     driving_smooth_observation_variance=3e-6, keep_lip_silent=False,
+                     do_crop=True, progress=gr.Progress()):
+    """(concat video: source crop | result, result video pasted back), with the source audio.
+
+    The defaults are the page's; a client passes the video and what it changes.
+    """
     if not video:
       raise gr.Error("Please upload a source video as the retargeting input.", duration=None,
                      print_exception=False)
@@ -179,9 +198,9 @@ class Actions:
       progress(0, desc="tracking the face")
       return video_edit.retarget_video(
           self.engine.pipe, self.engine.faces, video, out_dir, lip_ratio=float(lip_ratio),
-          scale=float(scale), smooth_variance=float(smooth_variance), silent=bool(silent),
-          do_crop=bool(do_crop), neutral_lip=self.engine.neutral_lip,
-          max_frames=self.max_frames,
+          scale=float(scale), smooth_variance=float(driving_smooth_observation_variance),
+          silent=bool(keep_lip_silent), do_crop=bool(do_crop),
+          neutral_lip=self.engine.neutral_lip, max_frames=self.max_frames,
           progress=lambda done, total, what: progress((done, total), desc=what, unit="frames"))
 
     return self._guard("video retargeting", job)

@@ -14,11 +14,11 @@ import os
 
 import numpy as np
 
-from lp_jax_configs import models as model_configs
 from lp_jax.detect.models import DOWNLOAD_HINT
 from lp_jax.inference import assets
 from lp_jax.inference.faces import FaceStage
 from lp_jax.inference.pipeline import LivePortrait
+from lp_jax.models import variants as model_configs
 from lp_jax.motion_template import lip_constant
 
 

@@ -2,8 +2,11 @@
 """The page: the official app's three panels (animation, image retargeting and editing, video
 retargeting) with its controls, ranges and defaults, wired to `actions.Actions`.
 
-API names (for `gradio_client`): `animate`, `retarget_image`, `retarget_video`; the inputs are
-listed in docs/app.md. The networks run in one concurrency group, so simultaneous users queue.
+API names (for `gradio_client`): `animate`, `retarget_image`, `retarget_video`, `source_ratios`,
+`reset`. Their parameters are the names and defaults of the `actions.Actions` methods: Gradio
+reads the names from the signatures and the defaults from the components' values (None where a
+component has none and the parameter defaults to None), so both hold the page's defaults;
+docs/app.md lists them. The networks run in one concurrency group, so simultaneous users queue.
 Editing re-renders on slider *release* (and on the toggles), never on every drag step.
 """
 
@@ -11,9 +14,9 @@ import os
 
 import gradio as gr
 
-from lp_jax_configs.data import SHARED_ASSETS
 from lp_jax.app import editing
 from lp_jax.app.components import ImageInput, VideoInput
+from lp_jax.shared import SHARED_ASSETS
 
 CONCURRENCY_ID = "networks"  # every event that runs the networks shares this limit
 CSS = """
@@ -190,11 +193,19 @@ def _retargeting_panel(actions, heavy) -> None:
     """Renders when there is an image (after upload / reset); clears the outputs otherwise."""
     return actions.retarget_image(*args) if args[-4] else (None, None)
 
-  # The one public API event; every slider release and toggle triggers it.
+  # Every slider release and toggle redraws. The page's eye / lip sliders always hold a number
+  # (the image's own ratios after an upload), so this event stays private and the API gets its
+  # own event below, whose eye / lip inputs default to None (the image's own ratios): a client
+  # that passes only `image` and `smile` leaves the eyes and lips alone, as the page does.
   gr.on([s.release for s in ordered] + [stitching.change, do_crop.change, scale.submit],
         actions.retarget_image, inputs=inputs, outputs=[result, pasted],
-        api_name="retarget_image", trigger_mode="always_last", show_progress="minimal",
-        **heavy)
+        api_name="retarget_image_page", api_visibility="private", trigger_mode="always_last",
+        show_progress="minimal", **heavy)
+  own_ratios = [gr.Number(value=None, minimum=0.0, maximum=0.8, visible=False,
+                          label=f"{sliders[n].label} (default: the image's own)")
+                for n in ("eye_ratio", "lip_ratio")]
+  gr.on([], actions.retarget_image, inputs=own_ratios + inputs[2:], outputs=[result, pasted],
+        api_name="retarget_image", **heavy)
   image.change(actions.source_ratios, inputs=[image, scale, do_crop],
                outputs=[sliders["eye_ratio"], sliders["lip_ratio"]], api_name="source_ratios",
                **heavy).then(preview, inputs=inputs, outputs=[result, pasted],

@@ -22,7 +22,7 @@ from lp_jax import precision as precision_lib
 from lp_jax import weights as weights_lib
 from lp_jax.bench import forward, machine, official, side_by_side
 from lp_jax.models import random_weights
-from lp_jax_configs import models as model_configs
+from lp_jax.models import variants as model_configs
 
 
 def parse(argv):

@@ -10,7 +10,6 @@ import dataclasses
 import os
 from typing import Iterator
 
-import cv2
 import numpy as np
 
 from lp_jax.data import face_crop
@@ -43,24 +42,13 @@ def read_clip(path: str, size: int, num_frames: int, stride: int,
   box = face_crop.video_box(path, n, spec)
   if box is None:
     raise index.DataError(f"{path}: no face found by the Haar cascade")
-  wanted = range(0, n, max(1, stride))
-  wanted = set(wanted[:num_frames] if num_frames > 0 else wanted)
-  cap = cv2.VideoCapture(path)
-  frames = []
-  try:
-    i = 0
-    while len(frames) < len(wanted):
-      ok, frame = cap.read()
-      if not ok:
-        break
-      if i in wanted:
-        frames.append(frames_lib.to_base(frame, size, box))
-      i += 1
-  finally:
-    cap.release()
+  stride = max(1, stride)
+  wanted = range(0, n, stride)
+  limit = len(wanted[:num_frames] if num_frames > 0 else wanted)
+  frames = frames_lib.decode(path, size, box, limit, stride)
   if len(frames) < 2:
     raise index.DataError(f"{path}: fewer than 2 frames decode (a source and a driving frame)")
-  return np.stack(frames).astype(np.float32) / 255.0
+  return frames.astype(np.float32) / 255.0
 
 
 def iter_clips(folder: str, size: int, num_frames: int, stride: int,

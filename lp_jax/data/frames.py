@@ -52,6 +52,32 @@ def to_base(frame_bgr: np.ndarray, size: int, box=None) -> np.ndarray:
   return cv2.cvtColor(sq, cv2.COLOR_BGR2RGB)
 
 
+def decode(path: str, size: int, box=None, limit: Optional[int] = None,
+           stride: int = 1) -> np.ndarray:
+  """Base frames [k, size, size, 3] of a video, decoded front to back: every `stride`-th frame
+  from the first, at most `limit` of them (None: to the end).
+
+  Raises:
+    index.DataError: no frame decodes (the message names the file).
+  """
+  cap = cv2.VideoCapture(path)
+  frames = []
+  try:
+    i = 0
+    while cap.isOpened() and (limit is None or len(frames) < limit):
+      ok, frame = cap.read()
+      if not ok:
+        break
+      if i % stride == 0:  # only the kept frames pay for the crop and resize
+        frames.append(to_base(frame, size, box))
+      i += 1
+  finally:
+    cap.release()
+  if not frames:
+    raise index.DataError(f"{path}: no frame could be decoded")
+  return np.stack(frames)
+
+
 class _LruCache:
   """A byte-bounded LRU cache of numpy arrays, safe to share between reader threads."""
 
@@ -117,12 +143,12 @@ class FolderFrames:
     if clip.kind == index.IMAGE:
       frames = self._image(clip)
     elif sequential:
-      frames = self._decode(clip.path, max(indices) + 1, clip.box)
+      frames = decode(clip.path, self.base_size, clip.box, max(indices) + 1)
     elif self.decodes_whole(clip):
       cache = self._get_cache()
       frames = cache.get(clip.path)
       if frames is None:
-        frames = self._decode(clip.path, None, clip.box)
+        frames = decode(clip.path, self.base_size, clip.box)
         cache.put(clip.path, frames)
     else:
       return self._seek(clip.path, indices, clip.box), None
@@ -140,22 +166,6 @@ class FolderFrames:
       cache.put(clip.path, frames)
     return frames
 
-  def _decode(self, path: str, limit: Optional[int], box=None) -> np.ndarray:
-    """The first `limit` (None: all) frames of a video as base frames, decoded front to back."""
-    cap = cv2.VideoCapture(path)
-    frames = []
-    try:
-      while cap.isOpened() and (limit is None or len(frames) < limit):
-        ok, frame = cap.read()
-        if not ok:
-          break
-        frames.append(to_base(frame, self.base_size, box))
-    finally:
-      cap.release()
-    if not frames:
-      raise index.DataError(f"{path}: no frame could be decoded")
-    return np.stack(frames)
-
   def _seek(self, path: str, indices: Sequence[int], box=None) -> np.ndarray:
     """Frames at `indices` by seeking; a frame the seek cannot reach is read front to back."""
     cap = cv2.VideoCapture(path)
@@ -170,7 +180,7 @@ class FolderFrames:
       cap.release()
     missing = [i for i in indices if int(i) not in out]
     if missing:  # the container over-reported its length: fall back to the last real frame
-      tail = self._decode(path, max(missing) + 1, box)
+      tail = decode(path, self.base_size, box, max(missing) + 1)
       for i in missing:
         out[int(i)] = tail[min(int(i), len(tail) - 1)]
     return np.stack([out[int(i)] for i in indices])

@@ -5,9 +5,9 @@ directory, the bundled demo model, or a small synthetic checkpoint for tests."""
 import hashlib
 import os
 
-from lp_jax_configs import models as model_configs
 from lp_jax.errors import MissingFileError
 from lp_jax.models import random_weights
+from lp_jax.models import variants as model_configs
 from lp_jax.weights import manifest as manifest_lib, official, orbax_dir
 
 FACE_MODEL_FILES = ("insightface/models/buffalo_l/det_10g.onnx",

@@ -11,9 +11,9 @@ import functools
 import jax
 import jax.numpy as jnp
 
-from lp_jax_configs import models as model_configs
 from lp_jax import weights
 from lp_jax.models import kernels, liveportrait
+from lp_jax.models import variants as model_configs
 from lp_jax.ops import keypoints, motion, resize
 
 # The side of the frames the pipeline pastes back and writes: what the official G renders. A
@@ -52,9 +52,9 @@ def default_generator_chunk(platform: str | None = None) -> int | None:
 
 
 def decode_in_chunks(gen_net, gen_vars, features, chunk: int | None):
-  """G over [B, ...] features, `chunk` frames per step of a lax.map (None: all at once)."""
-  b = features.shape[0]
-  if not chunk or chunk >= b or b % chunk:
+  """G over [B, ...] features, `chunk` frames per step of a lax.map (None: all at once); when
+  B is not a multiple of `chunk`, lax.map runs the remaining frames as one shorter step."""
+  if not chunk or chunk >= features.shape[0]:
     return gen_net.apply(gen_vars, features)
   return jax.lax.map(lambda x: gen_net.apply(gen_vars, x[None])[0], features, batch_size=chunk)
 

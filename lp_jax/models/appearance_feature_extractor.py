@@ -4,8 +4,7 @@
 import flax.linen as nn
 import jax.numpy as jnp
 
-from lp_jax.models import util
-from lp_jax.models.kernels import KernelForms
+from lp_jax.models import kernels, util
 
 
 class AppearanceFeatureExtractor(nn.Module):
@@ -18,18 +17,21 @@ class AppearanceFeatureExtractor(nn.Module):
   reshape_depth: int = 16
   num_resblocks: int = 6
   dtype: util.Dtype = jnp.float32
-  kernels: KernelForms | None = None  # layer forms of the target backend (None: CPU)
+  forms: kernels.KernelForms = kernels.forms_field()  # liveportrait.build sets the platform's
 
   @nn.compact
   def __call__(self, image, train: bool = False):
-    x = util.SameBlock2d(self.block_expansion, dtype=self.dtype, name="first")(image, train)
+    x = util.SameBlock2d(self.block_expansion, dtype=self.dtype, forms=self.forms,
+                         name="first")(image, train)
     for i in range(self.num_down_blocks):
       feats = min(self.max_features, self.block_expansion * (2 ** (i + 1)))
-      x = util.DownBlock2d(feats, self.dtype, name=f"down_blocks.{i}")(x, train)
-    x = util.conv(self.max_features, 1, dtype=self.dtype, name="second")(x)  # no norm, no act
+      x = util.DownBlock2d(feats, self.dtype, self.forms, name=f"down_blocks.{i}")(x, train)
+    x = util.conv(self.max_features, 1, forms=self.forms, dtype=self.dtype,
+                  name="second")(x)  # no norm, no activation
     x = channels_to_volume(x, self.reshape_channel, self.reshape_depth)
     for i in range(self.num_resblocks):
-      x = util.ResBlock3d(self.reshape_channel, self.dtype, name=f"resblocks_3d.3dr{i}")(x, train)
+      x = util.ResBlock3d(self.reshape_channel, self.dtype, self.forms,
+                          name=f"resblocks_3d.3dr{i}")(x, train)
     return x
 
 

@@ -17,33 +17,6 @@ def dense(features: int, dtype, name: str) -> nn.Dense:
   return nn.Dense(features, dtype=dtype, kernel_init=util.torch_kernel_init, name=name)
 
 
-class DepthwiseConv2d(nn.Module):
-  """Depthwise k x k conv (stride 1, 'same' zero padding) as k*k shifted multiply-adds.
-
-  XLA:CPU's grouped convolution runs ConvNeXt's 7x7 depthwise convs ~14x slower than this
-  channels-last stencil, which vectorises over C; elsewhere `KernelForms.depthwise_stencil`
-  may pick the grouped convolution. Variables are those of nn.Conv(feature_group_count=C):
-  kernel [k, k, 1, C], bias [C].
-  """
-  kernel_size: int = 7
-  dtype: util.Dtype = jnp.float32
-
-  @nn.compact
-  def __call__(self, x):
-    k, c = self.kernel_size, x.shape[-1]
-    kernel = self.param("kernel", util.torch_kernel_init, (k, k, 1, c)).astype(self.dtype)
-    bias = self.param("bias", nn.initializers.zeros, (c,)).astype(self.dtype)
-    _, h, w, _ = x.shape
-    p = k // 2
-    if not kernels.forms_of(self).depthwise_stencil:
-      return jax.lax.conv_general_dilated(
-          x.astype(self.dtype), kernel, (1, 1), [(p, p)] * 2, feature_group_count=c,
-          dimension_numbers=("NHWC", "HWIO", "NHWC")) + bias
-    xp = jnp.pad(x.astype(self.dtype), ((0, 0), (p, p), (p, p), (0, 0)))
-    out = sum(xp[:, i:i + h, j:j + w, :] * kernel[i, j, 0] for i in range(k) for j in range(k))
-    return out + bias
-
-
 class GRN(nn.Module):
   """Global response normalisation: L2 over H, W, divided by its channel mean (+1e-6)."""
   dtype: util.Dtype = jnp.float32
@@ -63,10 +36,12 @@ class Block(nn.Module):
   """ConvNeXt-V2 block: dwconv 7x7 -> LN -> Linear 4x -> exact GELU -> GRN -> Linear, residual."""
   dim: int
   dtype: util.Dtype = jnp.float32
+  forms: kernels.KernelForms = kernels.forms_field()
 
   @nn.compact
   def __call__(self, x):
-    y = DepthwiseConv2d(7, self.dtype, name="dwconv")(x)
+    y = util.conv(self.dim, 7, padding=3, groups=self.dim, forms=self.forms, dtype=self.dtype,
+                  name="dwconv")(x)
     y = util.LayerNorm(dtype=self.dtype, name="norm")(y)
     y = dense(4 * self.dim, self.dtype, "pwconv1")(y)
     y = jax.nn.gelu(y, approximate=False)  # the official block uses the erf form
@@ -82,18 +57,21 @@ class ConvNeXtV2(nn.Module):
   num_bins: int = 66
   num_kp: int = 21
   dtype: util.Dtype = jnp.float32
+  forms: kernels.KernelForms = kernels.forms_field()
 
   @nn.compact
   def __call__(self, x):
     for i, (depth, dim) in enumerate(zip(self.depths, self.dims)):
       if i == 0:  # stem: 4x4 patchify conv, then LayerNorm
-        x = util.conv(dim, 4, stride=4, dtype=self.dtype, name="downsample_layers.0.0")(x)
+        x = util.conv(dim, 4, stride=4, forms=self.forms, dtype=self.dtype,
+                      name="downsample_layers.0.0")(x)
         x = util.LayerNorm(dtype=self.dtype, name="downsample_layers.0.1")(x)
       else:  # LayerNorm, then 2x2 stride-2 conv
         x = util.LayerNorm(dtype=self.dtype, name=f"downsample_layers.{i}.0")(x)
-        x = util.conv(dim, 2, stride=2, dtype=self.dtype, name=f"downsample_layers.{i}.1")(x)
+        x = util.conv(dim, 2, stride=2, forms=self.forms, dtype=self.dtype,
+                      name=f"downsample_layers.{i}.1")(x)
       for j in range(depth):
-        x = Block(dim, self.dtype, name=f"stages.{i}.{j}")(x)
+        x = Block(dim, self.dtype, self.forms, name=f"stages.{i}.{j}")(x)
     x = jnp.mean(x.astype(jnp.float32), axis=(1, 2))  # global average pool -> [B, C]
     x = util.LayerNorm(dtype=jnp.float32, name="norm")(x)
     out_dims = {"kp": 3 * self.num_kp, "pitch": self.num_bins, "yaw": self.num_bins,

@@ -8,14 +8,15 @@ programs' FLOPs, bytes, temp memory and roofline time (`python -m lp_jax.aot.ker
 docs/aot.md "Kernel forms per backend"). CPU keeps exactly its measured choices, so CPU
 numerics do not change.
 
-The forms are a property of a whole network compiled for one backend: `liveportrait.build`
-puts them on the top-level network (field `kernels`), and a layer reads them with `forms_of`,
-which walks up its parents, instead of every container in between forwarding them.
+The forms are a property of a whole network compiled for one backend. `liveportrait.build`
+takes the platform and sets the network's `forms` field; every block hands its `forms` to the
+blocks and convs it builds, and `util.conv` picks each conv's algorithm from them. A network
+or layer built without forms takes those of the backend this process runs on (`default`).
 """
 
 import dataclasses
 
-import flax.linen as nn
+import jax
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,6 +49,11 @@ class KernelForms:
   fft_conv3d_min_kernel: int | None = 7
   # Frames per generator pass inside a W+G batch (a lax.map); None: the whole batch at once.
   generator_chunk: int | None = 1
+  # Dense motion: sample the compressed volume at the K+1 shifted identity grids as three
+  # einsums with per-axis interpolation matrices (ops/grid_sample.separable_grid_sample)
+  # instead of one gather per corner. Off on CPU: W forward took the same time either way
+  # (docs/performance.md), so its numerics stay the gather's.
+  separable_sparse_motion: bool = False
 
 
 CPU = KernelForms()
@@ -56,20 +62,24 @@ CPU = KernelForms()
 # The depth fold, its padding and the taps head only add bytes and temp memory there (the
 # direct convs win at every measured size); the UpBlock3d phase convs halve the FLOPs from 16x16
 # inputs up (at 8x8 they lose); the depthwise stencil reads half the grouped conv's bytes; the
-# whole generator batch beats a frame-by-frame map.
+# whole generator batch beats a frame-by-frame map. The separable sparse motions lose there
+# (the sampling alone: 142 against 116 us summed; W compute-bound either way).
 GPU = KernelForms(conv3d_fold_min_hw=None, conv3d_fold_pad=False, upblock3d_phase_min_hw=256,
                   phase3d_fold_min_hw=None, upsample2d_phase=True, occlusion_taps=False,
                   depthwise_stencil=True, generator_chunk=None, winograd_max_hw=None,
-                  winograd3d_min_hw=None, fft_conv3d_min_kernel=None)
+                  winograd3d_min_hw=None, fft_conv3d_min_kernel=None,
+                  separable_sparse_motion=False)
 # TPU: chosen from the v5e target's figures, fp32 and bf16. Like GPU, no depth fold or padding;
 # the phase convs lose there (the 2-D one needs 8-66% more roofline time, the UpBlock3d one
 # wins at 8x8 and 16x16 but loses more at 32x32); the taps head and the depthwise stencil read
 # fewer bytes than the plain convs. The generator map is unmeasured on TPU (G's v5e compile did
-# not finish here): the whole batch, as TPU ran before.
+# not finish here): the whole batch, as TPU ran before. The separable sparse motions take W's
+# bytes per frame from 49.9 to 6.6 GB (bf16, batch 1) and W+G at batch 8 into HBM.
 TPU = KernelForms(conv3d_fold_min_hw=None, conv3d_fold_pad=False, upblock3d_phase_min_hw=None,
                   phase3d_fold_min_hw=None, upsample2d_phase=False, occlusion_taps=True,
                   depthwise_stencil=True, generator_chunk=None, winograd_max_hw=None,
-                  winograd3d_min_hw=None, fft_conv3d_min_kernel=None)
+                  winograd3d_min_hw=None, fft_conv3d_min_kernel=None,
+                  separable_sparse_motion=True)
 
 _BY_PLATFORM = {"cpu": CPU, "gpu": GPU, "cuda": GPU, "rocm": GPU, "tpu": TPU}
 
@@ -81,16 +91,16 @@ def for_platform(platform: str) -> KernelForms:
   return _BY_PLATFORM[platform]
 
 
-def forms_of(module: nn.Module) -> KernelForms:
-  """The `kernels` of the nearest enclosing module that has one (CPU's when none has).
+def default() -> KernelForms:
+  """The forms of the backend this process runs on (jax.default_backend())."""
+  return for_platform(jax.default_backend())
 
-  A layer used on its own (tests, benchmarks of one layer) gets the CPU forms, whose program
-  is the same as a layer built without forms.
+
+def forms_field():
+  """A module field for the forms: set by the parent; unset, the running backend's (`default`).
+
+  The default keeps a layer or network built on its own (a test, a one-layer benchmark) on the
+  forms of the backend it runs on; networks built for a platform set it at the top and every
+  block passes its own down.
   """
-  m = module
-  while isinstance(m, nn.Module):
-    forms = getattr(m, "kernels", None)
-    if forms is not None:
-      return forms
-    m = m.parent
-  return CPU
+  return dataclasses.field(default_factory=default)

@@ -30,12 +30,13 @@ def build(name: str, config: ml_collections.ConfigDict, *, spectral_norm_folded:
   """The Flax module of network `name` with the hyper-parameters of `config` (configs/models).
 
   `platform` ('cpu' / 'gpu' / 'cuda' / 'tpu') selects the layer forms (models/kernels.py); by
-  default the backend this process runs on. Compiling ahead of time for another backend must
-  name it: the compiling host is 'cpu'. Variables are the same for every platform.
+  default the backend this process runs on. The network's `forms` field holds them and every
+  block passes them down to its convs. Compiling ahead of time for another backend must name
+  it: the compiling host is 'cpu'. Variables are the same for every platform.
   """
   kw = dict(config[name])
   if name in BASE_NETWORKS:
-    kw["kernels"] = kernels.for_platform(platform or jax.default_backend())
+    kw["forms"] = kernels.for_platform(platform or jax.default_backend())
   if name == "appearance_feature_extractor":
     return AppearanceFeatureExtractor(**kw, dtype=dtype)
   if name == "motion_extractor":

@@ -6,8 +6,7 @@ from typing import Sequence
 import flax.linen as nn
 import jax.numpy as jnp
 
-from lp_jax.models import convnextv2, util
-from lp_jax.models.kernels import KernelForms
+from lp_jax.models import convnextv2, kernels, util
 
 
 class MotionExtractor(nn.Module):
@@ -21,10 +20,10 @@ class MotionExtractor(nn.Module):
   depths: Sequence[int] = (3, 3, 9, 3)  # blocks per stage
   dims: Sequence[int] = (96, 192, 384, 768)  # channels per stage
   dtype: util.Dtype = jnp.float32
-  kernels: KernelForms | None = None  # layer forms of the target backend (None: CPU)
+  forms: kernels.KernelForms = kernels.forms_field()  # liveportrait.build sets the platform's
 
   @nn.compact
   def __call__(self, image):
     return convnextv2.ConvNeXtV2(depths=tuple(self.depths), dims=tuple(self.dims),
                                  num_bins=self.num_bins, num_kp=self.num_kp, dtype=self.dtype,
-                                 name="detector")(image)
+                                 forms=self.forms, name="detector")(image)

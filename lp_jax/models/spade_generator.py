@@ -1,6 +1,8 @@
 # Copyright 2026 The lp_jax Authors. Licensed under the Apache License, Version 2.0.
 """SPADE generator G (official `SPADEDecoder`): warped features -> 512x512 RGB image."""
 
+import functools
+
 from flax import traverse_util
 import flax.linen as nn
 import jax
@@ -8,7 +10,6 @@ import jax.numpy as jnp
 import numpy as np
 
 from lp_jax.models import conv_forms, kernels, util
-from lp_jax.models.kernels import KernelForms
 
 
 def _l2_normalize(x, eps: float = 1e-12):
@@ -35,6 +36,7 @@ class SpectralNormConv(nn.Module):
   use_bias: bool = True
   folded: bool = False
   dtype: util.Dtype = jnp.float32
+  forms: kernels.KernelForms = kernels.forms_field()
 
   @nn.compact
   def __call__(self, x, train: bool = False):
@@ -56,7 +58,7 @@ class SpectralNormConv(nn.Module):
                              jax.lax.stop_gradient(v.value))
       kernel = kernel / sigma
     if (k, self.padding) == (3, 1):
-      y = conv_forms.conv2d_3x3(self, x.astype(self.dtype), kernel.astype(self.dtype))
+      y = conv_forms.conv2d_3x3(self.forms, x.astype(self.dtype), kernel.astype(self.dtype))
     else:
       y = jax.lax.conv_general_dilated(
           x.astype(self.dtype), kernel.astype(self.dtype), (1, 1), [(self.padding,) * 2] * 2,
@@ -86,35 +88,21 @@ def fold_spectral_norm(variables: dict) -> dict:
   return folded
 
 
-def upsample_doublings(size: tuple, target: tuple) -> int:
-  """k >= 1 where `target` is `size` scaled by 2 ** k on both axes, else 0."""
-  (h, w), (th, tw) = size, target
-  if th % h or tw % w or th // h != tw // w:
-    return 0
-  factor = th // h
-  return factor.bit_length() - 1 if factor > 1 and factor & (factor - 1) == 0 else 0
-
-
 class SPADE(nn.Module):
   """normalized(x) * (1 + gamma(seg)) + beta(seg), affine-free InstanceNorm, eps 1e-5."""
   norm_nc: int
   hidden: int = 128
   dtype: util.Dtype = jnp.float32
+  forms: kernels.KernelForms = kernels.forms_field()
 
   @nn.compact
   def __call__(self, x, segmap):
+    conv = functools.partial(util.conv, padding=1, forms=self.forms, dtype=self.dtype)
     normalized = util.instance_norm(x.astype(jnp.float32)).astype(self.dtype)
-    doublings = upsample_doublings(segmap.shape[1:3], x.shape[1:3])
-    # The map's last nearest 2x folded into the conv: 2.25x fewer FLOPs (KernelForms).
-    if doublings and kernels.forms_of(self).upsample2d_phase:
-      shared = util.UpsampleConv2d(self.hidden, doublings, self.dtype, name="mlp_shared.0")
-      actv = nn.relu(shared(segmap))
-    else:
-      seg = util.resize_nearest_2d(segmap, x.shape[1:3])
-      actv = nn.relu(util.conv(self.hidden, 3, padding=1, dtype=self.dtype,
-                               name="mlp_shared.0")(seg))
-    gamma = util.conv(self.norm_nc, 3, padding=1, dtype=self.dtype, name="mlp_gamma")(actv)
-    beta = util.conv(self.norm_nc, 3, padding=1, dtype=self.dtype, name="mlp_beta")(actv)
+    # F.interpolate(segmap, size=x.size()[2:], mode='nearest') inside the shared conv.
+    actv = nn.relu(conv(self.hidden, 3, upsample_to=x.shape[1:3], name="mlp_shared.0")(segmap))
+    gamma = conv(self.norm_nc, 3, name="mlp_gamma")(actv)
+    beta = conv(self.norm_nc, 3, name="mlp_beta")(actv)
     return normalized * (1 + gamma) + beta
 
 
@@ -125,20 +113,22 @@ class SPADEResnetBlock(nn.Module):
   spectral_norm_folded: bool = False
   dtype: util.Dtype = jnp.float32
   spade_hidden: int = 128  # SPADE's shared MLP width (official: 128)
+  forms: kernels.KernelForms = kernels.forms_field()
 
   @nn.compact
   def __call__(self, x, seg, train: bool = False):
     fmiddle = min(self.fin, self.fout)
     sn = lambda feats, k, pad, bias, name: SpectralNormConv(
-        feats, k, pad, bias, self.spectral_norm_folded, self.dtype, name=name)
+        feats, k, pad, bias, self.spectral_norm_folded, self.dtype, self.forms, name=name)
+    spade = lambda nc, name: SPADE(nc, self.spade_hidden, self.dtype, self.forms, name=name)
     if self.fin != self.fout:
-      x_s = SPADE(self.fin, self.spade_hidden, dtype=self.dtype, name="norm_s")(x, seg)
+      x_s = spade(self.fin, "norm_s")(x, seg)
       x_s = sn(self.fout, 1, 0, False, "conv_s")(x_s, train)
     else:
       x_s = x
-    dx = nn.leaky_relu(SPADE(self.fin, self.spade_hidden, dtype=self.dtype, name="norm_0")(x, seg), 0.2)
+    dx = nn.leaky_relu(spade(self.fin, "norm_0")(x, seg), 0.2)
     dx = sn(fmiddle, 3, 1, True, "conv_0")(dx, train)
-    dx = nn.leaky_relu(SPADE(fmiddle, self.spade_hidden, dtype=self.dtype, name="norm_1")(dx, seg), 0.2)
+    dx = nn.leaky_relu(spade(fmiddle, "norm_1")(dx, seg), 0.2)
     dx = sn(self.fout, 3, 1, True, "conv_1")(dx, train)
     return x_s + dx
 
@@ -163,15 +153,17 @@ class SPADEDecoder(nn.Module):
   # Width of every SPADE block's shared MLP. The official 128 is fixed in its code; narrow
   # configs shrink it, because at 256x256 it dominates a small generator's cost.
   spade_hidden: int = 128
-  kernels: KernelForms | None = None  # layer forms of the target backend (None: CPU)
+  forms: kernels.KernelForms = kernels.forms_field()  # liveportrait.build sets the platform's
 
   @nn.compact
   def __call__(self, feature, train: bool = False):
     input_channels = min(self.max_features, self.block_expansion * (2 ** self.num_down_blocks))
     block = lambda fin, fout, name: SPADEResnetBlock(fin, fout, self.spectral_norm_folded,
-                                                     self.dtype, self.spade_hidden, name=name)
+                                                     self.dtype, self.spade_hidden, self.forms,
+                                                     name=name)
+    conv = functools.partial(util.conv, padding=1, forms=self.forms, dtype=self.dtype)
     seg = feature.astype(self.dtype)
-    x = util.conv(2 * input_channels, 3, padding=1, dtype=self.dtype, name="fc")(seg)
+    x = conv(2 * input_channels, 3, name="fc")(seg)
     for i in range(6):
       x = block(2 * input_channels, 2 * input_channels, f"G_middle_{i}")(x, seg, train)
     x = util.upsample_nearest(x, 2, axes=(1, 2))
@@ -180,8 +172,8 @@ class SPADEDecoder(nn.Module):
     x = block(input_channels, self.out_channels, "up_1")(x, seg, train)
     x = nn.leaky_relu(x, 0.2)
     if self.upscale is None or self.upscale <= 1:
-      x = util.conv(3, 3, padding=1, dtype=self.dtype, name="conv_img")(x)
+      x = conv(3, 3, name="conv_img")(x)
     else:
-      x = util.conv(3 * self.upscale ** 2, 3, padding=1, dtype=self.dtype, name="conv_img.0")(x)
+      x = conv(3 * self.upscale ** 2, 3, name="conv_img.0")(x)
       x = pixel_shuffle(x, self.upscale)
     return jax.nn.sigmoid(x.astype(jnp.float32))

@@ -10,10 +10,13 @@ the four phases stack into one conv with 4x the output channels (a wider GEMM). 
 carries over exactly: the padded upsampled row -1 (or 2H) is the padded low-resolution row -1
 (or H). Results equal the direct form up to float32 summation order.
 
-The layers using it (util.UpsampleConv2d / UpsampleConv3d) keep the stored 3x3 kernel and bias
-(official layout, the names and shapes of the layers they replace) and derive the phase kernels
-from it at apply time.
+The conv layers taking this form (util.Conv with `upsample_to`, through conv_forms.conv) keep
+the stored 3x3 kernel and bias (official layout, the names and shapes of the layer they
+replace) and derive the phase kernels from it at apply time. The nearest resizes themselves
+(F.interpolate(mode='nearest')) are here too.
 """
+
+from typing import Sequence
 
 import jax
 import jax.numpy as jnp
@@ -22,6 +25,36 @@ import numpy as np
 # Tap-sum matrices [phase a, window tap r, kernel tap k]: phase 0 (K0, K1 + K2), phase 1
 # (K0 + K1, K2). Window tap r of phase a reads padded low-resolution row i + a + r.
 _PHASE_TAPS = np.array([[[1, 0, 0], [0, 1, 1]], [[1, 1, 0], [0, 0, 1]]], np.float32)
+
+
+def upsample_nearest(x: jax.Array, factor: int, axes: Sequence[int]) -> jax.Array:
+  """F.interpolate(mode='nearest') by an integer factor: an exact repeat of each element."""
+  for axis in axes:
+    x = jnp.repeat(x, factor, axis=axis)
+  return x
+
+
+def resize_nearest_2d(x: jax.Array, size: tuple[int, int]) -> jax.Array:
+  """F.interpolate(x, size, mode='nearest') over H and W (NHWC or NDHWC): source index
+  floor(dst * in / out)."""
+  h, w = x.shape[-3:-1]
+  oh, ow = size
+  if (oh, ow) == (h, w):
+    return x
+  if oh % h == 0 and ow % w == 0 and oh // h == ow // w:
+    return upsample_nearest(x, oh // h, axes=(x.ndim - 3, x.ndim - 2))
+  rows = jnp.floor(jnp.arange(oh) * (h / oh)).astype(jnp.int32)
+  cols = jnp.floor(jnp.arange(ow) * (w / ow)).astype(jnp.int32)
+  return x[..., rows, :, :][..., cols, :]
+
+
+def upsample_doublings(size: tuple, target: tuple) -> int:
+  """k >= 1 where `target` is `size` scaled by 2 ** k on both axes, else 0."""
+  (h, w), (th, tw) = size, target
+  if th % h or tw % w or th // h != tw // w:
+    return 0
+  factor = th // h
+  return factor.bit_length() - 1 if factor > 1 and factor & (factor - 1) == 0 else 0
 
 
 def phase_kernel_2d(kernel: jax.Array) -> jax.Array:

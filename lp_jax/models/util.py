@@ -16,95 +16,91 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from lp_jax.models import conv_forms, kernels, upsample_conv
-from lp_jax.models.conv_forms import Conv3x3, torch_kernel_init
+from lp_jax.models import conv_forms, kernels
+from lp_jax.models.conv_forms import torch_kernel_init
+from lp_jax.models.kernels import KernelForms
+# F.interpolate(mode='nearest') of the official util, for the networks built on these blocks.
+from lp_jax.models.upsample_conv import resize_nearest_2d, upsample_nearest
 
 Dtype = Any
 
 
 def conv(features: int, kernel_size: int | Sequence[int], *, ndim: int = 2, padding: int = 0,
-         stride: int = 1, groups: int = 1, use_bias: bool = True, dtype: Dtype = jnp.float32,
-         name: str | None = None) -> nn.Module:
-  """A PyTorch-style Conv2d/Conv3d: explicit symmetric zero padding, cross-correlation."""
-  if ndim == 3 and stride == 1 and groups == 1:
-    assert isinstance(kernel_size, int)
-    return Conv3d(features, kernel_size, padding, use_bias, dtype, name=name)
-  if ndim == 2 and kernel_size in (3, (3, 3)) and (padding, stride, groups) == (1, 1, 1):
-    return Conv3x3(features, use_bias, dtype, name=name)
-  if isinstance(kernel_size, int):
-    kernel_size = (kernel_size,) * ndim
-  nd = len(kernel_size)
+         stride: int = 1, groups: int = 1, use_bias: bool = True,
+         upsample_to: tuple[int, int] | None = None, forms: KernelForms | None = None,
+         dtype: Dtype = jnp.float32, name: str | None = None) -> nn.Module:
+  """A PyTorch-style Conv2d/Conv3d (explicit symmetric zero padding, cross-correlation) with
+  nn.Conv's variables, computed in the form `forms` picks for it (None: the running backend's).
+
+  `upsample_to` (H, W): the conv reads F.interpolate(x, size=upsample_to, mode='nearest').
+  The convs that have rewritten forms (stride-1 Conv3d and 3x3 Conv2d, with or without the
+  upsample; depthwise; one output channel) are the layers below, which pick the algorithm for
+  their shapes (models/conv_forms.py, every form exact up to float rounding); the rest are
+  nn.Conv.
+  """
+  forms = kernels.default() if forms is None else forms
+  kernel_size = (kernel_size,) * ndim if isinstance(kernel_size, int) else tuple(kernel_size)
+  k, nd = kernel_size[0], len(kernel_size)
+  cube = kernel_size == (k,) * nd
+  if cube and stride == 1 and groups == 1 and (nd == 3 or (k, padding) == (3, 1)):
+    return Conv(features, k, nd, padding, use_bias, upsample_to, dtype, forms, name=name)
+  if upsample_to is not None:
+    raise ValueError("upsample_to needs a stride-1 Conv3d or 3x3 Conv2d with padding 1")
+  if (cube and nd == 2 and stride == 1 and 1 < groups == features and padding == k // 2 and
+      use_bias):
+    return DepthwiseConv2d(features, k, dtype, forms, name=name)
+  # One output channel: the occlusion head. A 1x1 conv has one tap, so it is already one GEMM.
+  if (forms.occlusion_taps and cube and nd == 2 and features == 1 and k > 1 and stride == 1 and
+      groups == 1 and use_bias):
+    return TapsConv2d(features, k, padding, dtype, name=name)
   return nn.Conv(features, tuple(kernel_size), strides=(stride,) * nd,
                  padding=[(padding, padding)] * nd, feature_group_count=groups,
                  use_bias=use_bias, dtype=dtype, kernel_init=torch_kernel_init, name=name)
 
 
-class Conv3d(nn.Module):
-  """torch.nn.Conv3d (stride 1, symmetric padding), with nn.Conv's variable names and shapes.
-
-  The algorithm (direct, depth-folded, Winograd, FFT) is the backend's choice for this layer's
-  shapes: `conv_forms.conv3d`. All are exact up to float32 rounding.
-  """
+class Conv(nn.Module):
+  """A stride-1 Conv3d, or 3x3 Conv2d with padding 1, in the form `forms` picks for its
+  shapes (conv_forms.conv); optionally after a nearest resize of H and W to `upsample_to`."""
   features: int
   kernel_size: int
+  ndim: int = 2
   padding: int = 0
   use_bias: bool = True
+  upsample_to: tuple[int, int] | None = None
   dtype: Dtype = jnp.float32
+  forms: KernelForms = kernels.forms_field()
 
   @nn.compact
   def __call__(self, x):
-    k = self.kernel_size
-    kernel = self.param("kernel", torch_kernel_init, (k, k, k, x.shape[-1], self.features))
-    y = conv_forms.conv3d(self, x.astype(self.dtype), kernel.astype(self.dtype), self.padding)
+    shape = (self.kernel_size,) * self.ndim + (x.shape[-1], self.features)
+    kernel = self.param("kernel", torch_kernel_init, shape)
+    y = conv_forms.conv(self.forms, x, kernel, self.padding, self.dtype, self.upsample_to)
     if self.use_bias:
       y = y + self.param("bias", nn.initializers.zeros, (self.features,)).astype(self.dtype)
     return y
 
 
-class UpsampleConv3d(nn.Module):
-  """Nearest 2x on H and W, then Conv3d 3x3x3 (padding 1), with Conv3d's variables."""
+class DepthwiseConv2d(nn.Module):
+  """Depthwise k x k Conv2d (groups = channels, stride 1, 'same' padding) in the form `forms`
+  picks (conv_forms.depthwise_conv2d); nn.Conv(feature_group_count=C)'s variables."""
   features: int
+  kernel_size: int = 7
   dtype: Dtype = jnp.float32
+  forms: KernelForms = kernels.forms_field()
 
   @nn.compact
   def __call__(self, x):
-    kernel = self.param("kernel", torch_kernel_init, (3, 3, 3, x.shape[-1], self.features))
-    bias = self.param("bias", nn.initializers.zeros, (self.features,))
-    _, _, h, w, _ = x.shape
-    # Depth-folded from 8x8 inputs up (measured on XLA:CPU, AVX-512: 1.1x at 8x8, 2.4x at 32x32
-    # over the direct 3-D conv of the phase kernels), i.e. the fold threshold of the output.
-    forms = kernels.forms_of(self)  # CPU: fold from 64, i.e. 8x8 inputs
-    y = conv_forms.conv3d_folded_or_direct(
-        x.astype(self.dtype), upsample_conv.phase_kernel_3d(kernel.astype(self.dtype)), 1, 1,
-        forms.phase3d_fold_min_hw, forms.conv3d_fold_pad)
-    return upsample_conv.interleave_phases(y, h, w) + bias.astype(self.dtype)
-
-
-class UpsampleConv2d(nn.Module):
-  """Nearest upsample by 2 ** `doublings`, then a 3x3 conv (padding 1), nn.Conv's variables.
-
-  The last doubling is folded into the conv; earlier ones (if any) are plain repeats.
-  """
-  features: int
-  doublings: int = 1
-  dtype: Dtype = jnp.float32
-
-  @nn.compact
-  def __call__(self, x):
-    kernel = self.param("kernel", torch_kernel_init, (3, 3, x.shape[-1], self.features))
-    bias = self.param("bias", nn.initializers.zeros, (self.features,))
-    x = upsample_nearest(x.astype(self.dtype), 2 ** (self.doublings - 1), axes=(1, 2))
-    return (upsample_conv.upsample2x_conv3x3(x, kernel.astype(self.dtype)) +
-            bias.astype(self.dtype))
+    k, c = self.kernel_size, self.features
+    if x.shape[-1] != c:
+      raise ValueError(f"a depthwise conv of {c} channels got {x.shape[-1]}")
+    kernel = self.param("kernel", torch_kernel_init, (k, k, 1, c)).astype(self.dtype)
+    bias = self.param("bias", nn.initializers.zeros, (c,)).astype(self.dtype)
+    return conv_forms.depthwise_conv2d(self.forms, x.astype(self.dtype), kernel) + bias
 
 
 class TapsConv2d(nn.Module):
-  """Conv2d with very few outputs (the occlusion head: 2272 -> 1, 7x7) as GEMM + shifted sums.
-
-  A direct conv with one output channel is a GEMM with N = 1, which XLA:CPU runs ~8x slower
-  than one dot to the k*k*O per-tap outputs followed by k*k shifted adds. Variables are those of
-  nn.Conv (kernel [k, k, I, O], bias [O]).
-  """
+  """Conv2d (stride 1) with very few outputs as one GEMM + shifted sums
+  (conv_forms.taps_conv2d); nn.Conv's variables (kernel [k, k, I, O], bias [O])."""
   features: int
   kernel_size: int
   padding: int
@@ -112,17 +108,11 @@ class TapsConv2d(nn.Module):
 
   @nn.compact
   def __call__(self, x):
-    k, p = self.kernel_size, self.padding
-    b, h, w, c = x.shape
-    kernel = self.param("kernel", torch_kernel_init, (k, k, c, self.features))
+    k = self.kernel_size
+    kernel = self.param("kernel", torch_kernel_init, (k, k, x.shape[-1], self.features))
     bias = self.param("bias", nn.initializers.zeros, (self.features,))
-    taps = kernel.transpose(2, 0, 1, 3).reshape(c, k * k * self.features).astype(self.dtype)
-    y = jnp.dot(x.astype(self.dtype).reshape(-1, c), taps).reshape(b, h, w, k, k, self.features)
-    y = jnp.pad(y, ((0, 0), (p, p), (p, p), (0, 0), (0, 0), (0, 0)))
-    h_out, w_out = h + 2 * p - k + 1, w + 2 * p - k + 1
-    out = sum(y[:, i:i + h_out, j:j + w_out, :, :, :][:, :, :, i, j] for i in range(k)
-              for j in range(k))
-    return out + bias.astype(self.dtype)
+    y = conv_forms.taps_conv2d(x, kernel, self.padding, self.dtype)
+    return y + bias.astype(self.dtype)
 
 
 class BatchNorm(nn.Module):
@@ -179,26 +169,6 @@ def instance_norm(x: jax.Array, eps: float = 1e-5) -> jax.Array:
   return centered * jax.lax.rsqrt(var + eps)
 
 
-def upsample_nearest(x: jax.Array, factor: int, axes: Sequence[int]) -> jax.Array:
-  """F.interpolate(mode='nearest') by an integer factor: an exact repeat of each element."""
-  for axis in axes:
-    x = jnp.repeat(x, factor, axis=axis)
-  return x
-
-
-def resize_nearest_2d(x: jax.Array, size: tuple[int, int]) -> jax.Array:
-  """F.interpolate(x, size, mode='nearest') on NHWC: source index floor(dst * in / out)."""
-  _, h, w, _ = x.shape
-  oh, ow = size
-  if (oh, ow) == (h, w):
-    return x
-  if oh % h == 0 and ow % w == 0 and oh // h == ow // w:
-    return upsample_nearest(x, oh // h, axes=(1, 2))
-  rows = jnp.floor(jnp.arange(oh) * (h / oh)).astype(jnp.int32)
-  cols = jnp.floor(jnp.arange(ow) * (w / ow)).astype(jnp.int32)
-  return x[:, rows][:, :, cols]
-
-
 def avg_pool(x: jax.Array, window: Sequence[int]) -> jax.Array:
   """AvgPool with kernel == stride and no padding (the only kind LivePortrait uses)."""
   return nn.avg_pool(x, tuple(window), strides=tuple(window), padding="VALID")
@@ -209,10 +179,11 @@ class SameBlock2d(nn.Module):
   features: int
   lrelu: bool = False
   dtype: Dtype = jnp.float32
+  forms: KernelForms = kernels.forms_field()
 
   @nn.compact
   def __call__(self, x, train: bool = False):
-    x = conv(self.features, 3, padding=1, dtype=self.dtype, name="conv")(x)
+    x = conv(self.features, 3, padding=1, forms=self.forms, dtype=self.dtype, name="conv")(x)
     x = batch_norm(train, self.dtype, name="norm")(x)
     return nn.leaky_relu(x, 0.01) if self.lrelu else nn.relu(x)
 
@@ -221,10 +192,11 @@ class DownBlock2d(nn.Module):
   """Conv 3x3 -> BatchNorm -> ReLU -> AvgPool 2x2."""
   features: int
   dtype: Dtype = jnp.float32
+  forms: KernelForms = kernels.forms_field()
 
   @nn.compact
   def __call__(self, x, train: bool = False):
-    x = conv(self.features, 3, padding=1, dtype=self.dtype, name="conv")(x)
+    x = conv(self.features, 3, padding=1, forms=self.forms, dtype=self.dtype, name="conv")(x)
     x = nn.relu(batch_norm(train, self.dtype, name="norm")(x))
     return avg_pool(x, (2, 2))
 
@@ -233,10 +205,12 @@ class DownBlock3d(nn.Module):
   """Conv3d 3x3x3 -> BatchNorm3d -> ReLU -> AvgPool (1,2,2): depth is never pooled."""
   features: int
   dtype: Dtype = jnp.float32
+  forms: KernelForms = kernels.forms_field()
 
   @nn.compact
   def __call__(self, x, train: bool = False):
-    x = conv(self.features, 3, ndim=3, padding=1, dtype=self.dtype, name="conv")(x)
+    x = conv(self.features, 3, ndim=3, padding=1, forms=self.forms, dtype=self.dtype,
+             name="conv")(x)
     x = nn.relu(batch_norm(train, self.dtype, name="norm")(x))
     return avg_pool(x, (1, 2, 2))
 
@@ -245,17 +219,13 @@ class UpBlock3d(nn.Module):
   """Nearest x2 on H and W -> Conv3d 3x3x3 -> BatchNorm3d -> ReLU."""
   features: int
   dtype: Dtype = jnp.float32
+  forms: KernelForms = kernels.forms_field()
 
   @nn.compact
   def __call__(self, x, train: bool = False):
-    phase_min_hw = kernels.forms_of(self).upblock3d_phase_min_hw  # CPU: 64
-    if phase_min_hw is not None and x.shape[2] * x.shape[3] >= phase_min_hw:
-      # 2.25x fewer multiply-adds (upsample_conv.py). Below 8x8 the phase outputs' one-pixel
-      # border ((H+1)(W+1) vs HW) eats the saving: 2x2 -> 4x4 at 1024 -> 512 ran 12x slower.
-      x = UpsampleConv3d(self.features, self.dtype, name="conv")(x)
-    else:
-      x = upsample_nearest(x, 2, axes=(2, 3))  # [B, D, 2H, 2W, C]
-      x = conv(self.features, 3, ndim=3, padding=1, dtype=self.dtype, name="conv")(x)
+    _, _, h, w, _ = x.shape  # F.interpolate(x, scale_factor=(1, 2, 2)) inside the conv
+    x = conv(self.features, 3, ndim=3, padding=1, upsample_to=(2 * h, 2 * w), forms=self.forms,
+             dtype=self.dtype, name="conv")(x)
     return nn.relu(batch_norm(train, self.dtype, name="norm")(x))
 
 
@@ -263,13 +233,16 @@ class ResBlock3d(nn.Module):
   """Pre-activation residual block: (BN -> ReLU -> Conv3d) x 2, plus the input."""
   features: int
   dtype: Dtype = jnp.float32
+  forms: KernelForms = kernels.forms_field()
 
   @nn.compact
   def __call__(self, x, train: bool = False):
     out = nn.relu(batch_norm(train, self.dtype, name="norm1")(x))
-    out = conv(self.features, 3, ndim=3, padding=1, dtype=self.dtype, name="conv1")(out)
+    out = conv(self.features, 3, ndim=3, padding=1, forms=self.forms, dtype=self.dtype,
+               name="conv1")(out)
     out = nn.relu(batch_norm(train, self.dtype, name="norm2")(out))
-    out = conv(self.features, 3, ndim=3, padding=1, dtype=self.dtype, name="conv2")(out)
+    out = conv(self.features, 3, ndim=3, padding=1, forms=self.forms, dtype=self.dtype,
+               name="conv2")(out)
     return out + x
 
 
@@ -280,13 +253,15 @@ class Encoder(nn.Module):
   num_blocks: int = 3
   max_features: int = 256
   dtype: Dtype = jnp.float32
+  forms: KernelForms = kernels.forms_field()
 
   @nn.compact
   def __call__(self, x, train: bool = False):
     outs = [x]
     for i in range(self.num_blocks):
       feats = min(self.max_features, self.block_expansion * (2 ** (i + 1)))
-      outs.append(DownBlock3d(feats, self.dtype, name=f"down_blocks.{i}")(outs[-1], train))
+      block = DownBlock3d(feats, self.dtype, self.forms, name=f"down_blocks.{i}")
+      outs.append(block(outs[-1], train))
     return outs
 
 
@@ -297,6 +272,7 @@ class Decoder(nn.Module):
   num_blocks: int = 3
   max_features: int = 256
   dtype: Dtype = jnp.float32
+  forms: KernelForms = kernels.forms_field()
 
   @nn.compact
   def __call__(self, skips, train: bool = False):
@@ -304,10 +280,11 @@ class Decoder(nn.Module):
     out = skips.pop()
     for j, i in enumerate(reversed(range(self.num_blocks))):
       feats = min(self.max_features, self.block_expansion * (2 ** i))
-      out = UpBlock3d(feats, self.dtype, name=f"up_blocks.{j}")(out, train)
+      out = UpBlock3d(feats, self.dtype, self.forms, name=f"up_blocks.{j}")(out, train)
       out = jnp.concatenate([out, skips.pop()], axis=-1)
     out_filters = self.block_expansion + self.in_features
-    out = conv(out_filters, 3, ndim=3, padding=1, dtype=self.dtype, name="conv")(out)
+    out = conv(out_filters, 3, ndim=3, padding=1, forms=self.forms, dtype=self.dtype,
+               name="conv")(out)
     return nn.relu(batch_norm(train, self.dtype, name="norm")(out))
 
 
@@ -318,11 +295,13 @@ class Hourglass(nn.Module):
   num_blocks: int = 3
   max_features: int = 256
   dtype: Dtype = jnp.float32
+  forms: KernelForms = kernels.forms_field()
 
   @nn.compact
   def __call__(self, x, train: bool = False):
     kw = dict(block_expansion=self.block_expansion, in_features=self.in_features,
-              num_blocks=self.num_blocks, max_features=self.max_features, dtype=self.dtype)
+              num_blocks=self.num_blocks, max_features=self.max_features, dtype=self.dtype,
+              forms=self.forms)
     return Decoder(**kw, name="decoder")(Encoder(**kw, name="encoder")(x, train), train)
 
 

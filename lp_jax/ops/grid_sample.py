@@ -5,6 +5,9 @@ Bilinear (2-D) and trilinear (3-D) interpolation as a gather of whole channel ve
 2^n neighbouring cells: one gather per corner, never one per channel. Each corner that falls
 outside the input contributes zero on its own (PyTorch's per-corner zero padding), which is what
 makes the half-weighted borders of the official "identity" warp come out right.
+
+`separable_grid_sample` samples at grids that are tensor products of per-axis coordinates (the
+dense-motion network's shifted identity grids) with einsums instead of gathers.
 """
 
 import itertools
@@ -57,3 +60,44 @@ def grid_sample(inputs: jax.Array, grid: jax.Array) -> jax.Array:
     values = jnp.take_along_axis(flat, index[..., None], axis=1, mode="clip")
     out = out + values.astype(jnp.float32) * jnp.where(valid, weight, 0.0)[..., None]
   return out.reshape(n, *out_spatial, channels).astype(inputs.dtype)
+
+
+def separable_grid_sample(inputs: jax.Array, coords: tuple) -> jax.Array:
+  """`grid_sample` at K tensor-product grids, as one interpolation matrix per grid and axis.
+
+  A grid whose coordinate along each axis depends on that axis' output index alone (the
+  identity grid shifted by a constant vector, say) makes (bi/tri)linear sampling separable: one
+  two-tap interpolation along each axis in turn. Each is an einsum with an [n_out, n_in] matrix
+  holding 1 - frac and frac at the two neighbouring cells, which runs on a TPU's or GPU's
+  matrix units instead of 2^n gathers. A tap outside the input has no column, so it
+  contributes zero on its own, as grid_sample's per-corner zero padding. Same values as
+  `grid_sample` at the full grid up to float rounding; computed in float32 at full precision.
+
+  Args:
+    inputs: [N, *spatial, C] with spatial = (H, W) or (D, H, W).
+    coords: per spatial axis, in array order (D, H, W), the normalised coordinates [N, K, n_out]
+      of grid k along that axis (z, y, x of `grid_sample`'s grid).
+
+  Returns:
+    [N, K, *out_spatial, C], in the dtype of `inputs`.
+  """
+  spatial = inputs.shape[1:-1]
+  if len(coords) != len(spatial):
+    raise ValueError(f"{len(coords)} coordinate axes for inputs {inputs.shape}")
+  # einsum letters: input axes d, h, w; output axes D, H, W (the last two for 2-D inputs).
+  ins, outs = "dhw"[-len(spatial):], "DHW"[-len(spatial):]
+  x, spec = inputs.astype(jnp.float32), "n" + ins + "c"
+  for a, (size, c) in enumerate(zip(spatial, coords)):
+    pos = unnormalize(c.astype(jnp.float32), size)[..., None]  # [N, K, n_out, 1]
+    lo = jnp.floor(pos)
+    frac = pos - lo
+    cell = jnp.arange(size, dtype=jnp.float32)
+    matrix = (jnp.where(cell == lo, 1.0 - frac, 0.0) +
+              jnp.where(cell == lo + 1.0, frac, 0.0))  # [N, K, n_out, n_in]
+    out_spec = spec.replace(ins[a], outs[a])
+    if "k" not in out_spec:
+      out_spec = "nk" + out_spec[1:]
+    x = jnp.einsum(f"nk{outs[a]}{ins[a]},{spec}->{out_spec}", matrix, x,
+                   precision=jax.lax.Precision.HIGHEST)
+    spec = out_spec
+  return x.astype(inputs.dtype)

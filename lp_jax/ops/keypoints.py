@@ -78,13 +78,18 @@ def transform_kp_info(info: dict) -> jax.Array:
   return transform_keypoint(info["kp"], rot, info["exp"], info["scale"], info["t"])
 
 
+def coordinate_axis(n: int) -> jax.Array:
+  """[n] the coordinates of one axis of `make_coordinate_grid`: -1 to +1, endpoints exact."""
+  # A host constant, rounded like PyTorch's float32 x / (n - 1): XLA would turn the division by
+  # a constant into a multiply by its reciprocal, 1 ulp off (+1 -> 1.0000001).
+  return jnp.asarray(2 * (np.arange(n, dtype=np.float32) / np.float32(n - 1)) - 1)
+
+
 def make_coordinate_grid(spatial_size) -> jax.Array:
   """(D, H, W) -> [D, H, W, 3] grid with (x, y, z) last and exact -1 / +1 endpoints."""
   d, h, w = spatial_size
-  # Each axis is a host constant, rounded like PyTorch's float32 x / (n - 1): XLA would turn the
-  # division by a constant into a multiply by its reciprocal, 1 ulp off (+1 -> 1.0000001).
-  axis = lambda n: jnp.asarray(2 * (np.arange(n, dtype=np.float32) / np.float32(n - 1)) - 1)
-  z, y, x = jnp.meshgrid(axis(d), axis(h), axis(w), indexing="ij")
+  z, y, x = jnp.meshgrid(coordinate_axis(d), coordinate_axis(h), coordinate_axis(w),
+                         indexing="ij")
   return jnp.stack([x, y, z], axis=-1)
 
 

@@ -13,13 +13,16 @@ mid-points (90, 102); see `preprocess/ratios.py`.
 import jax
 import jax.numpy as jnp
 
-from lp_jax_configs.losses import BOX_SCALES
 from lp_jax.ops.grid_sample import grid_sample
 
 LEFT_EYE = (0, 6, 12, 18)  # corner, upper lid, corner, lower lid
 RIGHT_EYE = (24, 30, 36, 42)
 MOUTH = (48, 66, 90, 102)  # corner, corner, inner upper lip, inner lower lip
 EPS = 1e-6
+# Side of each landmark box relative to its reference length (face: extent of all points,
+# lip: mouth width, eye: eye width); the margins keep the surrounding skin in the crop.
+# configs/losses.py starts `loss.regions.box_scales` from these.
+BOX_SCALES = {"face": 1.2, "lip": 1.6, "left_eye": 1.8, "right_eye": 1.8}
 
 # Where the official crop puts the parts of an average face, as unit boxes (our estimate; only
 # used for samples without landmarks, so a rough box is enough).
@@ -45,7 +48,7 @@ def landmark_boxes(landmarks, has_landmarks, image_size: int, scales=None,
     landmarks: [B, 203, 2] pixel (x, y) in the image_size x image_size frame (zeros if absent).
     has_landmarks: [B] bool.
     image_size: S, the side of the frame the landmarks live in.
-    scales: dict region -> box side over its reference length (default configs.losses.BOX_SCALES).
+    scales: dict region -> box side over its reference length (default BOX_SCALES).
     fallback: dict region -> unit box for samples without landmarks (default FALLBACK_BOXES).
 
   Returns:

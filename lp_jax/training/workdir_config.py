@@ -7,8 +7,7 @@ import os
 
 import ml_collections
 
-import lp_jax_configs
-
+from lp_jax import config_json
 from lp_jax.training.errors import ConfigError
 
 
@@ -33,6 +32,6 @@ def load_config(spec: str | None, workdir: str | None) -> ml_collections.ConfigD
     raise ConfigError(f"{workdir}: no config.json (not a training workdir; pass --config)")
   try:
     with open(path, encoding="utf-8") as f:
-      return lp_jax_configs.from_json(json.load(f))
+      return config_json.from_json(json.load(f))
   except (ValueError, TypeError) as e:
     raise ConfigError(f"{path}: not a readable training config ({e})") from None

@@ -12,9 +12,9 @@ import os
 
 import jax
 
-import lp_jax_configs
-from lp_jax_configs import models as model_configs
+from lp_jax import config_json
 from lp_jax.errors import InputError, MissingFileError
+from lp_jax.models import variants as model_configs
 from lp_jax.models.spade_generator import fold_spectral_norm
 from lp_jax.weights import official, orbax_dir
 from lp_jax.weights.errors import ConversionError
@@ -30,9 +30,9 @@ OFFICIAL_INPUT_SIZES = {"image": 256, "appearance_feature_extractor": 256, "moti
 
 def model_config(manifest: dict):
   """The model config of a converted directory: the whole config a training export records,
-  else the configs/models.py variant it names."""
+  else the model variant it names (lp_jax.models.variants)."""
   if "model" in manifest:
-    return lp_jax_configs.from_json(manifest["model"])
+    return config_json.from_json(manifest["model"])
   return model_configs.get_config(manifest.get("model_config", "official"))
 
 

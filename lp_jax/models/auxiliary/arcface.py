@@ -24,12 +24,14 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from lp_jax_configs.auxiliary import IRESNET_LAYERS
 from lp_jax.models import util
 from lp_jax.models.auxiliary import common
 from lp_jax.ops import resize
 
 FC_SIDE = 7  # spatial side after the four stride-2 stages of a 112 input (fc_scale = 7 * 7)
+# IBasicBlocks per stage of each arcface_torch IResNet depth (configs/auxiliary.py's `arcface=`).
+IRESNET_LAYERS = {"r18": (2, 2, 2, 2), "r34": (3, 4, 6, 3), "r50": (3, 4, 14, 3),
+                  "r100": (3, 13, 30, 3)}
 
 
 class PReLU(nn.Module):
