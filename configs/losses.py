@@ -91,9 +91,11 @@ def _stage2(c: ml_collections.ConfigDict) -> None:
   ))
   c.cross_identity_shift = 1  # driving motion of sample (i - shift) mod B drives sample i
   c.ratios = ml_collections.ConfigDict()
-  # How the openness of a render is measured. Eq. 6 takes it from the rendered image with a
-  # landmark model; without a differentiable one in lp_jax, it is a proxy: the lid / lip gap of
-  # the keypoints over the eye / mouth width (lp_jax.training.objectives.stage2).
+  # How the openness of a render is measured (lp_jax.training.objectives.stage2).
+  # 'landmark_model': landmark.onnx on the rendered eye / lip images, as Eq. 6 does; a non-empty
+  # loss.landmark_model selects it (this replaces the keypoint-gap proxy whenever landmark.onnx
+  # is given). 'keypoint_gap_proxy', the measure without a landmark model: the lid / lip gap of
+  # the keypoints over the eye / mouth width.
   c.ratios.measure = "keypoint_gap_proxy"
   c.ratios.eye_keypoints = ((11, 13), (15, 16))  # (upper, lower) lid keypoints, left / right
   c.ratios.lip_keypoints = (14, 17)  # (upper, lower) inner-lip keypoints
@@ -116,5 +118,9 @@ def get_config(stage: int) -> ml_collections.ConfigDict:
   # Whether any training clip has 203-point landmarks; the training loop sets it from the data
   # source (a folder source has none), and the terms that need them are off without.
   c.data_landmarks = True
+  # LivePortrait's landmark.onnx ('' = none), e.g. pretrained_weights/liveportrait/landmark.onnx.
+  # Stage II measures the eye / lip openness with it (ratios.measure 'landmark_model'); Stage I
+  # finds the landmarks of samples without any with it, for the Wing term.
+  c.landmark_model = ""
   (_stage1 if stage == 1 else _stage2)(c)
   return c

@@ -10,7 +10,13 @@ falling. The full run freezes a converted official base or a Stage I run:
   python train.py --config configs/stage2.py --workdir DIR --config.init_from=weights/lp_jax
 
 `init_from` supplies the frozen base (F, M, W, G) and, when it has them, the initial stitching /
-eye / lip weights (fine-tuning); without them the MLPs start from scratch. `arg` is '', 'tiny' or 'micro'.
+eye / lip weights (fine-tuning); without them the MLPs start from scratch. Adding
+
+  --config.loss.landmark_model=pretrained_weights/liveportrait/landmark.onnx
+
+measures the eye / lip openness of the renders with LivePortrait's landmark model, as paper Eq. 6
+does, instead of the keypoint-gap proxy (configs/losses.py, `ratios.measure`). `arg` is '',
+'tiny' or 'micro'.
 """
 
 import ml_collections

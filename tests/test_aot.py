@@ -236,6 +236,29 @@ def test_tpu_resource_exhausted_is_a_report_not_a_traceback():
 # ------------------------------------------------------------------ the command
 
 
+@needs_gpu
+def test_face_models_for_an_h100(tmp_path):
+  """--job faces compiles the three ONNX face models (the golden's stand-ins) as JAX programs,
+  with per-frame FLOPs, bytes and temporary memory; fp32 only; a folder without them is a line."""
+  proc = run_cli("--target", "H100", "--job", "faces", "--batch_sizes", "2")
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  lines = json_lines(proc.stdout)
+  assert [r["program"] for r in lines] == ["det_10g", "2d106det", "landmark"]
+  for r in lines:
+    assert r["event"] == "compiled" and r["memory"]["fits"] and r["per_device_batch"] == 2
+    assert r["per_frame"]["flops"] == r["cost"]["flops"] / 2 > 0
+    assert r["per_frame"]["bytes_accessed"] > 0 and r["roofline"]["ms_per_frame"] > 0
+  proc = run_cli("--target", "H100", "--job", "faces", "--precision", "bf16")
+  assert proc.returncode == 1 and proc.stderr.strip().splitlines()[-1] == (
+      "error: --job faces --precision bf16: the face models compile in fp32, as their ONNX "
+      "graphs are")
+  proc = run_cli("--target", "H100", "--job", "faces", "--face_models", str(tmp_path))
+  assert proc.returncode == 1
+  assert proc.stderr.strip().splitlines()[-1] == (
+      f"error: {tmp_path}: no det_10g.onnx (flat, or at insightface/models/buffalo_l/"
+      "det_10g.onnx as in pretrained_weights/)")
+
+
 @needs_tpu
 def test_cli_errors_are_one_line():
   proc = run_cli("--target", "v9-8")

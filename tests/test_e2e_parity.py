@@ -28,11 +28,26 @@ GOLDEN = os.path.abspath(os.environ.get("LP_E2E_GOLDEN",
 FACE_FILES = {"det_10g.onnx": "insightface/models/buffalo_l/det_10g.onnx",
               "2d106det.onnx": "insightface/models/buffalo_l/2d106det.onnx",
               "landmark.onnx": "liveportrait/landmark.onnx"}
-# (absolute tolerance) per compared quantity; measured errors are printed beside them. The face
-# models' outputs and the crop arithmetic are bit-exact (same ONNX graphs, the reference
-# environment's NumPy 1 promotion and OpenCV 4.10); motion and keypoints come from our networks.
-TOL = {"bbox": 0, "score": 0, "kps": 0, "lmk106": 0, "lmk": 0, "matrix": 0, "ratio": 0,
-       "motion": 1e-4, "kp": 1e-4}
+# Which runner the face models get: LP_FACE_BACKEND=jax (lp_jax.onnx_jax, the default) or
+# onnxruntime (the official one).
+FACE_BACKEND = os.environ.get("LP_FACE_BACKEND", "jax")
+# (absolute tolerance) per compared quantity and face backend; measured errors are printed
+# beside them. With onnxruntime the face models' outputs and the crop arithmetic are bit-exact
+# (same ONNX graphs, the reference environment's NumPy 1 promotion and OpenCV 4.10). The JAX
+# graphs sum in another order, and the difference carries down the pipeline; measured on
+# e2e_seed0: boxes, scores and 5 points equal, 106 points within 1.2e-4 px, tracked 203 points
+# 5.2e-4 px, crop matrices 4.6e-4 (float32 ulps of translations of hundreds of pixels), source
+# crops within 1 level on a few pixels, keypoints 2.3e-4. Motion and keypoints come from our
+# networks.
+EXACT_FACES = {"bbox": 0, "score": 0, "kps": 0, "lmk106": 0, "lmk": 0, "matrix": 0, "ratio": 0,
+               "motion": 1e-4, "kp": 1e-4}
+TOLERANCES = {"onnxruntime": EXACT_FACES,
+              "jax": {"bbox": 1e-3, "score": 1e-5, "kps": 1e-3, "lmk106": 1e-3, "lmk": 2e-3,
+                      "matrix": 1e-3, "ratio": 1e-5, "motion": 5e-4, "kp": 5e-4}}
+# The golden keeps only the sha256 of each driving 256 input. Bit-exact face models reproduce
+# them; with the JAX ones a crop pixel may move by a level, so the hashes are reported and the
+# motion M computes from those inputs (`drv/motion/*`) carries the check.
+EXACT_DRIVING_INPUTS = {"onnxruntime": True, "jax": False}
 # uint8 images: share of pixels within 2 levels, and the 256 network inputs exactly.
 MIN_WITHIN_2 = 0.999
 
@@ -85,7 +100,8 @@ def weights(e2e, tmp_path_factory):
   return str(root)
 
 
-def case_argv(e2e, case: str, weights: str, out_dir: str) -> tuple[list[str], dict]:
+def case_argv(e2e, case: str, weights: str, out_dir: str,
+              backend: str = FACE_BACKEND) -> tuple[list[str], dict]:
   """infer.py's command line for a case (every recorded official field) and frame limits."""
   c = f"case/{case}"
   args = json.loads(str(e2e[f"{c}/args_json"]))
@@ -96,7 +112,8 @@ def case_argv(e2e, case: str, weights: str, out_dir: str) -> tuple[list[str], di
     pin = f"meta/input_sha256/{root}:{rel}"
     assert file_sha256(paths[role]) == str(e2e[pin]), f"{paths[role]} differs from {pin}"
   argv = ["-s", paths["source"], "-d", paths["driving"], "-o", out_dir, "-w", weights,
-          "--quiet", "--batch_size", "1", "--save_template", "none"]
+          "--quiet", "--batch_size", "1", "--save_template", "none",
+          "--face_backend", backend]
   for key, value in sorted(args.items()):
     if key in ("source", "driving", "output_dir") or value is None:
       continue
@@ -121,14 +138,14 @@ def results(e2e, weights, tmp_path_factory):
   """Each case run once through the pipeline (cached across the tests of this module)."""
   cache = {}
 
-  def get(case):
-    if case not in cache:
+  def get(case, backend=FACE_BACKEND):
+    if (case, backend) not in cache:
       out = tmp_path_factory.mktemp(case)
-      argv, limits = case_argv(e2e, case, weights, str(out))
+      argv, limits = case_argv(e2e, case, weights, str(out), backend)
       job = infer_run.prepare(cli.build_parser().parse_args(argv), **limits)
       frames = list(job.frames())
-      cache[case] = (job, frames, argv)
-    return cache[case]
+      cache[case, backend] = (job, frames, argv)
+    return cache[case, backend]
   return get
 
 
@@ -195,9 +212,10 @@ def decoded_inputs(job, e2e, case):
   return out
 
 
-def compare_case(e2e, case, job, frames) -> Table:
+def compare_case(e2e, case, job, frames, backend: str = FACE_BACKEND) -> Table:
   """Every stage of one case against the golden; raises AssertionError on the first miss."""
   c, t = f"case/{case}", Table(case)
+  tol = TOLERANCES[backend]
   g = lambda k: e2e[f"{c}/{k}"]
   has = lambda k: f"{c}/{k}" in e2e
   src_frames, drv_frames = decoded_inputs(job, e2e, case)
@@ -210,35 +228,35 @@ def compare_case(e2e, case, job, frames) -> Table:
     frame = frame_list[int(g(f"det/{stage}/frame"))]
     faces = face_models.detect_faces(resize(frame) if resize else frame)
     t.equal(f"det/{stage} count", len(faces), len(g(f"det/{stage}/bbox")))
-    t.close(f"det/{stage}/bbox", [f.bbox for f in faces], g(f"det/{stage}/bbox"), TOL["bbox"])
+    t.close(f"det/{stage}/bbox", [f.bbox for f in faces], g(f"det/{stage}/bbox"), tol["bbox"])
     t.close(f"det/{stage}/score", [f.det_score for f in faces], g(f"det/{stage}/score"),
-            TOL["score"])
-    t.close(f"det/{stage}/kps", [f.kps for f in faces], g(f"det/{stage}/kps"), TOL["kps"])
+            tol["score"])
+    t.close(f"det/{stage}/kps", [f.kps for f in faces], g(f"det/{stage}/kps"), tol["kps"])
     t.close(f"det/{stage}/lmk106", [f.landmark_2d_106 for f in faces], g(f"det/{stage}/lmk106"),
-            TOL["lmk106"])
+            tol["lmk106"])
   video = job.source if isinstance(job.source, source_video.SourceVideo) else None
   if video is None:  # image source
     face = job.source.face
     t.images("src/img_crop_256x256", face.crop256, g("src/img_crop_256x256"), 1.0)
-    t.close("src/lmk_crop", face.lmk, g("src/lmk_crop"), TOL["lmk"])
-    t.close("src/M_c2o", face.m_c2o, g("src/M_c2o"), TOL["matrix"])
-    t.close("src/M_o2c", face.m_o2c, g("src/M_o2c"), TOL["matrix"])
+    t.close("src/lmk_crop", face.lmk, g("src/lmk_crop"), tol["lmk"])
+    t.close("src/M_c2o", face.m_c2o, g("src/M_c2o"), tol["matrix"])
+    t.close("src/M_o2c", face.m_o2c, g("src/M_o2c"), tol["matrix"])
   else:
     faces = [f for _, f in video.frames(limit=len(frames))]
     t.images("src/frame_crop_256", [f.crop256 for f in faces], g("src/frame_crop_256"), 1.0)
-    t.close("src/M_c2o", [f.m_c2o for f in faces], g("src/M_c2o"), TOL["matrix"])
+    t.close("src/M_c2o", [f.m_c2o for f in faces], g("src/M_c2o"), tol["matrix"])
     lmk256 = [job.faces.crop_landmarks_256(f.lmk) for f in faces]
-    t.close("src/lmk_crop_256", lmk256, g("src/lmk_crop_256"), TOL["lmk"])
+    t.close("src/lmk_crop_256", lmk256, g("src/lmk_crop_256"), tol["lmk"])
     ratios = video.ratios
-    t.close("src/c_eyes", ratios.eye[:len(frames), None], g("src/c_eyes"), TOL["ratio"])
-    t.close("src/c_lip", ratios.lip[:len(frames), None], g("src/c_lip"), TOL["ratio"])
+    t.close("src/c_eyes", ratios.eye[:len(frames), None], g("src/c_eyes"), tol["ratio"])
+    t.close("src/c_lip", ratios.lip[:len(frames), None], g("src/c_lip"), tol["ratio"])
     for k in ("scale", "R", "exp", "t", "kp", "x_s"):
       ours = job.animation.source_motion[k][:len(frames)]
       t.close(f"src/motion/{k}", motion_as_recorded(k, ours, g(f"src/motion/{k}")),
-              g(f"src/motion/{k}"), TOL["motion"])
-  compare_driving(t, job, frames, g, has)
-  t.close("kp/x_s", [f.x_s[None] for f in frames], g("kp/x_s"), TOL["kp"])
-  t.close("kp/x_d", [f.x_d[None] for f in frames], g("kp/x_d"), TOL["kp"])
+              g(f"src/motion/{k}"), tol["motion"])
+  compare_driving(t, job, frames, g, has, tol, EXACT_DRIVING_INPUTS[backend])
+  t.close("kp/x_s", [f.x_s[None] for f in frames], g("kp/x_s"), tol["kp"])
+  t.close("kp/x_d", [f.x_d[None] for f in frames], g("kp/x_d"), tol["kp"])
   t.equal("out/n_frames", len(frames), int(g("out/n_frames")))
   t.images("out/crop", [f.crop for f in frames], g("out/crop"))
   if bool(g("out/pasteback")):
@@ -267,7 +285,7 @@ def motion_as_recorded(key: str, ours, ref) -> np.ndarray:
   return ours
 
 
-def compare_driving(t, job, frames, g, has):
+def compare_driving(t, job, frames, g, has, tol, exact_inputs: bool):
   """Driving landmarks, network inputs, ratios and motion (the motion template)."""
   drv = job.driving
   n = len(g("drv/motion/exp"))
@@ -283,19 +301,24 @@ def compare_driving(t, job, frames, g, has):
     lmks = [l for l in lmks if l is not None][:n]
     if drv.crop_box is not None:  # crop-space landmarks, as crop_driving_video returns them
       lmks = [crop_lib.bbox_landmarks(l, drv.crop_box) for l in lmks]
-    t.close("drv/lmk", lmks, g("drv/lmk"), TOL["lmk"])
-    t.equal("drv/crop_256_sha256", [sha256(f.driving256) for f in frames][:n],
-            g("drv/crop_256_sha256").tolist())
-    t.close("drv/c_eyes", eye[:, None], g("drv/c_eyes"), TOL["ratio"])
-    t.close("drv/c_lip", lip[:, None], g("drv/c_lip"), TOL["ratio"])
+    t.close("drv/lmk", lmks, g("drv/lmk"), tol["lmk"])
+    hashes, ref_hashes = [sha256(f.driving256) for f in frames][:n], g("drv/crop_256_sha256")
+    if exact_inputs:
+      t.equal("drv/crop_256_sha256", hashes, ref_hashes.tolist())
+    else:
+      same = sum(a == b for a, b in zip(hashes, ref_hashes))
+      t.rows.append(("drv/crop_256_sha256", f"{same} of {len(ref_hashes)} equal (not asserted: "
+                     "checked through drv/motion)"))
+    t.close("drv/c_eyes", eye[:, None], g("drv/c_eyes"), tol["ratio"])
+    t.close("drv/c_lip", lip[:, None], g("drv/c_lip"), tol["ratio"])
   for k, v in motion.items():
     key = "R_d" if k == "R" and has("drv/motion/R_d") else k
     if v is not None and has(f"drv/motion/{key}"):
       t.close(f"drv/motion/{key}", motion_as_recorded(k, v, g(f"drv/motion/{key}")),
-              g(f"drv/motion/{key}"), TOL["motion"])
+              g(f"drv/motion/{key}"), tol["motion"])
   t.close("drv/template_c_eyes", np.asarray(eye)[:, None], g("drv/template_c_eyes"),
-          TOL["ratio"])
-  t.close("drv/template_c_lip", np.asarray(lip)[:, None], g("drv/template_c_lip"), TOL["ratio"])
+          tol["ratio"])
+  t.close("drv/template_c_lip", np.asarray(lip)[:, None], g("drv/template_c_lip"), tol["ratio"])
   t.equal("drv/template_n_frames", len(motion["exp"]), int(g("drv/template_n_frames")))
   t.equal("drv/template_output_fps", int(tpl.output_fps), int(g("drv/template_output_fps")))
 
@@ -304,12 +327,34 @@ def compare_driving(t, job, frames, g, has):
 @pytest.mark.parametrize("case", _cases())
 def test_case_matches_official(e2e, results, case, report_table):
   job, frames, _ = results(case)
+  assert backend_that_ran(job) == FACE_BACKEND  # no silent fallback to the other runner
   table = compare_case(e2e, case, job, frames)
-  report_table(str(table))
+  report_table(f"face backend: {backend_that_ran(job)}\n{table}")
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("key,delta", [("kp/x_d", 1e-3), ("src/M_c2o", 1e-3),
+def test_other_face_backend_matches_official(e2e, results, report_table):
+  """The face backend LP_FACE_BACKEND did not choose, on the first case, at its own tolerances
+  (onnxruntime: bit-exact face models), so both runners stay proven in every run."""
+  other = next(b for b in TOLERANCES if b != FACE_BACKEND)
+  case = _cases()[0]
+  job, frames, _ = results(case, other)
+  assert backend_that_ran(job) == other
+  report_table(f"face backend: {other}\n{compare_case(e2e, case, job, frames, other)}")
+
+
+def backend_that_ran(job) -> str:
+  """'jax' or 'onnxruntime', read from the face models' sessions (not from the request)."""
+  from lp_jax import onnx_jax  # pylint: disable=g-import-not-at-top
+  models = job.faces.models
+  kinds_ = {isinstance(m.session, onnx_jax.Session) for m in (models.detector, models.lmk106,
+                                                               models.lmk203)}
+  return {frozenset([True]): "jax", frozenset([False]): "onnxruntime"}.get(
+      frozenset(kinds_), "mixed")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("key,delta", [("kp/x_d", 2e-3), ("src/M_c2o", 1e-2),
                                        ("drv/c_eyes", 1e-4), ("out/crop", 3)])
 def test_moved_golden_value_fails(e2e, results, key, delta):
   """A golden value moved beyond tolerance must fail the comparison."""

@@ -6,6 +6,7 @@
   python -m lp_jax.aot --target H100 --job infer --batch_sizes 1,8,32 --precision fp16
   python -m lp_jax.aot --target v5e-1 --job warp --kernel_form separable_sparse_motion=false
   python -m lp_jax.aot --target v5p-128 --job stage1 --config configs/stage1.py --max_batch
+  python -m lp_jax.aot --target H100 --job faces --batch_sizes 1,8 --face_models pretrained_weights
   python -m lp_jax.aot --list_targets
 
 Prints one JSON line per compiled program (per-device memory against the chip's, FLOPs and
@@ -29,11 +30,13 @@ from ml_collections import config_flags  # noqa: E402
 from lp_jax import errors  # noqa: E402
 from lp_jax.aot import jobs, report, targets  # noqa: E402
 from lp_jax.aot.targets import AotError  # noqa: E402
+from lp_jax.shared import SHARED  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("target", None, "named target (--list_targets)")
-flags.DEFINE_enum("job", "infer", ["stage1", "stage2", "infer", "warp"],
-                  "which program to compile (warp: W of infer's W+G alone)")
+flags.DEFINE_enum("job", "infer", ["stage1", "stage2", "infer", "warp", "faces"],
+                  "which program to compile (warp: W of infer's W+G alone; faces: the three "
+                  "ONNX face models as JAX functions)")
 config_flags.DEFINE_config_file("config", None, "training config (stage1 / stage2 jobs), with "
                                 "--config.<field>=value overrides exactly as train.py takes them",
                                 lock_config=True)
@@ -44,6 +47,9 @@ flags.DEFINE_integer("per_device_batch", None, "training: samples per batch shar
 flags.DEFINE_string("batch_sizes", "1", "infer: comma-separated frames per device")
 flags.DEFINE_string("precision", None, "infer: fp32 | bf16 | fp16, or a comma list (default: "
                     "fp16 on GPU, bf16 on TPU, as --flag_use_half_precision)")
+flags.DEFINE_string("face_models", os.path.join(SHARED, "golden", "detectors_seed0"),
+                    "faces: folder of det_10g.onnx, 2d106det.onnx and landmark.onnx (flat, or "
+                    "a pretrained_weights/ folder)")
 flags.DEFINE_string("model_config", "official", "infer: configs/models.py variant")
 flags.DEFINE_bool("max_batch", False, "find the largest per-device batch that fits")
 flags.DEFINE_integer("max_batch_limit", 1024, "upper bound of the --max_batch search")
@@ -94,7 +100,12 @@ def run() -> int:
   try:
     target = targets.get_target(FLAGS.target)
     options = compiler_options(FLAGS.compiler_option)
-    if FLAGS.job in ("infer", "warp"):
+    if FLAGS.job == "faces":
+      if FLAGS.precision not in (None, "fp32"):
+        raise AotError(f"--job faces --precision {FLAGS.precision}: the face models compile in "
+                       "fp32, as their ONNX graphs are")
+      batches = [int(b) for b in FLAGS.batch_sizes.split(",")]
+    elif FLAGS.job in ("infer", "warp"):
       overrides = jobs.forms_overrides(compiler_options(FLAGS.kernel_form, "--kernel_form"))
       precisions = (FLAGS.precision or jobs.default_precision(target.platform)).split(",")
       for p in precisions:
@@ -113,6 +124,16 @@ def run() -> int:
           config.mesh = jobs.parse_mesh(FLAGS.mesh)
       batches = [FLAGS.per_device_batch]
     devices = targets.devices(target)
+    if FLAGS.job == "faces":
+      status = 0
+      for b in batches:
+        for program in jobs.face_programs(FLAGS.face_models, devices, b):
+          try:
+            emit(report.compile_program(program, target, FLAGS.job, options))
+          except report.DoesNotFit as e:
+            emit(e.record)
+            status = errors.report(e)
+      return status
     if FLAGS.job in ("infer", "warp"):
       builders = [lambda b, p=p: jobs.infer_program(target, devices, b, p, FLAGS.model_config,
                                                     FLAGS.job == "warp", overrides)

@@ -9,9 +9,12 @@
 - infer: `lp_jax.inference.decoder.decode_steps`, the W+G batch program of `infer.py` for an
   image source (f_s and x_s shared, x_d per frame), frames split over the devices.
 - warp: W's part of that program alone.
+- faces: the three ONNX face models (detector, 106 points, 203 points) as `lp_jax.onnx_jax`
+  functions, one program each at `batch` frames per device (float32, as the graphs are).
 """
 
 import dataclasses
+import os
 from typing import Any
 
 import jax
@@ -194,3 +197,38 @@ def _warp_program(warp_net, config, mesh: Mesh, batch: int, precision: str) -> P
   x_d = jax.ShapeDtypeStruct((batch * devices,) + kp.shape[1:], kp.dtype)
   return Program("w_batch", fn, (variables, f_s, kp, x_d), {"data": devices}, batch,
                  batch * devices, precision, "frame")
+
+
+# (model file, network input [C, H, W]) of the face-model programs: SCRFD at the detection canvas
+# LivePortrait prepares (512x512), 2d106det and landmark.onnx at their fixed inputs.
+FACE_MODELS = (("det_10g.onnx", (3, 512, 512)), ("2d106det.onnx", (3, 192, 192)),
+               ("landmark.onnx", (3, 224, 224)))
+
+
+def face_model_path(folder: str, file: str) -> str:
+  """`file` in a flat folder of ONNX models or in a pretrained_weights/ layout."""
+  from lp_jax.detect import models as face_models  # pylint: disable=g-import-not-at-top
+  layout = next(rel for rel in face_models.FILES if os.path.basename(rel) == file)
+  for path in (os.path.join(folder, file), os.path.join(folder, layout)):
+    if os.path.isfile(path):
+      return path
+  raise AotError(f"{folder}: no {file} (flat, or at {layout} as in pretrained_weights/)")
+
+
+def face_programs(folder: str, devices: list, batch: int) -> list:
+  """One Program per face model: its graph at `batch` frames per device, frames over devices."""
+  from lp_jax import onnx_jax  # pylint: disable=g-import-not-at-top
+  mesh = Mesh(np.array(devices), ("data",))
+  frames, replicated = NamedSharding(mesh, P("data")), NamedSharding(mesh, P())
+  programs = []
+  for file, chw in FACE_MODELS:
+    function = onnx_jax.load(face_model_path(folder, file))
+    params = {k: jax.ShapeDtypeStruct(v.shape, v.dtype, sharding=replicated)
+              for k, v in function.params.items()}
+    x = jax.ShapeDtypeStruct((batch * len(devices),) + chw, jnp.float32, sharding=frames)
+    # Exported graphs may pin batch 1 (a Reshape to [1, ...]): map the frames through it.
+    per_frame = lambda params, x, f=function: jax.vmap(lambda one: f.apply(params, one[None]))(x)
+    fn = jax.jit(per_frame, in_shardings=(replicated, frames))
+    programs.append(Program(os.path.splitext(file)[0], fn, (params, x), {"data": len(devices)},
+                            batch, batch * len(devices), "fp32", "frame"))
+  return programs

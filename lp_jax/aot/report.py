@@ -120,6 +120,11 @@ def compile_program(program, target: Target, job: str,
   comm = hlo.collectives(compiled.as_text())
   if compiler_options:
     base["compiler_options"] = compiler_options
+  if program.unit == "frame":
+    units = max(program.per_device_batch, 1)
+    base["per_frame"] = {"flops": cost["flops"] / units,
+                         "bytes_accessed": cost["bytes_accessed"] / units,
+                         "temp_bytes": memory["temp_bytes"] / units}
   record = {**base, "compile_s": round(compile_s, 1), "memory": memory, "cost": cost,
             "collectives": comm,
             "roofline": roofline(cost, comm, target, program.precision,

@@ -69,19 +69,21 @@ def transform_points(pts: np.ndarray, m: np.ndarray) -> np.ndarray:
 class Landmark106:
   """InsightFace 2-D landmark model (2d106det) over an onnxruntime session."""
 
-  def __init__(self, model: scrfd.ModelSource, providers: Optional[Sequence[str]] = None):
+  def __init__(self, model: scrfd.ModelSource, providers: Optional[Sequence[str]] = None,
+               backend: str = "onnxruntime", device=None):
     """Opens the model and infers its input normalisation from the graph.
 
     Args:
       model: path to 2d106det.onnx (or the serialized model).
       providers: onnxruntime providers (default CPU).
+      backend, device: see `scrfd.make_session`.
     """
     if isinstance(model, bytes):
       graph = onnx.load_from_string(model).graph
     else:
       graph = onnx.load(os.fspath(model), load_external_data=False).graph
     self.input_mean, self.input_std = normalisation_from_graph(graph)
-    self.session = scrfd.make_session(model, providers)
+    self.session = scrfd.make_session(model, providers, backend, device)
     inp = self.session.get_inputs()[0]
     self.input_name = inp.name
     self.input_size = (int(inp.shape[3]), int(inp.shape[2]))  # (width, height)

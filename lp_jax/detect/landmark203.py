@@ -36,16 +36,18 @@ class Landmark203:
   """203-point landmarks from LivePortrait's landmark.onnx over an onnxruntime session."""
 
   def __init__(self, model: scrfd.ModelSource, providers: Optional[Sequence[str]] = None,
+               backend: str = "onnxruntime", device=None,
                crop_fn: Optional[CropFn] = None, dsize: int = DSIZE):
     """Opens the model.
 
     Args:
       model: path to landmark.onnx (or the serialized model).
       providers: onnxruntime providers (default CPU).
+      backend, device: see `scrfd.make_session`.
       crop_fn: landmark crop; defaults to lp_jax.preprocess.crop.crop_image (official geometry).
       dsize: crop side (224 for the official model).
     """
-    self.session = scrfd.make_session(model, providers)
+    self.session = scrfd.make_session(model, providers, backend, device)
     self.crop_fn = crop_fn or crop_lib.crop_image
     self.dsize = int(dsize)
     self.input_name = "input"  # the official runner feeds by this fixed name

@@ -68,9 +68,10 @@ class FaceModels:
   @classmethod
   def from_weights_dir(cls, pretrained_weights_dir: str,
                        det_thresh: float = scrfd.DEFAULT_DET_THRESH,
-                       providers: Optional[Sequence[str]] = None) -> "FaceModels":
+                       providers: Optional[Sequence[str]] = None,
+                       backend: str = scrfd.DEFAULT_BACKEND, device=None) -> "FaceModels":
     """Loads the models from `pretrained_weights_dir` (the folder holding insightface/ and
-    liveportrait/).
+    liveportrait/); `backend` and `device` say where they run (`scrfd.make_session`).
 
     Raises:
       MissingFileError: one line naming the missing files and the download command.
@@ -81,9 +82,10 @@ class FaceModels:
           f"{os.path.abspath(pretrained_weights_dir)}: missing face model file(s) "
           f"{', '.join(missing)}; download them with {DOWNLOAD_HINT}")
     path = lambda f: os.path.join(pretrained_weights_dir, f)
-    return cls(scrfd.FaceDetector(path(DET_FILE), det_thresh=det_thresh, providers=providers),
-               landmark106.Landmark106(path(LMK106_FILE), providers=providers),
-               landmark203.Landmark203(path(LMK203_FILE), providers=providers))
+    run_on = dict(providers=providers, backend=backend, device=device)
+    return cls(scrfd.FaceDetector(path(DET_FILE), det_thresh=det_thresh, **run_on),
+               landmark106.Landmark106(path(LMK106_FILE), **run_on),
+               landmark203.Landmark203(path(LMK203_FILE), **run_on))
 
   def detect_faces(self, img_rgb: np.ndarray, direction: str = "large-small",
                    max_face_num: int = 0,

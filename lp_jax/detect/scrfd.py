@@ -22,6 +22,7 @@ the same ONNX outputs.
 
 import dataclasses
 import os
+import sys
 from typing import Optional, Sequence, Union
 
 import cv2
@@ -47,13 +48,31 @@ _LAYOUTS = {
 DEFAULT_DET_SIZE = (512, 512)  # (width, height); what LivePortrait's Cropper prepares with.
 DEFAULT_DET_THRESH = 0.15  # the inference CLI default (CropConfig alone would say 0.1).
 DEFAULT_NMS_THRESH = 0.4
+# How the face models run: their graphs as jitted JAX functions on the networks' device, or
+# onnxruntime on the host CPU (the official way).
+BACKENDS = ("jax", "onnxruntime")
+DEFAULT_BACKEND = "jax"
 
 
-def make_session(model: ModelSource,
-                 providers: Optional[Sequence[str]] = None) -> onnxruntime.InferenceSession:
-  """An onnxruntime session for a model path or serialized model, CPU unless told otherwise."""
+def make_session(model: ModelSource, providers: Optional[Sequence[str]] = None,
+                 backend: str = "onnxruntime", device=None):
+  """A session for a model path or serialized model: onnxruntime (CPU unless `providers` say
+  otherwise) or, with backend 'jax', the graph as a jitted JAX function on `device`.
+
+  A graph the JAX converter cannot run prints one line naming the operator and runs with
+  onnxruntime instead.
+  """
   if isinstance(model, os.PathLike):
     model = os.fspath(model)
+  if backend not in BACKENDS:
+    raise InputError(f"--face_backend {backend!r}: expected one of {', '.join(BACKENDS)}")
+  if backend == "jax":
+    # Imported here: the onnxruntime path, and the processes that only use it, never load JAX.
+    from lp_jax import onnx_jax  # pylint: disable=g-import-not-at-top
+    try:
+      return onnx_jax.Session(model, device=device)
+    except onnx_jax.UnsupportedOperatorError as e:
+      print(f"{e}; running it with onnxruntime", file=sys.stderr, flush=True)
   return onnxruntime.InferenceSession(model, providers=list(providers or ["CPUExecutionProvider"]))
 
 
@@ -168,7 +187,8 @@ class FaceDetector:
   def __init__(self, model: ModelSource, det_thresh: float = DEFAULT_DET_THRESH,
                nms_thresh: float = DEFAULT_NMS_THRESH,
                det_size: Sequence[int] = DEFAULT_DET_SIZE,
-               providers: Optional[Sequence[str]] = None):
+               providers: Optional[Sequence[str]] = None, backend: str = "onnxruntime",
+               device=None):
     """Opens the model.
 
     Args:
@@ -178,8 +198,9 @@ class FaceDetector:
       det_size: (width, height) of the input canvas; a model with a fixed input size overrides
         it, as InsightFace does.
       providers: onnxruntime providers (default CPU).
+      backend, device: see `make_session`.
     """
-    self.session = make_session(model, providers)
+    self.session = make_session(model, providers, backend, device)
     self.det_thresh = float(det_thresh)
     self.nms_thresh = float(nms_thresh)
     inp = self.session.get_inputs()[0]

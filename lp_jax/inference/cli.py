@@ -9,8 +9,8 @@ them. tyro (which the official CLI uses) spells fields with hyphens (`--driving-
 import argparse
 import dataclasses
 
-from lp_jax.inference.options import (AUDIO_PRIORITIES, DRIVING_OPTIONS, AnimationOptions,
-                                      CropOptions)
+from lp_jax.inference.options import (AUDIO_PRIORITIES, DRIVING_OPTIONS, FACE_BACKENDS,
+                                      AnimationOptions, CropOptions)
 from lp_jax.ops.motion import REGIONS
 
 
@@ -140,6 +140,9 @@ def build_parser(prog: str = "infer.py", description: str | None = None) -> argp
          aliases=("-w",), default="pretrained_weights")
   _value(g, "face_models", "pretrained_weights/ folder holding insightface/ and liveportrait/"
          "landmark.onnx (default: the one -w points into, if any)", default=None)
+  _value(g, "face_backend", "how the ONNX face models run: jitted JAX functions on the "
+         "networks' device, or onnxruntime on the CPU", choices=FACE_BACKENDS,
+         default=crop.face_backend)
   _bool(g, "animal", False, "the official animals pipeline on the liveportrait_animals weights "
         "(inference_animals.py); animal sources must be pre-cropped")
   g.add_argument("--all_devices", action="store_true",

@@ -57,16 +57,18 @@ class FaceStage:
     self.crop = crop
 
   @classmethod
-  def from_weights(cls, root: str | None, crop: CropOptions = CropOptions()) -> "FaceStage":
-    """The face models of a pretrained_weights folder (None or partial: no models)."""
+  def from_weights(cls, root: str | None, crop: CropOptions = CropOptions(),
+                   device=None) -> "FaceStage":
+    """The face models of a pretrained_weights folder (None or partial: no models), run by
+    `crop.face_backend` on `device` (JAX's default device when None)."""
     if root is None:
       return cls(None, "no pretrained_weights folder with the ONNX face models was given", crop)
     missing = face_models.missing_files(root)
     if missing:
       return cls(None, f"{os.path.abspath(root)} lacks {', '.join(missing)} (get them with "
                        f"{face_models.DOWNLOAD_HINT})", crop)
-    return cls(face_models.FaceModels.from_weights_dir(root, det_thresh=crop.det_thresh),
-               crop=crop)
+    return cls(face_models.FaceModels.from_weights_dir(
+        root, det_thresh=crop.det_thresh, backend=crop.face_backend, device=device), crop=crop)
 
   def crop_source(self, rgb: np.ndarray, lmk: np.ndarray) -> dict:
     """The official source crop of a frame from its landmarks, with the crop options."""

@@ -14,6 +14,7 @@ from lp_jax.ops.motion import REGIONS
 
 DRIVING_OPTIONS = ("expression-friendly", "pose-friendly")
 AUDIO_PRIORITIES = ("driving", "source")
+FACE_BACKENDS = ("jax", "onnxruntime")  # lp_jax.detect.scrfd.BACKENDS, default first
 
 
 @dataclasses.dataclass(frozen=True)
@@ -30,8 +31,12 @@ class CropOptions:
   # Passed by the official code under a keyword nobody reads: no effect there, nor here.
   vx_ratio_crop_driving_video: float = 0.0
   vy_ratio_crop_driving_video: float = -0.1  # vertical shift of the driving crop
+  face_backend: str = FACE_BACKENDS[0]  # the face models as JAX functions, or onnxruntime
 
   def __post_init__(self):
+    if self.face_backend not in FACE_BACKENDS:
+      raise InputError(f"--face_backend {self.face_backend!r}: expected one of "
+                       f"{', '.join(FACE_BACKENDS)}")
     _finite(self, ("det_thresh", "scale", "vx_ratio", "vy_ratio", "scale_crop_driving_video",
                    "vx_ratio_crop_driving_video", "vy_ratio_crop_driving_video"))
     if not 0.0 <= self.det_thresh <= 1.0:

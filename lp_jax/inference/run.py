@@ -126,7 +126,7 @@ def prepare(args: argparse.Namespace, *, source_frames: int | None = None,
   devices = runtime.select_devices(args)
   start = time.perf_counter()
   weights, face_root = assets.resolve(args.weights, animal=args.animal)
-  faces = FaceStage.from_weights(args.face_models or face_root, crop)
+  faces = FaceStage.from_weights(args.face_models or face_root, crop, device=devices[0])
   if src_kind == "image":
     rgb = images.resize_to_limit(images.read_image(args.source), options.source_max_dim,
                                 options.source_division)

@@ -18,6 +18,7 @@ from absl import logging
 
 from lp_jax.models import auxiliary, liveportrait
 from lp_jax.training import initializers, placement, pretrained, step
+from lp_jax.training import landmark_model as landmark_lib
 from lp_jax.training import mesh as mesh_lib
 from lp_jax.training import variables as variables_lib
 from lp_jax.training.errors import ConfigError
@@ -99,8 +100,10 @@ class Stage1:
     aux_modules = {f: (auxiliary.build(k, config.aux, dtype=dtype) if k in kinds else None)
                    for k, f in _AUX_FIELDS.items()}
     disc = auxiliary.build("discriminator", config.aux, dtype=dtype)
+    landmarks = landmark_lib.from_loss_config(config.loss)
     models = stage1_objective.Stage1Models.from_config(config.model, dtype=dtype, D=disc,
-                                                       platform=platform, **aux_modules)
+                                                       platform=platform,
+                                                       landmark_model=landmarks, **aux_modules)
     d_input = auxiliary.example_input("discriminator", config.aux)
     tx_g, tx_d = make_optimizer(config.optimizer), make_optimizer(config.optimizer)
 
@@ -119,10 +122,14 @@ class Stage1:
       module, x = auxiliary.build(kind, config.aux), auxiliary.example_input(kind, config.aux)
       return lambda r: variables_lib.merge_variables(*initializers.init_module(module, r, x))
 
-    return Setup(models, init, {k: aux_init(k) for k in kinds})
+    extra_inits = {k: aux_init(k) for k in kinds}
+    if landmarks is not None:  # frozen, loaded: the same arrays whatever the rng
+      extra_inits[landmark_lib.NAME] = lambda r: jax.tree.map(jnp.asarray, landmarks.params)
+    return Setup(models, init, extra_inits)
 
   def step_input(self, setup: Setup, mesh, rng) -> StepInput:
-    """{kind: variables} of VGG-19 / HopeNet / ArcFace (random in tests, else from paths)."""
+    """{kind: variables} of VGG-19 / HopeNet / ArcFace (random in tests, else from paths), and
+    the landmark model's parameters when the loss config names one."""
     for line in stage1_objective.describe_terms(setup.models, self.config.loss):
       logging.info("%s", line)
     config, variables = self.config, {}
@@ -133,6 +140,8 @@ class Stage1:
         variables[kind] = jax.jit(setup.extra_inits[kind])(jax.random.fold_in(rng, i))
       else:
         variables[kind] = auxiliary.load_variables(kind, config.aux.paths[kind], config.aux)
+    if setup.models.landmark_model is not None:
+      variables[landmark_lib.NAME] = setup.models.landmark_model.params
     shardings = mesh_lib.state_shardings(variables, mesh, config.sharding)
     return StepInput(placement.place(variables, shardings), shardings)
 
@@ -166,8 +175,11 @@ class Stage2:
   def setup(self, platform: str | None = None) -> Setup:
     """`platform`: as Stage1.setup."""
     config = self.config
+    stage2_objective.ratio_measure(config.loss)  # a bad measure fails before anything is built
+    landmarks = landmark_lib.from_loss_config(config.loss)
     models = stage2_objective.Stage2Models.from_config(config.model, dtype=compute_dtype(config),
-                                                       platform=platform)
+                                                       platform=platform,
+                                                       landmark_model=landmarks)
     base_nets = dict(zip(GENERATOR_NETWORKS, (models.F, models.M, models.W, models.G)))
     mlps = {n: getattr(models, n) for n in RETARGETING_NETWORKS}
     tx = make_optimizer(config.optimizer)
@@ -180,12 +192,16 @@ class Stage2:
 
     def base_init(rng):  # a random base: Stage II without init_from (tests only)
       params, states = initializers.init_networks(base_nets, config.model, rng)
-      return {n: variables_lib.merge_variables(params[n], states[n]) for n in params}
+      base = {n: variables_lib.merge_variables(params[n], states[n]) for n in params}
+      if landmarks is not None:  # frozen with the base, loaded
+        base[landmark_lib.NAME] = jax.tree.map(jnp.asarray, landmarks.params)
+      return base
 
     return Setup(models, init, {"base": base_init})
 
   def step_input(self, setup: Setup, mesh, rng) -> StepInput:
-    """The frozen base from config.init_from (with any retargeting networks it also holds)."""
+    """The frozen base from config.init_from (with any retargeting networks it also holds), and
+    the landmark model's parameters when the loss config names one."""
     config = self.config
     if not config.get("init_from"):
       logging.warning("Stage II without config.init_from: the frozen base is RANDOM (tests only)")
@@ -198,6 +214,8 @@ class Stage2:
     if missing:
       raise ConfigError(f"{config.init_from}: no {', '.join(missing)} for the frozen base")
     base = {n: loaded[n] for n in GENERATOR_NETWORKS}
+    if setup.models.landmark_model is not None:
+      base[landmark_lib.NAME] = setup.models.landmark_model.params
     shardings = mesh_lib.state_shardings(base, mesh, config.sharding)
     return StepInput(placement.place(base, shardings), shardings, loaded)
 
@@ -208,7 +226,8 @@ class Stage2:
     return pretrained.replace_networks(state, loaded, shardings, self.config.init_from)
 
   def networks(self, state: TrainState, step_input) -> dict:
-    return {**step_input, **_networks_of(state)}  # the base travels with the MLPs
+    base = {n: v for n, v in step_input.items() if n != landmark_lib.NAME}
+    return {**base, **_networks_of(state)}  # the base travels with the MLPs
 
   def overview(self, state: TrainState) -> str:
     return param_overview(state.params)

@@ -19,6 +19,7 @@ import jax.numpy as jnp
 from lp_jax.models import liveportrait
 from lp_jax.models.auxiliary import hopenet as hopenet_lib
 from lp_jax.ops import keypoints, resize
+from lp_jax.training import landmark_model as landmark_lib
 from lp_jax.training import losses, regions, transforms
 from lp_jax.training.objectives.common import (F_NAME, G_NAME, M_NAME, W_NAME, apply_module,
                                                chunks, frozen_apply, input_sizes, render, sg,
@@ -36,7 +37,8 @@ _NEEDS = {"perceptual": "vgg", "perceptual_face": "vgg", "perceptual_lip": "vgg"
           "feature_matching_lip": "D", "head_pose": "hopenet", "identity": "arcface"}
 _AUX_KEYS = {"vgg": "vgg19", "hopenet": "hopenet", "arcface": "arcface"}
 # Terms that read the data's 203-point landmarks: Wing directly, the others through the face and
-# lip crops (boxes around the landmarks).
+# lip crops (boxes around the landmarks). With a landmark model, Wing also runs on samples
+# without data landmarks (the model's, found on the fly); the crops keep their fallback boxes.
 NEEDS_LANDMARKS = ("perceptual_face", "perceptual_lip", "gan_face", "gan_lip",
                    "feature_matching_face", "feature_matching_lip", "identity", "wing")
 
@@ -52,6 +54,8 @@ class Stage1Models:
   vgg: nn.Module | None = None  # VGG-19 pyramid (perceptual terms)
   hopenet: nn.Module | None = None  # head-pose estimator (head_pose term)
   arcface: nn.Module | None = None  # face embedding (identity term)
+  # Frozen landmark.onnx: the landmarks of samples without data landmarks (Wing term).
+  landmark_model: landmark_lib.LandmarkModel | None = None
 
   @classmethod
   def from_config(cls, model_config, dtype=jnp.float32, platform: str | None = None, **aux):
@@ -78,7 +82,8 @@ def active_terms(models, cfg) -> dict:
       out[term] = "weight 0"
     elif need is not None and getattr(models, need) is None:
       out[term] = f"no {_AUX_KEYS.get(need, 'discriminator')} network"
-    elif term in NEEDS_LANDMARKS and not cfg.get("data_landmarks", True):
+    elif (term in NEEDS_LANDMARKS and not cfg.get("data_landmarks", True) and
+          not (term == "wing" and models.landmark_model is not None)):
       out[term] = "no landmarks in the data"
     else:
       out[term] = None
@@ -118,7 +123,9 @@ def stage1_generator_loss(models: Stage1Models, gen_params, gen_state, disc_vari
     gen_params: dict network name -> params of F, M, W, G (differentiated).
     gen_state: dict network name -> mutable collections ({'batch_stats': ..., 'spectral': ...}).
     disc_variables: dict region ('global', 'face', 'lip') -> full D variables, or None.
-    aux_variables: dict 'vgg19' / 'hopenet' / 'arcface' -> variables (missing: term off).
+    aux_variables: dict 'vgg19' / 'hopenet' / 'arcface' -> variables (missing: term off), and
+      optionally landmark_model.NAME -> the landmark model's parameters (default: the loaded
+      ones of models.landmark_model).
     batch: the data batch (lp_jax.data.pipeline: source, driving [B, S, S, 3], landmarks,
       has_landmarks).
     rng: PRNG key (the TPS warp of the equivariance term).
@@ -206,13 +213,19 @@ def stage1_generator_loss(models: Stage1Models, gen_params, gen_state, disc_vari
   if on["wing"]:
     kp_idx = [k for k, _ in cfg.wing.pairs]
     lmk_idx = [l for _, l in cfg.wing.pairs]
-    wing = functools.partial(losses.wing_loss, w=cfg.wing.w, eps=cfg.wing.eps,
-                             mask=batch["has_landmarks"])
+    src_lmk, drv_lmk = batch["source_landmarks"], batch["driving_landmarks"]
+    has = batch["has_landmarks"]
+    if models.landmark_model is not None:
+      # Samples without data landmarks take the frozen model's (stop_gradient'ed), found from
+      # scratch on their frames, so Wing guides every sample.
+      filled = models.landmark_model.fill(
+          jnp.concatenate([src, drv], axis=0), jnp.concatenate([src_lmk, drv_lmk], axis=0),
+          jnp.tile(jnp.asarray(has, bool), 2), aux_variables.get(landmark_lib.NAME))
+      src_lmk, drv_lmk, has = filled[:b], filled[b:], None
+    wing = functools.partial(losses.wing_loss, w=cfg.wing.w, eps=cfg.wing.eps, mask=has)
     terms["wing"] = 0.5 * (
-        wing(_keypoints_to_256(x_s[:, kp_idx, :2]),
-             _landmarks_to_256(batch["source_landmarks"][:, lmk_idx], size)) +
-        wing(_keypoints_to_256(x_d[:, kp_idx, :2]),
-             _landmarks_to_256(batch["driving_landmarks"][:, lmk_idx], size)))
+        wing(_keypoints_to_256(x_s[:, kp_idx, :2]), _landmarks_to_256(src_lmk[:, lmk_idx], size)) +
+        wing(_keypoints_to_256(x_d[:, kp_idx, :2]), _landmarks_to_256(drv_lmk[:, lmk_idx], size)))
 
   total = sum(term_weight(cfg, t) * v for t, v in terms.items() if on[t])
   total = jnp.asarray(total, jnp.float32)

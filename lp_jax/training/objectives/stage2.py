@@ -8,15 +8,24 @@ the stitching offset. Eye / lip retargeting: the MLP offsets x_s to reach a requ
 ratio; the render must equal the reconstruction outside the eye / lip boxes, with an L1 on the
 offset and a condition loss.
 
-Eq. 6 measures the openness on the rendered image, which needs a differentiable landmark model;
-lp_jax has none yet, so the openness is a proxy measured on the keypoints
-(cfg.ratios.measure = 'keypoint_gap_proxy'). The Stage I Wing loss ties keypoints 11/13 and 15/16 to
-the upper / lower lid mid-points and 14/17 to the inner-lip mid-points, so the lid (lip) gap of
-the keypoints divided by the eye (mouth) width is a proxy of the official landmark ratio. The
-output ratio is c_s + (gap(x_s + delta) - gap(x_s)) / width: only the *change* of the keypoint
-gap is trusted, so a constant offset between keypoints and landmarks cancels. Widths come from
-the source landmarks, or without landmarks from the keypoints' eye distance
-(`eye_width_per_iod`, `mouth_width_per_iod`).
+Eq. 6 measures the openness on the rendered image with a landmark model; `cfg.ratios.measure`
+(`ratio_measure`) says how:
+
+* 'landmark_model' (whenever cfg.landmark_model names landmark.onnx): LivePortrait's landmark
+  model (lp_jax.training.landmark_model) measures the official ratios. c_s and the driving
+  request c_d come from the source / driving frames, the crop placed by their data landmarks or,
+  without any, by the model's own estimate; the reached ratio comes from the rendered eye / lip
+  images with the source's crop, so the condition loss differentiates through G, W and the
+  keypoints into the MLPs.
+* 'keypoint_gap_proxy' (without a landmark model): a proxy measured on the keypoints. The Stage I
+  Wing loss ties keypoints 11/13 and 15/16 to the upper / lower lid mid-points and 14/17 to the
+  inner-lip mid-points, so the lid (lip) gap of the keypoints divided by the eye (mouth) width is
+  a proxy of the official landmark ratio. The output ratio is
+  c_s + (gap(x_s + delta) - gap(x_s)) / width: only the *change* of the keypoint gap is trusted,
+  so a constant offset between keypoints and landmarks cancels. c_s and c_d are the official
+  ratios of the data landmarks, else the proxy; widths come from the source landmarks, or
+  without landmarks from the keypoints' eye distance (`eye_width_per_iod`,
+  `mouth_width_per_iod`).
 """
 
 import dataclasses
@@ -27,6 +36,7 @@ import jax.numpy as jnp
 
 from lp_jax.models import liveportrait
 from lp_jax.ops import keypoints, motion, resize
+from lp_jax.training import landmark_model as landmark_lib
 from lp_jax.training import losses, regions
 from lp_jax.training import variables as variables_lib
 from lp_jax.training.errors import ConfigError
@@ -36,11 +46,13 @@ from lp_jax.training.objectives.common import (F_NAME, G_NAME, M_NAME, W_NAME, c
 
 STAGE2_TERMS = ("stitching", "stitching_delta", "eye_region", "eye_delta", "eye_condition",
                 "lip_region", "lip_delta", "lip_condition")
+MEASURES = ("keypoint_gap_proxy", "landmark_model")
 
 
 @dataclasses.dataclass(frozen=True)
 class Stage2Models:
-  """Frozen base (F, M, W, G) and the stitching / eye / lip MLPs."""
+  """Frozen base (F, M, W, G), the stitching / eye / lip MLPs and, for ratios.measure
+  'landmark_model', the frozen landmark model (None with the keypoint-gap proxy)."""
   F: nn.Module
   M: nn.Module
   W: nn.Module
@@ -48,15 +60,31 @@ class Stage2Models:
   stitching: nn.Module
   eye: nn.Module
   lip: nn.Module
+  landmark_model: landmark_lib.LandmarkModel | None = None
 
   @classmethod
   def from_config(cls, model_config, dtype=jnp.float32, spectral_norm_folded: bool = False,
-                  platform: str | None = None):
+                  platform: str | None = None,
+                  landmark_model: landmark_lib.LandmarkModel | None = None):
     base = [liveportrait.build(n, model_config, dtype=dtype,
                                spectral_norm_folded=spectral_norm_folded, platform=platform)
             for n in liveportrait.BASE_NETWORKS]
     mlps = [liveportrait.build(n, model_config) for n in ("stitching", "eye", "lip")]
-    return cls(*base, *mlps)
+    return cls(*base, *mlps, landmark_model=landmark_model)
+
+
+def ratio_measure(cfg) -> str:
+  """How the loss config measures openness: 'landmark_model' whenever cfg.landmark_model names
+  landmark.onnx, else cfg.ratios.measure (checked)."""
+  measure = cfg.ratios.get("measure", "keypoint_gap_proxy")
+  if measure not in MEASURES:
+    raise ConfigError(f"loss.ratios.measure {measure!r}: expected one of {', '.join(MEASURES)}")
+  if cfg.get(landmark_lib.NAME):
+    return "landmark_model"
+  if measure == "landmark_model":
+    raise ConfigError("loss.ratios.measure 'landmark_model' needs loss.landmark_model, the path "
+                      "of LivePortrait's landmark.onnx")
+  return measure
 
 
 def _gaps(x, cfg):
@@ -97,14 +125,31 @@ def _maybe_random(rng, target, low: float, high: float, prob: float):
                    target)
 
 
+def _landmark_ratios(lm, params, batch, src, drv):
+  """(c_s, c_d, the source's crop landmarks) measured by the landmark model `lm`, stop_gradient'ed.
+
+  Source and driving frames are cropped by their data landmarks, or by the model's own first
+  estimate where a sample has none; the renders are later cropped like the source.
+  """
+  frames = jnp.concatenate([src, drv], axis=0)
+  has = jnp.tile(jnp.asarray(batch["has_landmarks"], bool), 2)
+  placed = lm.fill(frames, jnp.concatenate([batch["source_landmarks"],
+                                            batch["driving_landmarks"]], axis=0), has, params)
+  eye, lip = (sg(r) for r in lm.openness(frames, placed, params))
+  b = src.shape[0]
+  return (eye[:b], lip[:b]), (eye[b:], lip[b:]), placed[:b]
+
+
 def stage2_loss(models: Stage2Models, retarget_params, base_variables, batch, rng, cfg):
   """Stage II objective of the stitching, eye and lip MLPs (paper Eq. 5-6), base frozen.
 
   Args:
-    models: Stage2Models.
+    models: Stage2Models (with its landmark model for ratios.measure 'landmark_model').
     retarget_params: dict with any of 'stitching', 'eye', 'lip' -> MLP params (differentiated);
       the terms of an absent MLP are 0.
-    base_variables: dict network name -> full variables of F, M, W, G (stop_gradient'ed here).
+    base_variables: dict network name -> full variables of F, M, W, G (stop_gradient'ed here),
+      and optionally landmark_model.NAME -> the landmark model's parameters (default: the ones
+      models.landmark_model loaded).
     batch: the data batch (lp_jax.data.pipeline schema).
     rng: PRNG key (random condition targets).
     cfg: the loss ConfigDict (`configs.losses.get_config(2)`).
@@ -113,10 +158,13 @@ def stage2_loss(models: Stage2Models, retarget_params, base_variables, batch, rn
     (total, metrics) with 'loss/<term>' (unweighted) for every Stage II term, 'loss/total' and
     the mean requested / reached ratios 'ratio/<eye|lip>_<target|output>'.
   """
-  if cfg.ratios.get("measure", "keypoint_gap_proxy") != "keypoint_gap_proxy":
-    raise ConfigError(f"loss config ratios.measure {cfg.ratios.measure!r}: only "
-                      "'keypoint_gap_proxy' exists (no differentiable landmark model yet)")
+  measure = ratio_measure(cfg)
+  lm = models.landmark_model if measure == "landmark_model" else None
+  if measure == "landmark_model" and lm is None:
+    raise ConfigError("loss.ratios.measure 'landmark_model': the Stage II models have no landmark "
+                      "model (Stage2Models.from_config(..., landmark_model=...))")
   base = jax.tree.map(sg, base_variables)
+  lm_params = base.get(landmark_lib.NAME)
   src = batch["source"].astype(jnp.float32)
   drv = batch["driving"].astype(jnp.float32)
   b, size = src.shape[0], src.shape[1]
@@ -149,12 +197,17 @@ def stage2_loss(models: Stage2Models, retarget_params, base_variables, batch, rn
                            regions.region_mask(drv_boxes, ["face"], size))
     targets.append(("stitching", motion.apply_stitching(x_cross, delta), keep))
 
-  widths = _widths(x_s, batch, cfg, size)
-  c_s = _ratios(x_s, batch["source_landmarks"], batch["has_landmarks"], widths, cfg)
-  # Same-clip driving: a realistic requested openness.
-  x_d = sg(keypoints.apply_motion(info_s["kp"], info_d))
-  c_d = _ratios(x_d, batch["driving_landmarks"], batch["has_landmarks"], widths, cfg)
-  gaps_s = _gaps(x_s, cfg)
+  if lm is not None:
+    c_s, c_d, src_placed = _landmark_ratios(lm, lm_params, batch, src, drv)
+  else:
+    widths = _widths(x_s, batch, cfg, size)
+    c_s = _ratios(x_s, batch["source_landmarks"], batch["has_landmarks"], widths, cfg)
+    # Same-clip driving: a realistic requested openness.
+    x_d = sg(keypoints.apply_motion(info_s["kp"], info_d))
+    c_d = _ratios(x_d, batch["driving_landmarks"], batch["has_landmarks"], widths, cfg)
+    gaps_s = _gaps(x_s, cfg)
+  requests = {}  # name -> requested ratio [B, 1]; the condition loss once the output is measured
+  reached = {}  # name -> reached ratio ([B, 2] eye, [B, 1] lip)
   k_eye, k_lip = jax.random.split(rng)
   for i, (name, key) in enumerate((("eye", k_eye), ("lip", k_lip))):
     if name not in retarget_params:
@@ -162,18 +215,16 @@ def stage2_loss(models: Stage2Models, retarget_params, base_variables, batch, rn
     spec = cfg.ratios[name]
     # The official eye condition has one driving value for both eyes; the mean of the driving
     # eyes stands in for the official left-eye quirk.
-    target = _maybe_random(key, jnp.mean(c_d[i], axis=1, keepdims=True), spec.low, spec.high,
-                           cfg.ratios.random_target_prob)
-    cond = jnp.concatenate([c_s[i], target], axis=1)  # [B, 3] eye, [B, 2] lip
+    requests[name] = _maybe_random(key, jnp.mean(c_d[i], axis=1, keepdims=True), spec.low,
+                                   spec.high, cfg.ratios.random_target_prob)
+    cond = jnp.concatenate([c_s[i], requests[name]], axis=1)  # [B, 3] eye, [B, 2] lip
     net_module = getattr(models, name)
     delta = net_module.apply({"params": retarget_params[name]},
                              motion.retarget_input(x_s, cond)).reshape(b, num_kp, 3)
     x_new = x_s + delta
-    reached = c_s[i] + (_gaps(x_new, cfg)[i] - gaps_s[i]) / widths[i]  # [B, 2] eye, [B, 1] lip
+    if lm is None:
+      reached[name] = c_s[i] + (_gaps(x_new, cfg)[i] - gaps_s[i]) / widths[i]
     terms[f"{name}_delta"] = jnp.mean(jnp.abs(delta))
-    terms[f"{name}_condition"] = jnp.mean(jnp.abs(reached - target))
-    metrics[f"ratio/{name}_target"] = jnp.mean(target)
-    metrics[f"ratio/{name}_output"] = jnp.mean(reached)
     names = ["left_eye", "right_eye"] if name == "eye" else ["lip"]
     targets.append((f"{name}_region", x_new, 1 - regions.region_mask(src_boxes, names, size)))
 
@@ -188,8 +239,23 @@ def stage2_loss(models: Stage2Models, retarget_params, base_variables, batch, rn
                     jnp.tile(f_s, (n,) + (1,) * (f_s.ndim - 1)), jnp.tile(x_s, (n, 1, 1)),
                     jnp.concatenate([x_s] + [t[1] for t in targets], axis=0), False, size)[0]
     recon, *variants = jnp.split(images, n, axis=0)
+    rendered = {}
     for (name, _, keep), image in zip(targets, variants):
       terms[name] = losses.masked_l1(image, sg(recon), keep)
+      rendered[name] = image
+    if lm is not None and requests:
+      # Eq. 6: the openness of the rendered I_p,eyes / I_p,lip, cropped where the source is, in
+      # one landmark-model pass over both variants.
+      names = list(requests)
+      eye, lip = lm.openness(jnp.concatenate([rendered[f"{n}_region"] for n in names], axis=0),
+                             jnp.tile(src_placed, (len(names), 1, 1)), lm_params)
+      for j, name in enumerate(names):
+        reached[name] = (eye if name == "eye" else lip)[j * b:(j + 1) * b]
+
+  for name, request in requests.items():
+    terms[f"{name}_condition"] = jnp.mean(jnp.abs(reached[name] - request))
+    metrics[f"ratio/{name}_target"] = jnp.mean(request)
+    metrics[f"ratio/{name}_output"] = jnp.mean(reached[name])
 
   total = jnp.asarray(sum(term_weight(cfg, t) * v for t, v in terms.items()), jnp.float32)
   metrics.update({f"loss/{t}": v for t, v in terms.items()})
@@ -198,5 +264,3 @@ def stage2_loss(models: Stage2Models, retarget_params, base_variables, batch, rn
     metrics.setdefault(f"ratio/{name}_output", jnp.float32(0))
   metrics["loss/total"] = total
   return total, metrics
-
-
