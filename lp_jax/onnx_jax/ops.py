@@ -65,6 +65,13 @@ def _axis(axis: int, rank: int) -> int:
   return axis + rank if axis < 0 else axis
 
 
+def _axes(node, inputs):
+  """The `axes` of an operator that moved them from an attribute to input 1 (opset 13 / 18)."""
+  if len(inputs) > 1 and inputs[1] is not None:
+    return _ints(inputs[1])
+  return node.attrs.get("axes")
+
+
 def np_dtype(onnx_type: int):
   return onnx.helper.tensor_dtype_to_np_dtype(onnx_type)
 
@@ -398,9 +405,7 @@ def global_max_pool(node, inputs):
 def _reduce(fn_name):
   def op(node, inputs):
     x = inputs[0]
-    axes = node.attrs.get("axes")
-    if len(inputs) > 1 and inputs[1] is not None:
-      axes = _ints(inputs[1])
+    axes = _axes(node, inputs)
     keepdims = bool(node.attrs.get("keepdims", 1))
     if not axes:
       if node.attrs.get("noop_with_empty_axes", 0):
@@ -545,9 +550,7 @@ def slice_(node, inputs):
 @_op("Squeeze")
 def squeeze(node, inputs):
   x = inputs[0]
-  axes = node.attrs.get("axes")
-  if len(inputs) > 1 and inputs[1] is not None:
-    axes = _ints(inputs[1])
+  axes = _axes(node, inputs)
   if axes is None:
     axes = [i for i, d in enumerate(x.shape) if d == 1]
   return [_xp(x).reshape(x, [d for i, d in enumerate(x.shape)
@@ -557,9 +560,7 @@ def squeeze(node, inputs):
 @_op("Unsqueeze")
 def unsqueeze(node, inputs):
   x = inputs[0]
-  axes = node.attrs.get("axes")
-  if len(inputs) > 1 and inputs[1] is not None:
-    axes = _ints(inputs[1])
+  axes = _axes(node, inputs)
   rank = x.ndim + len(axes)
   axes = sorted(_axis(a, rank) for a in axes)
   shape_ = list(x.shape)
