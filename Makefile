@@ -72,11 +72,12 @@ export LP_JAX_TEST_OFFICIAL_CACHE ?= $(CURDIR)/.cache/test-official
 # single-threaded, so one process leaves a core idle most of the time. Files go out costliest
 # first (tests/conftest.py COSTLY_FILES), so neither process ends the run alone.
 # The training and objective tests (Stage II's landmark-model measure included) run micro
-# networks, where XLA:CPU's LLVM passes cost more than the steps they speed up: at optimization level 0 the four long training tests took
-# 134 / 83 / 61 / 50 s instead of 195 / 150 / 105 / 94 s. They test mechanics (bit-exact resume,
-# one vs eight devices, processes, every loss term compiled and differentiated) under one
-# setting, never speed or parity. Every other test runs with XLA's defaults, as users do (level
-# 0 made the inference tests slower: test_infer 182 -> 230 s).
+# networks, where XLA:CPU's LLVM passes cost more than the steps they speed up: at optimization
+# level 0 the four long training tests took 134 / 83 / 61 / 50 s instead of 195 / 150 / 105 /
+# 94 s. They test mechanics (bit-exact resume, one vs eight devices, processes, every loss term
+# compiled and differentiated) under one setting, never speed or parity. Every other test runs
+# with XLA's defaults, as users do (level 0 made the inference tests slower: test_infer 182 ->
+# 230 s).
 FAST_COMPILE := --xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true
 test: $(STAMP) $(AOT_STAMP) chromium
 	$(PY) $(PYTEST) -n 2 --dist loadfile --no-loadscope-reorder --ignore=tests/test_training.py \
