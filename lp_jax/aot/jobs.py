@@ -207,6 +207,7 @@ FACE_MODELS = (("det_10g.onnx", (3, 512, 512)), ("2d106det.onnx", (3, 192, 192))
 
 def face_model_path(folder: str, file: str) -> str:
   """`file` in a flat folder of ONNX models or in a pretrained_weights/ layout."""
+  # Imported here: only the faces job reads the face models (onnxruntime and onnx load with it).
   from lp_jax.detect import models as face_models  # pylint: disable=g-import-not-at-top
   layout = next(rel for rel in face_models.FILES if os.path.basename(rel) == file)
   for path in (os.path.join(folder, file), os.path.join(folder, layout)):
@@ -217,6 +218,7 @@ def face_model_path(folder: str, file: str) -> str:
 
 def face_programs(folder: str, devices: list, batch: int) -> list:
   """One Program per face model: its graph at `batch` frames per device, frames over devices."""
+  # Imported here: only the faces job converts ONNX graphs.
   from lp_jax import onnx_jax  # pylint: disable=g-import-not-at-top
   mesh = Mesh(np.array(devices), ("data",))
   frames, replicated = NamedSharding(mesh, P("data")), NamedSharding(mesh, P())

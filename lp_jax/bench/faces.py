@@ -15,6 +15,7 @@ import json
 import os
 import statistics
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -49,7 +50,6 @@ def weights_layout(folder: str) -> str:
   if not all(os.path.isfile(os.path.join(folder, name)) for name in flat):
     raise errors.MissingFileError(f"{folder}: neither a pretrained_weights/ folder with the face "
                                   f"models nor a folder holding {', '.join(flat)}")
-  import tempfile  # pylint: disable=g-import-not-at-top
   root = tempfile.mkdtemp(prefix="lp_faces_")
   for name, rel in flat.items():
     os.makedirs(os.path.dirname(os.path.join(root, rel)), exist_ok=True)
