@@ -19,7 +19,7 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from lp_jax.errors import InputError
+from lp_jax.errors import InputError, first_line
 from lp_jax.onnx_jax import ops
 
 ModelSource = Union[str, os.PathLike, bytes, onnx.ModelProto]
@@ -83,12 +83,7 @@ def _read_model(model: ModelSource) -> tuple[onnx.ModelProto, str]:
     raise
   except Exception as e:  # onnx raises DecodeError and others for a file that is not a model
     raise InputError(f"{path}: not a readable ONNX model ({type(e).__name__}: "
-                     f"{ops_first_line(e)})") from None
-
-
-def ops_first_line(e: Exception) -> str:
-  text = str(e).strip().splitlines()
-  return text[0] if text else type(e).__name__
+                     f"{first_line(e)})") from None
 
 
 def _static_values(nodes: Sequence[Node]) -> set:
