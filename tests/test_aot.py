@@ -250,13 +250,33 @@ def test_face_models_for_an_h100(tmp_path):
     assert r["per_frame"]["bytes_accessed"] > 0 and r["roofline"]["ms_per_frame"] > 0
   proc = run_cli("--target", "H100", "--job", "faces", "--precision", "bf16")
   assert proc.returncode == 1 and proc.stderr.strip().splitlines()[-1] == (
-      "error: --job faces --precision bf16: the face models compile in fp32, as their ONNX "
-      "graphs are")
+      "error: --job faces --precision bf16: this job compiles in fp32 (the ONNX graphs' "
+      "precision; the frame ops' OpenCV arithmetic)")
   proc = run_cli("--target", "H100", "--job", "faces", "--face_models", str(tmp_path))
   assert proc.returncode == 1
   assert proc.stderr.strip().splitlines()[-1] == (
       f"error: {tmp_path}: no det_10g.onnx (flat, or at insightface/models/buffalo_l/"
       "det_10g.onnx as in pretrained_weights/)")
+
+
+@needs_gpu
+def test_frame_ops_for_an_h100():
+  """--job frames compiles the device paste-back and driving crops (--frame_ops device) at a
+  given frame size: memory-bound, microseconds per frame next to W+G's milliseconds."""
+  proc = run_cli("--target", "H100", "--job", "frames", "--frame_size", "640x360")
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  lines = json_lines(proc.stdout)
+  assert [r["program"] for r in lines] == ["paste_back_shared", "paste_back_per_frame",
+                                          "driving_crop", "driving_resize_512"]
+  shared = lines[0]
+  # At least the frame read and written, the crop read, and the float32 mask read once.
+  assert shared["per_frame"]["bytes_accessed"] >= 640 * 360 * 3 * 6 + 512 * 512 * 3
+  assert all(r["memory"]["fits"] and r["roofline"]["bound"] == "memory" for r in lines)
+  assert all(r["roofline"]["ms_per_frame"] < 0.1 for r in lines)
+  proc = run_cli("--target", "H100", "--job", "frames", "--frame_size", "720p")
+  assert proc.returncode == 1
+  assert proc.stderr.strip().splitlines()[-1] == (
+      "error: --frame_size '720p': expected WIDTHxHEIGHT, e.g. 1280x720")
 
 
 @needs_tpu

@@ -4,16 +4,22 @@ tiny synthetic checkpoint and the synthetic official-interface face models, driv
 gradio_client and through a real headless chromium (Playwright), on the shared real assets."""
 
 import inspect
+import json
 import os
+import queue
+import re
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
+import uuid
 
 import cv2
+import httpx
 import numpy as np
 import pytest
 
@@ -130,9 +136,10 @@ def _animate(client, driving_video=None, driving_image=None, template=None, sour
 
 
 def _api_parameters(fn) -> dict:
-  """{name: default} of an action's API parameters (Gradio fills `self` and `progress`)."""
+  """{name: default} of an action's API parameters (Gradio fills `self`, `progress` and the
+  webcam's per-session `session`)."""
   return {n: p.default for n, p in inspect.signature(fn).parameters.items()
-          if n not in ("self", "progress")}
+          if n not in ("self", "progress", "session")}
 
 
 def test_without_weights_the_app_runs_the_labelled_demo_model():
@@ -297,15 +304,17 @@ def test_retarget_image_edit_and_reset(server):
 def test_api_parameters_are_named_with_the_page_defaults(server):
   os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
   from lp_jax.app.actions import Actions  # pylint: disable=g-import-not-at-top
+  from lp_jax.app.webcam import Webcam  # pylint: disable=g-import-not-at-top
   api = server["client"].view_api(return_format="dict", print_info=False)["named_endpoints"]
   assert sorted(api) == ["/animate", "/reset", "/retarget_image", "/retarget_video",
-                         "/source_ratios"]
+                         "/source_ratios", "/webcam", "/webcam_frame"]
   listed = {name: {p["parameter_name"]: (p["parameter_has_default"], p["parameter_default"])
                    for p in api[name]["parameters"]} for name in api}
   # Every parameter has a name and a default, in the order and with the values of the action
   # (whose defaults equal the page's components, from which Gradio reads them).
+  actions = {"/webcam": Webcam.frame, "/webcam_frame": Webcam.frame}
   for name in api:
-    want = _api_parameters(getattr(Actions, name.lstrip("/")))
+    want = _api_parameters(actions.get(name) or getattr(Actions, name.lstrip("/")))
     assert list(listed[name]) == list(want), name
     assert listed[name] == {k: (True, v) for k, v in want.items()}, name
   image = listed["/retarget_image"]
@@ -445,3 +454,187 @@ def _fetch_image(page, src: str) -> np.ndarray:
   img = cv2.imdecode(np.frombuffer(body, np.uint8), cv2.IMREAD_COLOR)
   assert img is not None, src
   return img
+
+
+# -- the live webcam tab ----------------------------------------------------------------------
+
+WEBCAM_FRAMES = range(0, 48, 6)  # d0's frames across its first two seconds
+_STATS = re.compile(r"^([\d.]+) fps \| latency (\d+) ms \| frame (\d+)$")
+
+
+def _camera_frames(tmp_path, indices) -> list[str]:
+  """PNG files of d0's frames, standing in for what a camera sends."""
+  from lp_jax.io import video_reader  # pylint: disable=g-import-not-at-top
+  with video_reader.VideoReader(D0, max_frames=max(indices) + 1) as reader:
+    frames = list(reader)
+  paths = []
+  for i in indices:
+    path = str(tmp_path / f"d0_{i:03d}.png")
+    cv2.imwrite(path, frames[i][..., ::-1])
+    paths.append(path)
+  return paths
+
+
+def _stats(line: str) -> tuple[float, int, int]:
+  """(fps, latency ms, frame count) of the tab's timing line."""
+  m = _STATS.match(line)
+  assert m, line
+  return float(m.group(1)), int(m.group(2)), int(m.group(3))
+
+
+class LiveStream:
+  """The browser's side of the `/webcam` stream event, over HTTP.
+
+  A Gradio stream event runs once per session: the first frame joins the queue, later frames
+  are posted to `stream/<event_id>`, and every result comes back as a `process_streaming`
+  message, which gradio_client 2.7 cannot read (a KeyError in its status table). gradio_client
+  still prepares each request (the endpoint's parameters and defaults, file uploads) and reads
+  each reply (downloads, the session state left out); this class only moves the messages.
+  """
+
+  def __init__(self, client, api_name: str, **settings):
+    self.client, self.settings = client, settings
+    self.fn_index = client._infer_fn_index(api_name, None)  # pylint: disable=protected-access
+    self.endpoint = client.endpoints[self.fn_index]
+    self.session_hash = uuid.uuid4().hex  # a session of its own, like a new browser tab
+    self.base = client.src_prefixed  # http://host:port/gradio_api/
+    self.messages = queue.Queue()
+    self.event_id = None
+    self._reader = None
+
+  def _body(self, frame_path: str) -> dict:
+    args = gradio_client.utils.construct_args(
+        self.endpoint.parameters_info, (gradio_client.handle_file(frame_path),), self.settings)
+    data = self.endpoint.process_input_files(*self.endpoint.insert_empty_state(*args))
+    return {"data": list(data), "fn_index": self.fn_index, "session_hash": self.session_hash,
+            "event_data": None, "trigger_id": None}
+
+  def _read(self) -> None:
+    with httpx.stream("GET", self.base + "queue/data", timeout=None,
+                      params={"session_hash": self.session_hash}) as response:
+      for line in response.iter_lines():
+        if line.startswith("data:"):
+          msg = json.loads(line[len("data:"):])
+          self.messages.put(msg)
+          if msg.get("msg") == "process_completed":
+            return
+
+  def send(self, frame_path: str, timeout: float = 600):
+    """The reply (image path, timing line) to one camera frame."""
+    body = self._body(frame_path)
+    if self.event_id is None:
+      response = httpx.post(self.base + "queue/join", json=body, timeout=60)
+      response.raise_for_status()
+      self.event_id = response.json()["event_id"]
+      self._reader = threading.Thread(target=self._read, daemon=True)
+      self._reader.start()
+    else:
+      httpx.post(self.base + f"stream/{self.event_id}", json=body,
+                 timeout=60).raise_for_status()
+    deadline = time.time() + timeout
+    while True:
+      msg = self.messages.get(timeout=max(0.1, deadline - time.time()))
+      if msg.get("msg") in ("process_streaming", "process_completed"):
+        assert msg.get("success", True), msg.get("output")
+        return self.endpoint.process_predictions(*msg["output"]["data"])
+
+  def close(self) -> None:
+    """Ends the stream as the browser's Stop does; the server completes the event."""
+    httpx.post(self.base + f"stream/{self.event_id}/close", timeout=60).raise_for_status()
+    self._reader.join(60)
+    assert not self._reader.is_alive()
+
+
+@pytest.mark.slow
+def test_webcam_frames_through_gradio_client(server, tmp_path):
+  """A video file stands in for the camera: its frames one by one to `/webcam_frame`."""
+  client = server["client"]
+  f = gradio_client.handle_file
+  paths = _camera_frames(tmp_path, WEBCAM_FRAMES)
+  replies, lines = [], []
+  for path in paths:
+    image, line = client.predict(frame=f(path), source_image=f(S0), api_name="/webcam_frame")
+    replies.append(_image(image))
+    lines.append(line)
+  # The page's defaults: the source is cropped and the result pasted back into it.
+  assert all(r.shape[1::-1] == _source_size(S0) for r in replies)
+  stats = [_stats(line) for line in lines]
+  assert [n for _, _, n in stats] == list(range(1, len(paths) + 1))
+  fps, latency, _ = stats[-1]
+  assert fps > 0 and latency > 0
+  # The animation follows the camera: each later frame's motion, relative to the first one,
+  # changes the face.
+  moved = [np.abs(r.astype(int) - replies[0].astype(int)).mean() for r in replies[1:]]
+  assert min(moved) > 0.05, moved
+  # Sessions do not mix: a second client whose first frame is the first client's last one gets
+  # the rest pose (motion relative to its own first frame), not the first client's last reply.
+  other = gradio_client.Client(server["url"], verbose=False)
+  image, line = other.predict(frame=f(paths[-1]), source_image=f(S0), api_name="/webcam_frame")
+  assert _stats(line)[2] == 1
+  rest = np.abs(_image(image).astype(int) - replies[0].astype(int)).mean()
+  assert rest < moved[-1] / 4, (rest, moved[-1])
+  # No source: one line.
+  with pytest.raises(gradio_client.exceptions.AppError, match="upload a source portrait") as err:
+    client.predict(frame=f(paths[0]), api_name="/webcam_frame")
+  assert "\n" not in str(err.value)
+
+
+@pytest.mark.slow
+def test_webcam_stream_event(server, tmp_path):
+  """The `/webcam` stream event itself: one event, frames posted to it, a reply to each, the
+  session's state kept from frame to frame."""
+  f = gradio_client.handle_file
+  paths = _camera_frames(tmp_path, WEBCAM_FRAMES[:4])
+  live = LiveStream(server["client"], "/webcam", source_image=f(S0))
+  replies = []
+  for k, path in enumerate(paths):
+    image, line = live.send(path)
+    replies.append(_image(image))
+    assert _stats(line)[2] == k + 1
+  live.close()
+  assert all(r.shape[1::-1] == _source_size(S0) for r in replies)
+  assert np.abs(replies[-1].astype(int) - replies[0].astype(int)).mean() > 0.05
+
+
+@pytest.mark.slow
+def test_browser_webcam_animates_a_fake_camera(server, tmp_path):
+  """Real chromium with a fake camera playing d0 (y4m): upload a source, start the webcam
+  stream; animated frames appear, change, and the rate and latency are shown."""
+  if not os.path.exists(CHROMIUM):
+    pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (.ci/run does)")
+  sync_api = pytest.importorskip("playwright.sync_api")
+  from lp_jax.io import ffmpeg  # pylint: disable=g-import-not-at-top
+  clip = tmp_path / "camera.y4m"
+  subprocess.run([ffmpeg.ffmpeg_exe(), "-v", "error", "-y", "-i", D0, "-frames:v", "48",
+                  "-vf", "scale=320:320", "-pix_fmt", "yuv420p", str(clip)], check=True)
+  camera = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+            f"--use-file-for-fake-video-capture={clip}"]
+  with sync_api.sync_playwright() as p:
+    browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS + camera)
+    try:
+      page = browser.new_page(viewport={"width": 1400, "height": 1600})
+      page.goto(server["url"], wait_until="domcontentloaded", timeout=120_000)
+      page.locator("#banner").wait_for(timeout=60_000)
+      page.locator("input[type=file]").first.set_input_files(S0)  # the Source Image tab
+      page.get_by_role("tab", name="Webcam (live)").click()
+      page.locator("#webcam_input").get_by_text("Click to Access Webcam").click()
+      page.locator("#webcam_input").get_by_text("Record").click()
+      result = page.locator("#webcam_result img")
+      result.wait_for(timeout=300_000)
+      seen = [result.get_attribute("src")]
+      deadline = time.time() + 240
+      while len(seen) < 4 and time.time() < deadline:
+        page.wait_for_function(
+            "src => { const i = document.querySelector('#webcam_result img');"
+            " return i && i.src && i.src !== src; }", arg=seen[-1], timeout=240_000)
+        seen.append(result.get_attribute("src"))
+      assert len(seen) == 4, seen
+      frames = [_fetch_image(page, src) for src in (seen[1], seen[-1])]
+      assert frames[0].shape[1::-1] == _source_size(S0)
+      assert np.abs(frames[1].astype(int) - frames[0].astype(int)).mean() > 0.05
+      fps, latency, count = _stats(page.locator("#webcam_stats textarea").input_value())
+      assert fps > 0 and latency > 0 and count >= 4
+      page.screenshot(path=str(tmp_path / "webcam.png"), full_page=True)
+      page.locator("#webcam_input").get_by_text("Stop").click()
+    finally:
+      browser.close()

@@ -100,8 +100,8 @@ def weights(e2e, tmp_path_factory):
   return str(root)
 
 
-def case_argv(e2e, case: str, weights: str, out_dir: str,
-              backend: str = FACE_BACKEND) -> tuple[list[str], dict]:
+def case_argv(e2e, case: str, weights: str, out_dir: str, backend: str = FACE_BACKEND,
+              frame_ops: str = "auto") -> tuple[list[str], dict]:
   """infer.py's command line for a case (every recorded official field) and frame limits."""
   c = f"case/{case}"
   args = json.loads(str(e2e[f"{c}/args_json"]))
@@ -113,7 +113,7 @@ def case_argv(e2e, case: str, weights: str, out_dir: str,
     assert file_sha256(paths[role]) == str(e2e[pin]), f"{paths[role]} differs from {pin}"
   argv = ["-s", paths["source"], "-d", paths["driving"], "-o", out_dir, "-w", weights,
           "--quiet", "--batch_size", "1", "--save_template", "none",
-          "--face_backend", backend]
+          "--face_backend", backend, "--frame_ops", frame_ops]
   for key, value in sorted(args.items()):
     if key in ("source", "driving", "output_dir") or value is None:
       continue
@@ -138,14 +138,14 @@ def results(e2e, weights, tmp_path_factory):
   """Each case run once through the pipeline (cached across the tests of this module)."""
   cache = {}
 
-  def get(case, backend=FACE_BACKEND):
-    if (case, backend) not in cache:
+  def get(case, backend=FACE_BACKEND, frame_ops="auto"):
+    if (case, backend, frame_ops) not in cache:
       out = tmp_path_factory.mktemp(case)
-      argv, limits = case_argv(e2e, case, weights, str(out), backend)
+      argv, limits = case_argv(e2e, case, weights, str(out), backend, frame_ops)
       job = infer_run.prepare(cli.build_parser().parse_args(argv), **limits)
       frames = list(job.frames())
-      cache[case, backend] = (job, frames, argv)
-    return cache[case, backend]
+      cache[case, backend, frame_ops] = (job, frames, argv)
+    return cache[case, backend, frame_ops]
   return get
 
 
@@ -341,6 +341,46 @@ def test_other_face_backend_matches_official(e2e, results, report_table):
   job, frames, _ = results(case, other)
   assert backend_that_ran(job) == other
   report_table(f"face backend: {other}\n{compare_case(e2e, case, job, frames, other)}")
+
+
+def pasted_cases(video_source: bool) -> list[str]:
+  """The golden's pasted-back cases with an image (or a video) source, those that crop the
+  driving video first (the device crops it too)."""
+  if not os.path.exists(GOLDEN):
+    return []
+  with np.load(GOLDEN) as g:
+    cases = [c for c in _cases() if bool(g[f"case/{c}/out/pasteback"])
+             and (f"case/{c}/src/frame_crop_256" in g) == video_source]
+    crops = lambda c: bool(json.loads(str(g[f"case/{c}/args_json"])).get(
+        "flag_crop_driving_video"))
+    return sorted(cases, key=lambda c: not crops(c))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("video_source", [False, True], ids=["image_source", "video_source"])
+def test_device_paste_back_matches_official(e2e, results, report_table, video_source):
+  """The paste-back in the W+G program (--frame_ops device, lp_jax.ops.paste_back) on the first
+  pasted case of each source kind: the whole case against the golden, and the pasted frames
+  against OpenCV's (--frame_ops host) from the same inputs, within 1 level on 99.9% of pixels."""
+  cases = pasted_cases(video_source)
+  if not cases:
+    pytest.skip(f"{os.path.basename(GOLDEN)} has no pasted case with a "
+                f"{'video' if video_source else 'image'} source")
+  job, frames, _ = results(cases[0], FACE_BACKEND, "device")
+  assert job.pipe.frame_ops_on_device
+  # The case's own run where the backend's choice is the host (CPU), else a host run.
+  host_job, host_frames, _ = results(cases[0], FACE_BACKEND, "auto")
+  if host_job.pipe.frame_ops_on_device:
+    host_job, host_frames, _ = results(cases[0], FACE_BACKEND, "host")
+  table = compare_case(e2e, cases[0], job, frames)
+  device = np.stack([f.result for f in frames]).astype(np.int16)
+  host = np.stack([f.result for f in host_frames]).astype(np.int16)
+  err = np.abs(device - host)
+  within1 = float((err <= 1).mean())
+  table.rows.append(("device vs host paste-back", f"max {int(err.max())}",
+                     f"equal {float((err == 0).mean()):.6f}", f"<=1 {within1:.6f}"))
+  report_table(f"frame ops: device\n{table}")
+  assert within1 >= 0.999, f"device paste-back: {within1:.5f} of pixels within 1 level of OpenCV's"
 
 
 def backend_that_ran(job) -> str:

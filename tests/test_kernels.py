@@ -52,8 +52,11 @@ def test_platform_names():
   assert networks.default_generator_chunk("tpu") == kernels.TPU.generator_chunk
   assert set(USES) == set(liveportrait.BASE_NETWORKS)
   fields = {f.name for f in dataclasses.fields(kernels.KernelForms)}
-  assert set().union(*USES.values()) | {"generator_chunk", *WIDE_ONLY} == fields
-  assert {c.form for c in kernel_forms.cases()} == fields - {"generator_chunk"}
+  # Two choices are the pipeline's, not a layer's: the generator map and where frames are
+  # cropped and pasted.
+  pipeline = {"generator_chunk", "frame_ops_on_device"}
+  assert set().union(*USES.values()) | pipeline | set(WIDE_ONLY) == fields
+  assert {c.form for c in kernel_forms.cases()} == fields - pipeline
 
 
 def test_unset_forms_are_the_running_backends(monkeypatch):

@@ -34,9 +34,10 @@ from lp_jax.shared import SHARED  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("target", None, "named target (--list_targets)")
-flags.DEFINE_enum("job", "infer", ["stage1", "stage2", "infer", "warp", "faces"],
+flags.DEFINE_enum("job", "infer", ["stage1", "stage2", "infer", "warp", "faces", "frames"],
                   "which program to compile (warp: W of infer's W+G alone; faces: the three "
-                  "ONNX face models as JAX functions)")
+                  "ONNX face models as JAX functions; frames: the paste-back and driving crops "
+                  "of --frame_ops device)")
 config_flags.DEFINE_config_file("config", None, "training config (stage1 / stage2 jobs), with "
                                 "--config.<field>=value overrides exactly as train.py takes them",
                                 lock_config=True)
@@ -51,6 +52,7 @@ flags.DEFINE_string("face_models", os.path.join(SHARED, "golden", "detectors_see
                     "faces: folder of det_10g.onnx, 2d106det.onnx and landmark.onnx (flat, or "
                     "a pretrained_weights/ folder)")
 flags.DEFINE_string("model_config", "official", "infer: configs/models.py variant")
+flags.DEFINE_string("frame_size", "1280x720", "frames: the source / driving frame, WxH")
 flags.DEFINE_bool("max_batch", False, "find the largest per-device batch that fits")
 flags.DEFINE_integer("max_batch_limit", 1024, "upper bound of the --max_batch search")
 flags.DEFINE_bool("list_targets", False, "print the named targets and exit")
@@ -100,10 +102,10 @@ def run() -> int:
   try:
     target = targets.get_target(FLAGS.target)
     options = compiler_options(FLAGS.compiler_option)
-    if FLAGS.job == "faces":
+    if FLAGS.job in ("faces", "frames"):
       if FLAGS.precision not in (None, "fp32"):
-        raise AotError(f"--job faces --precision {FLAGS.precision}: the face models compile in "
-                       "fp32, as their ONNX graphs are")
+        raise AotError(f"--job {FLAGS.job} --precision {FLAGS.precision}: this job compiles "
+                       "in fp32 (the ONNX graphs' precision; the frame ops' OpenCV arithmetic)")
       batches = [int(b) for b in FLAGS.batch_sizes.split(",")]
     elif FLAGS.job in ("infer", "warp"):
       overrides = jobs.forms_overrides(compiler_options(FLAGS.kernel_form, "--kernel_form"))
@@ -124,10 +126,12 @@ def run() -> int:
           config.mesh = jobs.parse_mesh(FLAGS.mesh)
       batches = [FLAGS.per_device_batch]
     devices = targets.devices(target)
-    if FLAGS.job == "faces":
+    if FLAGS.job in ("faces", "frames"):
       status = 0
       for b in batches:
-        for program in jobs.face_programs(FLAGS.face_models, devices, b):
+        programs = (jobs.face_programs(FLAGS.face_models, devices, b) if FLAGS.job == "faces"
+                    else jobs.frame_programs(devices, b, frame_size(FLAGS.frame_size)))
+        for program in programs:
           try:
             emit(report.compile_program(program, target, FLAGS.job, options))
           except report.DoesNotFit as e:
@@ -158,6 +162,14 @@ def run() -> int:
     return status
   except errors.UserError as e:  # AotError, a bad --config value; anything else is a bug
     return errors.report(e)
+
+
+def frame_size(text: str) -> tuple[int, int]:
+  """'1280x720' -> (1280, 720)."""
+  width, _, height = text.lower().partition("x")
+  if not (width.isdigit() and height.isdigit() and int(width) > 0 and int(height) > 0):
+    raise AotError(f"--frame_size {text!r}: expected WIDTHxHEIGHT, e.g. 1280x720")
+  return int(width), int(height)
 
 
 def main(argv):

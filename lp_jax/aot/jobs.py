@@ -234,3 +234,38 @@ def face_programs(folder: str, devices: list, batch: int) -> list:
     programs.append(Program(os.path.splitext(file)[0], fn, (params, x), {"data": len(devices)},
                             batch, batch * len(devices), "fp32", "frame"))
   return programs
+
+
+def frame_programs(devices: list, batch: int, frame_size: tuple[int, int]) -> list:
+  """The frame ops infer.py runs on an accelerator (`--frame_ops device`), each alone, at `batch`
+  frames per device: the paste-back of 512 crops into one shared `frame_size` source frame (an
+  image source), into one source frame each with its mask warped per frame (a source video),
+  and the driving crops (a frame_size frame warped to 512 and resized to 256; a 512x512 frame
+  resized to 256)."""
+  # Imported here: only this job needs the OpenCV-exact warps.
+  from lp_jax.ops import cv_warp  # pylint: disable=g-import-not-at-top
+  from lp_jax.ops import paste_back as paste_ops  # pylint: disable=g-import-not-at-top
+  mesh = Mesh(np.array(devices), ("data",))
+  frames, replicated = NamedSharding(mesh, P("data")), NamedSharding(mesh, P())
+  width, height = frame_size
+  n = batch * len(devices)
+  u8 = lambda shape, sharding: jax.ShapeDtypeStruct(shape, jnp.uint8, sharding=sharding)
+  f32 = lambda shape, sharding: jax.ShapeDtypeStruct(shape, jnp.float32, sharding=sharding)
+  crops = u8((n, 512, 512, 3), frames)
+
+  def per_frame_paste(crop, m_c2o, frame):
+    return paste_ops.paste_back(crop, m_c2o, frame, paste_ops.frame_mask(m_c2o, (width, height)))
+
+  programs = [
+      ("paste_back_shared", paste_ops.paste_back,
+       (crops, f32((3, 3), replicated), u8((height, width, 3), replicated),
+        f32((height, width, 3), replicated))),
+      ("paste_back_per_frame", per_frame_paste,
+       (crops, f32((n, 3, 3), frames), u8((n, height, width, 3), frames))),
+      ("driving_crop", lambda f, m: paste_ops.driving_crop(f, m),
+       (u8((n, height, width, 3), frames), f32((3, 3), replicated))),
+      ("driving_resize_512", lambda f: cv_warp.resize_linear(f, (256, 256)),
+       (u8((n, 512, 512, 3), frames),)),
+  ]
+  return [Program(name, jax.jit(fn, out_shardings=frames), args, {"data": len(devices)}, batch,
+                  n, "fp32", "frame") for name, fn, args in programs]

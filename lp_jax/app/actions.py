@@ -23,6 +23,7 @@ import gradio as gr
 from lp_jax.app import animate as animate_lib
 from lp_jax.app import editing
 from lp_jax.app import video_edit
+from lp_jax.app import webcam
 from lp_jax.app.sources import SourceCache
 from lp_jax.errors import UserError, first_line
 from lp_jax.io import kinds, probe
@@ -50,6 +51,7 @@ class Actions:
     self.engine = engine
     self.sources = SourceCache(engine.pipe, engine.faces)
     self.renderer = editing.EditRenderer(engine.pipe.models)
+    self.webcam = webcam.Webcam(engine)  # the live tab's per-frame action
     self.work_dir = work_dir or tempfile.mkdtemp(prefix="lp_jax_app_")
     self.max_frames = max_frames
     self._jobs = []

@@ -3,10 +3,12 @@
 retargeting) with its controls, ranges and defaults, wired to `actions.Actions`.
 
 API names (for `gradio_client`): `animate`, `retarget_image`, `retarget_video`, `source_ratios`,
-`reset`. Their parameters are the names and defaults of the `actions.Actions` methods: Gradio
-reads the names from the signatures and the defaults from the components' values (None where a
-component has none and the parameter defaults to None), so both hold the page's defaults;
-docs/app.md lists them. The networks run in one concurrency group, so simultaneous users queue.
+`reset`, and the live webcam tab's `webcam` (the stream) and `webcam_frame` (one frame a call,
+see lp_jax.app.webcam). Their parameters are the names and defaults of the `actions.Actions`
+methods (`Webcam.frame` for the webcam's): Gradio reads the names from the signatures and the
+defaults from the components' values (None where a component has none and the parameter
+defaults to None), so both hold the page's defaults; docs/app.md lists them. The networks run
+in one concurrency group, so simultaneous users queue (live webcam streams in their own).
 Editing re-renders on slider *release* (and on the toggles), never on every drag step.
 """
 
@@ -15,6 +17,7 @@ import os
 import gradio as gr
 
 from lp_jax.app import editing
+from lp_jax.app import webcam
 from lp_jax.app.components import ImageInput, VideoInput
 from lp_jax.shared import SHARED_ASSETS
 
@@ -87,6 +90,8 @@ def build(actions, concurrency: int = 1) -> gr.Blocks:
             ex = _examples("driving", ("d1.pkl", "d5.pkl"))
             if ex:
               gr.Examples(ex, inputs=[driving_template], cache_examples=False)
+          with gr.Tab("Webcam (live)", elem_id="tab_webcam"):
+            webcam_tab = webcam.build_tab()
         driving_tab = gr.Textbox(value="Video", visible=False)
         tab_dvideo.select(lambda: "Video", None, driving_tab, api_visibility="private")
         tab_dimage.select(lambda: "Image", None, driving_tab, api_visibility="private")
@@ -131,6 +136,10 @@ def build(actions, concurrency: int = 1) -> gr.Blocks:
                 scale_d, vx_ratio_d, vy_ratio_d, smooth, source_tab, driving_tab],
         outputs=[out_video, out_video_concat, out_image, out_image_concat],
         api_name="animate", show_progress="full", **heavy)
+    webcam.wire(actions.webcam, webcam_tab, [
+        source_image, flag_do_crop, flag_relative, flag_stitching, flag_pasteback, region,
+        driving_option, multiplier, flag_crop_driving, scale, vy_ratio, scale_d, vy_ratio_d],
+                concurrency)
 
     _retargeting_panel(actions, heavy)
     _video_panel(actions, heavy)

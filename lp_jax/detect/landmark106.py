@@ -20,14 +20,13 @@ from typing import Optional, Sequence
 
 import cv2
 import numpy as np
-import onnx
 
 from lp_jax.detect import scrfd
 from lp_jax.errors import InputError
 from lp_jax.preprocess import crop as crop_lib
 
 
-def normalisation_from_graph(graph: onnx.GraphProto) -> tuple[float, float]:
+def normalisation_from_graph(graph: "onnx.GraphProto") -> tuple[float, float]:
   """(input_mean, input_std) the way InsightFace infers them from the first graph nodes."""
   find_sub = find_mul = False
   for nid, node in enumerate(graph.node[:8]):
@@ -78,6 +77,8 @@ class Landmark106:
       providers: onnxruntime providers (default CPU).
       backend, device: see `scrfd.make_session`.
     """
+    # Imported here: runs without the face models (the demo model's) never pay for onnx.
+    import onnx  # pylint: disable=import-outside-toplevel
     if isinstance(model, bytes):
       graph = onnx.load_from_string(model).graph
     else:

@@ -27,7 +27,6 @@ from typing import Optional, Sequence, Union
 
 import cv2
 import numpy as np
-import onnxruntime
 
 from lp_jax.errors import InputError
 
@@ -73,6 +72,8 @@ def make_session(model: ModelSource, providers: Optional[Sequence[str]] = None,
       return onnx_jax.Session(model, device=device)
     except onnx_jax.UnsupportedOperatorError as e:
       print(f"{e}; running it with onnxruntime", file=sys.stderr, flush=True)
+  # Imported here: runs without the face models (the demo model's) never pay for it.
+  import onnxruntime  # pylint: disable=import-outside-toplevel
   return onnxruntime.InferenceSession(model, providers=list(providers or ["CPUExecutionProvider"]))
 
 

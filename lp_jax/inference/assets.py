@@ -5,6 +5,7 @@ directory, the bundled demo model, or a small synthetic checkpoint for tests."""
 import hashlib
 import os
 
+from lp_jax import user_cache
 from lp_jax.errors import MissingFileError
 from lp_jax.models import random_weights
 from lp_jax.models import variants as model_configs
@@ -22,8 +23,7 @@ DEMO_MODEL = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file
 
 
 def cache_root() -> str:
-  return os.environ.get("LP_JAX_CACHE", os.path.join(os.path.expanduser("~"), ".cache",
-                                                      "lp_jax"))
+  return user_cache.root()
 
 
 def compilation_cache(path: str | None) -> str:

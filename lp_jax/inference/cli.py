@@ -10,7 +10,7 @@ import argparse
 import dataclasses
 
 from lp_jax.inference.options import (AUDIO_PRIORITIES, DRIVING_OPTIONS, FACE_BACKENDS,
-                                      AnimationOptions, CropOptions)
+                                      FRAME_OPS, AnimationOptions, CropOptions)
 from lp_jax.ops.motion import REGIONS
 
 
@@ -150,6 +150,9 @@ def build_parser(prog: str = "infer.py", description: str | None = None) -> argp
   g.add_argument("--gif", action="store_true", help="also write <src>--<drv>.gif")
   _value(g, "batch_size", "driving frames per jitted W+G call (rounded up to the device count)",
          type=positive_int, default=8)
+  _value(g, "frame_ops", "where the paste-back runs: in the W+G program on the networks' "
+         "device, with OpenCV on the host, or auto: the device on GPU and TPU, the host on CPU "
+         "(same numbers either way)", choices=FRAME_OPS, default="auto")
   _value(g, "lip_array", "the neutral-lip constant (default: the official lip_array.pkl's "
          "values, bundled)", default=None)
   _value(g, "save_template", "the driving motion template: the official pkl or ours (npz)",

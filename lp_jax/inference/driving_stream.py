@@ -27,8 +27,9 @@ from lp_jax.preprocess import ratios as ratios_lib
 class DrivingChunk:
   """A batch of driving frames (crops, when there are frames) and their motion."""
   motion: dict | None  # [n] scale, R, exp, t (+ kp, x_s); None until M has seen the crops
-  crops256: np.ndarray | None = None  # uint8 [n, 256, 256, 3]
+  crops256: np.ndarray | None = None  # uint8 [n, 256, 256, 3] (host or device)
   ratios: ratios_lib.Ratios | None = None
+  frames: np.ndarray | None = None  # uint8 [n, H, W, 3]: decoded, not yet cropped
 
 
 @dataclasses.dataclass
@@ -65,8 +66,9 @@ class DrivingInput:
   def audio(self) -> str | None:
     return self.path if self.kind == "video" and self.info.has_audio else None
 
-  def frames(self) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
-    """(uint8 256 crop, [203, 2] landmarks or None) per usable driving frame (video / image)."""
+  def frames(self, crop: bool = True) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
+    """(uint8 256 crop, [203, 2] landmarks or None) per usable driving frame (video / image);
+    `crop` False: a video's decoded frames instead of their crops (`crop_matrix` makes them)."""
     if self.kind == "image":
       yield self.image, self.image_lmk
       return
@@ -79,22 +81,33 @@ class DrivingInput:
         lmk = self.track.lmks[i] if self.track else None
         if self.crop_box is not None:
           # Official: ratios of a cropped driving video come from its crop-space landmarks.
-          yield (faces_lib.crop_driving(frame, self.crop_box),
-                 faces_lib.crop_lib.bbox_landmarks(lmk, self.crop_box))
+          yield (faces_lib.crop_driving(frame, self.crop_box) if crop else frame,
+                 None if lmk is None else faces_lib.crop_lib.bbox_landmarks(lmk, self.crop_box))
         else:
-          yield faces_lib.crop_lib.resize_linear(frame), lmk
+          yield faces_lib.crop_lib.resize_linear(frame) if crop else frame, lmk
 
-  def chunks(self, batch_size: int) -> Iterator[DrivingChunk]:
+  def crop_matrix(self) -> np.ndarray | None:
+    """A video's frame -> 512 crop matrix (2x3 float32), or None where frames are only resized
+    to 256."""
+    if self.crop_box is None:
+      return None
+    return faces_lib.crop_lib.bbox_transform(self.crop_box, 512)
+
+  def chunks(self, batch_size: int, crop: bool = True) -> Iterator[DrivingChunk]:
     """DrivingChunks of up to `batch_size` frames: a template's motion, or the frames' crops
-    and ratios (their motion is the pipeline's to compute)."""
+    and ratios (their motion is the pipeline's to compute); `crop` False: a video's decoded
+    `frames` instead of `crops256`, for a device to crop."""
     if self.kind == "template":
       yield from template_chunks(self.template, batch_size)
       return
-    for batch in batching.batched(self.frames(), batch_size):
+    crop = crop or self.kind != "video"
+    for batch in batching.batched(self.frames(crop), batch_size):
       lmks = [lmk for _, lmk in batch]
       known = all(l is not None for l in lmks)
-      yield DrivingChunk(None, np.stack([crop for crop, _ in batch]),
-                         ratios_lib.of_landmarks(np.stack(lmks)) if known else None)
+      images = np.stack([image for image, _ in batch])
+      ratios = ratios_lib.of_landmarks(np.stack(lmks)) if known else None
+      yield (DrivingChunk(None, images, ratios) if crop else
+             DrivingChunk(None, None, ratios, frames=images))
 
   def crops_per_frame(self) -> Iterator[np.ndarray | None]:
     """The driving network input shown in the concat video, per animated frame (endless for a

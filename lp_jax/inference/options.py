@@ -15,6 +15,8 @@ from lp_jax.ops.motion import REGIONS
 DRIVING_OPTIONS = ("expression-friendly", "pose-friendly")
 AUDIO_PRIORITIES = ("driving", "source")
 FACE_BACKENDS = ("jax", "onnxruntime")  # lp_jax.detect.scrfd.BACKENDS, default first
+# Where the paste-back runs (LivePortrait frame_ops): auto is the backend's choice.
+FRAME_OPS = ("auto", "device", "host")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -23,16 +23,20 @@ import numpy as np
 
 from lp_jax.inference import assets
 from lp_jax.inference import driving_keypoints
+from lp_jax.inference import prefetch
 from lp_jax.inference.decoder import FrameDecoder
 from lp_jax.inference.driving_stream import DrivingChunk, DrivingInput, merge_chunks
 from lp_jax.inference.faces import SourceFace
 from lp_jax.inference.networks import LivePortraitModels
-from lp_jax.inference.options import AnimationOptions
+from lp_jax.inference.options import FRAME_OPS, AnimationOptions
 from lp_jax.inference.source_video import SourceVideo
 from lp_jax.io.errors import MediaError
+from lp_jax.models import kernels
 from lp_jax.motion_template import lip_constant
 from lp_jax.motion_template.template import MotionTemplate
 from lp_jax.ops import batching
+from lp_jax.ops import cv_warp
+from lp_jax.ops import paste_back as paste_ops
 from lp_jax.ops import keypoints
 from lp_jax.preprocess import paste_back as paste_back_lib
 from lp_jax.preprocess.ratios import Ratios
@@ -113,18 +117,25 @@ class LivePortrait:
   """The animation pipeline over LivePortraitModels."""
 
   def __init__(self, models: LivePortraitModels, *, batch_size: int = 8, lip_array=None,
-               synthetic: bool = False, devices=None):
+               synthetic: bool = False, devices=None, frame_ops: str = "auto"):
     """`lip_array`: the neutral-lip constant of image driving (None: image driving with
-    relative motion is refused); `synthetic`: random weights, said wherever output is written."""
+    relative motion is refused); `synthetic`: random weights, said wherever output is written;
+    `frame_ops`: where the paste-back runs, 'device' (in the W+G program), 'host' (OpenCV) or
+    'auto' (the devices' backend's choice, `KernelForms.frame_ops_on_device`)."""
     self.models = models
     self.decoder = FrameDecoder(models, batch_size, devices)
+    if frame_ops not in FRAME_OPS:
+      raise ValueError(f"frame_ops {frame_ops!r}: expected one of {FRAME_OPS}")
+    platform = self.decoder.mesh.devices.flat[0].platform
+    self.frame_ops_on_device = (kernels.for_platform(platform).frame_ops_on_device
+                                if frame_ops == "auto" else frame_ops == "device")
     self.batch_size = self.decoder.batch_size
     self.lip_array = lip_array
     self.synthetic = synthetic
 
   @classmethod
   def from_pretrained(cls, path: str, *, batch_size: int = 8, config=None, lip_array=None,
-                      devices=None, dtype=jnp.float32) -> "LivePortrait":
+                      devices=None, dtype=jnp.float32, frame_ops: str = "auto") -> "LivePortrait":
     """`path`: pretrained_weights/, its liveportrait/ folder, or a converted directory.
 
     `lip_array`: default the bundled official one; `devices`: where W+G batches are sharded
@@ -136,7 +147,7 @@ class LivePortrait:
     if lip_array is None:
       lip_array = lip_constant.bundled_lip_array()
     return cls(models, batch_size=batch_size, lip_array=lip_array, devices=devices,
-               synthetic=assets.is_synthetic(converted))
+               synthetic=assets.is_synthetic(converted), frame_ops=frame_ops)
 
   # -- the networks on crops --------------------------------------------------------------
 
@@ -151,8 +162,8 @@ class LivePortrait:
     padded, n = batching.pad_to_batch(crops256, self.batch_size)
     return self.models.extract_feature_3d(to_unit(padded))[:n]
 
-  def motion_of_frames(self, crops256: np.ndarray) -> dict:
-    """Motion (scale, R, exp, t, kp, x_s) of uint8 [n, 256, 256, 3] crops."""
+  def motion_of_frames(self, crops256) -> dict:
+    """Motion (scale, R, exp, t, kp, x_s) of uint8 [n, 256, 256, 3] crops (host or device)."""
     padded, n = batching.pad_to_batch(crops256, self.batch_size)
     info = self.models.get_kp_info(to_unit(padded))
     out = {k: info[k][:n] for k in MOTION_KEYS + ("kp",)}
@@ -168,8 +179,17 @@ class LivePortrait:
     return {k: np.concatenate([np.asarray(p[k]) for p in parts]) for k in parts[0]}
 
   def driving_chunks(self, driving: DrivingInput, batch_size: int) -> Iterator[DrivingChunk]:
-    """The driving input in chunks of `batch_size` frames, with the motion of their crops."""
-    for chunk in driving.chunks(batch_size):
+    """The driving input in chunks of `batch_size` frames, with the motion of their crops
+    (cropped on the device with frame_ops on it, where `crops256` are device arrays)."""
+    on_device = self.frame_ops_on_device and driving.kind == "video"
+    matrix = driving.crop_matrix() if on_device else None
+    # Decoding (and on the host, cropping) the next frames overlaps the device work on these.
+    for chunk in prefetch.prefetch(driving.chunks(batch_size, crop=not on_device), depth=2):
+      if chunk.frames is not None:
+        frames = jnp.asarray(chunk.frames)
+        crops = (paste_ops.driving_crop(frames, matrix) if matrix is not None
+                 else cv_warp.resize_linear(frames, (256, 256)))
+        chunk = dataclasses.replace(chunk, crops256=crops, frames=None)
       if chunk.motion is None:
         chunk = dataclasses.replace(chunk, motion=self.motion_of_frames(chunk.crops256))
       yield chunk
@@ -191,14 +211,36 @@ class LivePortrait:
       anim.frames = self._animate_image(source, driving, options, paste_back, animal, anim)
     return anim
 
+  def stream(self, source: SourceImage, frames, options: AnimationOptions = AnimationOptions(),
+             **kwargs):
+    """The animation of an image source by any iterator of driving frames (a camera), each
+    result yielded as soon as it is made: `lp_jax.inference.stream.stream(self, ...)`, whose
+    keywords (faces, paste_back, max_batch, queue_size, name) it takes."""
+    # Imported here: the stream module builds on this one.
+    from lp_jax.inference import stream as stream_lib  # pylint: disable=import-outside-toplevel
+    return stream_lib.stream(self, source, frames, options, **kwargs)
+
   def _animate_image(self, source: SourceImage, driving: DrivingInput,
                      options: AnimationOptions, paste_back: bool, animal: bool,
                      anim: Animation) -> Iterator[Frame]:
     face = source.face
     enc = self.encode_source(face.crop256)
-    finish = _finisher(source.rgb, face.m_c2o, paste_back)
+    on_device = paste_back and self.frame_ops_on_device
+    device_paste = self.decoder.paste_into(source.rgb, face.m_c2o) if on_device else None
+    finish = _finisher(source.rgb, face.m_c2o, paste_back and not on_device)
     x_s, source_ratios = np.asarray(enc.x_s)[0], face.ratios
+
+    def finished(pending, x_d, crops256):
+      """The frames of a dispatched batch, pasted back (the device has the next batch)."""
+      x_d, crops = np.asarray(x_d), pending.fetch()
+      crops256 = None if crops256 is None else np.asarray(crops256)
+      results = pending.fetch_pasted() if on_device else map(finish, crops)
+      for i, (frame, result) in enumerate(zip(crops, results)):
+        yield Frame(result, frame, None if crops256 is None else crops256[i], enc.crop256, x_s,
+                    x_d[i])
+
     drv0 = None
+    in_flight = None  # the previous batch: its frames are fetched once the next one is started
     for chunk in self.driving_chunks(driving, self.batch_size):
       motion = {k: jnp.asarray(chunk.motion[k], jnp.float32) for k in MOTION_KEYS}
       if drv0 is None:
@@ -214,10 +256,13 @@ class LivePortrait:
       _add_notes(anim.notes, notes)
       if driving.kind != "template":  # motion only: memory stays flat over a long video
         anim.driving_motion.append(dataclasses.replace(chunk, crops256=None))
-      x_d = np.asarray(x_d)
-      for i, frame in enumerate(self.decoder(enc.feature_3d, enc.x_s, x_d)):
-        drv = None if chunk.crops256 is None else chunk.crops256[i]
-        yield Frame(finish(frame), frame, drv, enc.crop256, x_s, x_d[i])
+      started = (self.decoder.dispatch(enc.feature_3d, enc.x_s, x_d, device_paste), x_d,
+                 chunk.crops256)
+      if in_flight is not None:
+        yield from finished(*in_flight)
+      in_flight = started
+    if in_flight is not None:
+      yield from finished(*in_flight)
 
   def _animate_video(self, video: SourceVideo, driving: DrivingInput,
                      options: AnimationOptions, paste_back: bool,
@@ -251,23 +296,40 @@ class LivePortrait:
           {k: v[:keep] for k, v in drv_motion.items()}, None,
           None if drv_ratios is None else Ratios(drv_ratios.eye[:keep], drv_ratios.lip[:keep])))
     drv_crops = driving.crops_per_frame()
-    done = 0
-    for batch in batching.batched(video.frames(limit=n), self.batch_size):
+
+    on_device = paste_back and self.frame_ops_on_device
+
+    def finished(pending, batch, start):
+      crops = pending.fetch()
+      results = pending.fetch_pasted() if on_device else [
+          _finisher(rgb, face.m_c2o, paste_back)(frame) for (rgb, face), frame in zip(batch, crops)]
+      for i, ((_, face), frame, result) in enumerate(zip(batch, crops, results)):
+        yield Frame(result, frame, next(drv_crops), face.crop256, x_s[start + i], x_d[start + i])
+
+    done, in_flight = 0, None
+    # The next source frames are read and cropped (host) while the device renders these.
+    for batch in batching.batched(prefetch.prefetch(video.frames(limit=n), self.batch_size),
+                                  self.batch_size):
       crops = np.stack([face.crop256 for _, face in batch])
       frames = slice(done, done + len(batch))
-      out = self.decoder(self.source_features(crops), x_s[frames], x_d[frames])
-      for i, ((rgb, face), frame) in enumerate(zip(batch, out)):
-        yield Frame(_finisher(rgb, face.m_c2o, paste_back)(frame), frame, next(drv_crops),
-                    face.crop256, x_s[done + i], x_d[done + i])
+      paste = self.decoder.paste_per_frame(
+          np.stack([rgb for rgb, _ in batch]),
+          np.stack([face.m_c2o for _, face in batch])) if on_device else None
+      started = (self.decoder.dispatch(self.source_features(crops), x_s[frames], x_d[frames],
+                                       paste), batch, done)
+      if in_flight is not None:
+        yield from finished(*in_flight)
+      in_flight = started
       done += len(batch)
+    if in_flight is not None:
+      yield from finished(*in_flight)
 
 
 def _finisher(rgb: np.ndarray, m_c2o, paste_back: bool):
   """Paste-back into `rgb` when on (the mask's warp is per source frame, as upstream)."""
   if not paste_back:
     return lambda frame: frame
-  mask = paste_back_lib.frame_mask(m_c2o, rgb)
-  return lambda frame: paste_back_lib.paste_back(frame, m_c2o, rgb, mask)
+  return paste_back_lib.PastedFrame(m_c2o, rgb)
 
 
 def _add_notes(notes: list, new: list) -> None:

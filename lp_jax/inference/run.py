@@ -19,7 +19,6 @@ import logging
 import os
 import signal
 import sys
-import time
 import warnings
 from typing import Iterator
 
@@ -33,7 +32,7 @@ from lp_jax.inference import source_video
 from lp_jax.inference.faces import FaceStage
 from lp_jax.inference.options import AnimationOptions
 from lp_jax.inference.pipeline import Animation, Frame, LivePortrait, SourceImage
-from lp_jax.inference.progress import Progress
+from lp_jax.inference.progress import Progress, StartupClock
 from lp_jax.io import gif, images, kinds, probe, video_writer
 from lp_jax.io.errors import MediaError
 from lp_jax.motion_template import lip_constant, npz, official_pkl
@@ -68,6 +67,7 @@ def log_to_stderr(quiet: bool) -> None:
 
 
 def run(argv=None) -> int:
+  clock = StartupClock.for_process()  # the command's wait includes the imports before this
   args = cli.build_parser(description=__doc__).parse_args(argv)
   log_to_stderr(args.quiet)
   # The audio mux runs ffmpeg in a subprocess; JAX warns about forking, but the child only
@@ -75,7 +75,7 @@ def run(argv=None) -> int:
   warnings.filterwarnings("ignore", message="os.fork", category=RuntimeWarning)
   try:
     with terminate_as_exception():
-      return prepare(args).write()
+      return prepare(args, clock=clock).write()
   except errors.UserError as e:
     return errors.report(e)
   except KeyboardInterrupt:
@@ -107,13 +107,16 @@ def stem(path: str) -> str:
 
 def prepare(args: argparse.Namespace, *, source_frames: int | None = None,
             driving_frames: int | None = None, source_start: int = 0,
-            driving_start: int = 0) -> "Job":
+            driving_start: int = 0, clock: StartupClock | None = None) -> "Job":
   """Checks every input and builds the job (weights loaded last).
 
   `source_frames` / `driving_frames` limit each side separately (default `--max_frames`);
   `source_start` / `driving_start` skip a video's first frames (a template's first entries), so
-  a run sees the clip as if it were cut there.
+  a run sees the clip as if it were cut there. `clock` times the run (default: from this call).
   """
+  clock = clock or StartupClock()
+  # First, so that every program compiled from here on (the face models' too) is cached.
+  runtime.enable_compilation_cache(assets.compilation_cache(args.compilation_cache))
   options, crop = cli.options_from_args(args)
   source_frames = source_frames or args.max_frames
   driving_frames = driving_frames or args.max_frames
@@ -124,7 +127,6 @@ def prepare(args: argparse.Namespace, *, source_frames: int | None = None,
   if args.animal:
     options = animal_options(args, options, src_kind, drv_kind, notes)
   devices = runtime.select_devices(args)
-  start = time.perf_counter()
   weights, face_root = assets.resolve(args.weights, animal=args.animal)
   faces = FaceStage.from_weights(args.face_models or face_root, crop, device=devices[0])
   if src_kind == "image":
@@ -156,15 +158,17 @@ def prepare(args: argparse.Namespace, *, source_frames: int | None = None,
   if options.flag_pasteback and not paste_back:
     notes.append("paste-back is off: it needs --flag_do_crop and --flag_stitching")
 
-  runtime.enable_compilation_cache(assets.compilation_cache(args.compilation_cache))
   compute = precision_lib.resolve(args.precision, args.flag_use_half_precision,
                                   devices[0].platform)
+  clock.mark("weights_start")
   pipe = LivePortrait.from_pretrained(weights, batch_size=args.batch_size, lip_array=lip_array,
-                                      devices=devices, dtype=precision_lib.dtype(compute))
+                                      devices=devices, dtype=precision_lib.dtype(compute),
+                                      frame_ops=args.frame_ops)
+  clock.mark("weights")
   if pipe.synthetic:
     logger.warning("warning: %s holds synthetic, untrained weights: the output shows that the "
                    "pipeline runs, not what LivePortrait looks like", args.weights)
-  return Job(args, options, pipe, faces, source, driving, notes, paste_back, start)
+  return Job(args, options, pipe, faces, source, driving, notes, paste_back, clock)
 
 
 @dataclasses.dataclass
@@ -178,7 +182,7 @@ class Job:
   driving: driving_stream.DrivingInput
   notes: list  # from preparing the inputs; the animation adds its own
   paste_back: bool
-  start: float
+  clock: StartupClock  # from the process's start (a command-line run) or prepare's
   animation: Animation | None = None  # the latest frames() call's
 
   @property
@@ -222,6 +226,7 @@ class Job:
 
   def _write_images(self) -> int:
     frame = next(self.frames())
+    self.clock.mark("first_frame")
     concat = frame.concat
     # Official: without paste-back the main image is the concatenation too.
     written = [images.write_image(self.path(".jpg"), frame.result if self.paste_back else concat),
@@ -232,18 +237,19 @@ class Job:
       for path in written:
         os.remove(path)
       raise
-    self.report(written, 1, None)
+    self.report(written, 1, self.clock.since_origin("first_frame"))
     return 0
 
   def _write_videos(self, fps: int, audio: str | None, total: int | None) -> int:
-    progress = Progress(total, self.args.quiet)
+    progress = Progress(total, self.args.quiet, clock=self.clock)
     main = video_writer.VideoWriter(self.path(".mp4"), fps, audio_from=audio)
     concat = video_writer.VideoWriter(self.path("_concat.mp4"), fps, audio_from=audio)
     written = []
     try:
       for frame in self.frames():
-        main.write(frame.result)
-        concat.write(frame.concat)
+        # Both are new arrays per frame, handed over without a copy.
+        main.write(frame.result, copy=False)
+        concat.write(frame.concat, copy=False)
         progress.update(1)
       progress.close()
       if progress.done == 0:
@@ -277,13 +283,20 @@ class Job:
     return [official_pkl.save_template_official_pkl(base + ".pkl", tpl)]
 
   def report(self, written, frames, first_frame_s):
-    """Notes through logging; the final summary (files, frames, seconds) on stderr."""
+    """Notes through logging; the final summary on stderr: files, frames, then the seconds
+    to the end and to the first frame, counted from the start of the process for a
+    command-line run ('timed_from'), with where the time to the first frame went."""
     for note in self.animation.notes:
       logger.info("note: %s", note)
     if self.args.quiet:
       return
     for path in written:
       print(f"wrote {path}", file=sys.stderr)
-    print(json.dumps({"frames": frames, "seconds": round(time.perf_counter() - self.start, 2),
-                      "time_to_first_frame_s": None if first_frame_s is None
-                      else round(first_frame_s, 2)}), file=sys.stderr)
+    summary = {"frames": frames, "seconds": round(self.clock.since_origin(), 2),
+               "time_to_first_frame_s": None if first_frame_s is None
+               else round(first_frame_s, 2),
+               "timed_from": "process start" if self.clock.from_process_start else "run start"}
+    breakdown = self.clock.breakdown()
+    if breakdown:
+      summary["first_frame_breakdown_s"] = breakdown
+    print(json.dumps(summary), file=sys.stderr)

@@ -8,11 +8,14 @@ from lp_jax.errors import InputError
 
 
 def enable_compilation_cache(path: str) -> None:
-  """A second run loads its executables from disk instead of compiling them again."""
+  """A second run loads its executables from disk instead of compiling them again: every one,
+  however fast it compiled and however small it is (even an eager op's program reads back in a
+  third of the time it takes to compile on CPU)."""
   if path:
     jax.config.update("jax_compilation_cache_dir", path)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
-    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    # -1: no minimum size, and none that JAX may pick for the cache's file system (0 allows it).
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
 
 
 def select_devices(args) -> list:

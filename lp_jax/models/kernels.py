@@ -54,6 +54,10 @@ class KernelForms:
   # instead of one gather per corner. Off on CPU: W forward took the same time either way
   # (docs/performance.md), so its numerics stay the gather's.
   separable_sparse_motion: bool = False
+  # Paste-back (and the driving crop) as jitted ops after G on the device, so that only final
+  # uint8 frames cross to the host (ops/paste_back.py); off: OpenCV on the host. Off on CPU,
+  # where the device is the host and OpenCV's prepared paste-back ran faster (docs/performance.md).
+  frame_ops_on_device: bool = False
 
 
 CPU = KernelForms()
@@ -68,7 +72,7 @@ GPU = KernelForms(conv3d_fold_min_hw=None, conv3d_fold_pad=False, upblock3d_phas
                   phase3d_fold_min_hw=None, upsample2d_phase=True, occlusion_taps=False,
                   depthwise_stencil=True, generator_chunk=None, winograd_max_hw=None,
                   winograd3d_min_hw=None, fft_conv3d_min_kernel=None,
-                  separable_sparse_motion=False)
+                  separable_sparse_motion=False, frame_ops_on_device=True)
 # TPU: chosen from the v5e target's figures, fp32 and bf16. Like GPU, no depth fold or padding;
 # the phase convs lose there (the 2-D one needs 8-66% more roofline time, the UpBlock3d one
 # wins at 8x8 and 16x16 but loses more at 32x32); the taps head and the depthwise stencil read
@@ -79,7 +83,7 @@ TPU = KernelForms(conv3d_fold_min_hw=None, conv3d_fold_pad=False, upblock3d_phas
                   phase3d_fold_min_hw=None, upsample2d_phase=False, occlusion_taps=True,
                   depthwise_stencil=True, generator_chunk=None, winograd_max_hw=None,
                   winograd3d_min_hw=None, fft_conv3d_min_kernel=None,
-                  separable_sparse_motion=True)
+                  separable_sparse_motion=True, frame_ops_on_device=True)
 
 _BY_PLATFORM = {"cpu": CPU, "gpu": GPU, "cuda": GPU, "rocm": GPU, "tpu": TPU}
 

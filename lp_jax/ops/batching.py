@@ -4,6 +4,8 @@
 import itertools
 from typing import Iterable, Iterator, TypeVar
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
 T = TypeVar("T")
@@ -15,11 +17,12 @@ def pad_to_batch(x: np.ndarray, batch_size: int) -> tuple[np.ndarray, int]:
   Padding repeats the last row: a real input, so the padded rows compute ordinary values that
   the caller drops (keeping the first N results).
   """
-  x = np.asarray(x)
+  xp = jnp if isinstance(x, jax.Array) else np  # device arrays stay on the device
+  x = xp.asarray(x)
   n = x.shape[0]
   pad = -n % batch_size
   if pad:
-    x = np.concatenate([x, np.repeat(x[-1:], pad, axis=0)])
+    x = xp.concatenate([x, xp.repeat(x[-1:], pad, axis=0)])
   return x, n
 
 

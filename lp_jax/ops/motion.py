@@ -5,6 +5,9 @@ All functions are jittable and batched over frames: `info` dicts hold `kp`, `exp
 `scale` [B, 1], `t` [B, 3] and rotations `R` [B, 3, 3] (row-vector convention, x @ R).
 """
 
+import functools
+
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -47,6 +50,8 @@ def region_masks(region: str, relative: bool, num_kp: int = 21):
   return exp_mask, region in ("all", "pose"), region == "all"
 
 
+# Jitted: a stream assembles every batch's keypoints, and op by op this is dozens of dispatches.
+@functools.partial(jax.jit, static_argnames=("relative", "region"))
 def driving_keypoints(src: dict, drv: dict, drv0: dict, *, relative: bool = True,
                       region: str = "all", exp_anchor=None) -> jnp.ndarray:
   """x_d for every driving frame (image source, video / template driving; paper Eq. 2).
@@ -81,9 +86,19 @@ def driving_keypoints(src: dict, drv: dict, drv0: dict, *, relative: bool = True
 
 
 def motion_multiplier(x_s: np.ndarray, x_d0: np.ndarray) -> float:
-  """Expression-friendly normalisation: sqrt of the ratio of 3-D convex-hull volumes."""
-  return float(np.sqrt(convex_hull_volume(np.asarray(x_s)[0])) /
-               np.sqrt(convex_hull_volume(np.asarray(x_d0)[0])))
+  """Expression-friendly normalisation: sqrt of the ratio of 3-D convex-hull volumes.
+
+  A stream computes it for every batch from the same x_s and first driving frame, and a hull
+  takes tens of milliseconds: results are remembered per (x_s, x_d0).
+  """
+  points = lambda x: np.asarray(x)[0].astype(np.float64)
+  return _multiplier(points(x_s).tobytes(), points(x_d0).tobytes())
+
+
+@functools.lru_cache(maxsize=32)
+def _multiplier(x_s: bytes, x_d0: bytes) -> float:
+  hull = lambda b: convex_hull_volume(np.frombuffer(b, np.float64).reshape(-1, 3))
+  return float(np.sqrt(hull(x_s)) / np.sqrt(hull(x_d0)))
 
 
 def expression_friendly(x_d: jnp.ndarray, x_s: jnp.ndarray, x_d0: jnp.ndarray,

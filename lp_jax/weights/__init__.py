@@ -54,7 +54,8 @@ def load_variables(path: str, config=None) -> tuple[dict, dict]:
         f"stitching_retargeting_module.pth; get them with {official.DOWNLOAD_HINT})")
   try:
     if orbax_dir.is_orbax_dir(path):
-      variables, manifest = orbax_dir.load(path)
+      # Through the user cache: a second run reads the arrays without Orbax (orbax_dir).
+      variables, manifest = orbax_dir.load(path, cache=True)
       config = config or model_config(manifest)
       check_shapes(variables, config, path)
     else:
