@@ -66,9 +66,9 @@ def decode_in_chunks(gen_net, gen_vars, features, chunk: int | None):
     return gen_net.apply(gen_vars, features)
   one = lambda x: gen_net.apply(gen_vars, x[None])[0]
   if chunk == 1:
-    # The same program as batch_size=1 less its vmap over a batch of one, and the same
-    # frames; tracing and lowering it take a third less (demo model: 2.7 -> 1.8 s on CPU),
-    # which every run pays before its first frame.
+    # batch_size=1's scan without its vmap over a batch of one: the same frames, a third less
+    # to trace and lower (the demo model's W+G: 2.7 -> 1.8 s on CPU), which a run pays before
+    # its first frame.
     return jax.lax.map(one, features)
   return jax.lax.map(one, features, batch_size=chunk)
 
@@ -160,7 +160,8 @@ class LivePortraitModels:
     """x_d with the stitching correction applied (x_d unchanged without a stitching net)."""
     if not self.has("stitching"):
       return kp_driving
-    return stitching_correction(self.nets["stitching"], self.variables["stitching"], kp_source, kp_driving)
+    return stitching_correction(self.nets["stitching"], self.variables["stitching"], kp_source,
+                                kp_driving)
 
   def retarget_eye(self, kp_source, eye_ratio):
     """[B, K, 3] keypoint offset from x_s and [B, 3] (source eyes, driving eye) ratios."""

@@ -26,6 +26,7 @@ import importlib.metadata
 import inspect
 import json
 import os
+import sys
 
 import jax
 from jax import export as jax_export
@@ -49,7 +50,7 @@ def _environment() -> str:
     except importlib.metadata.PackageNotFoundError:
       versions[package] = None
   return json.dumps({
-      "lp_jax": user_cache.source_digest(), "versions": versions,
+      "lp_jax": user_cache.source_digest(), "versions": versions, "python": sys.version,
       "xla_flags": os.environ.get("XLA_FLAGS", ""),
       "devices": [(d.platform, d.device_kind) for d in jax.devices()]}, sort_keys=True)
 
@@ -57,6 +58,13 @@ def _environment() -> str:
 def _options() -> tuple:
   """The values of _JAX_OPTIONS now (context managers such as jax.enable_x64 included)."""
   return tuple(str(getattr(jax.config, name, None)) for name in _JAX_OPTIONS)
+
+
+def _code_digest(code) -> str:
+  """A digest of a code object's bytecode, names and constants (nested code by its digest)."""
+  consts = [_code_digest(c) if inspect.iscode(c) else repr(c) for c in code.co_consts]
+  text = repr((consts, code.co_names)).encode()
+  return hashlib.sha256(code.co_code + text).hexdigest()[:16]
 
 
 def describe(obj, depth: int = 0) -> str:
@@ -76,7 +84,9 @@ def describe(obj, depth: int = 0) -> str:
       except ValueError:  # an empty cell
         cells.append("<empty>")
     defaults = [d(v) for v in obj.__defaults__ or ()]
-    return f"{obj.__module__}.{obj.__qualname__}(cells=[{', '.join(cells)}], defaults={defaults})"
+    # The code itself too: two lambdas of a module share their qualified name.
+    return (f"{obj.__module__}.{obj.__qualname__}:{obj.__code__.co_firstlineno}:"
+            f"{_code_digest(obj.__code__)}(cells=[{', '.join(cells)}], defaults={defaults})")
   return f"{type(obj).__module__}.{type(obj).__qualname__}:{obj!r}"
 
 
@@ -101,9 +111,23 @@ class CachedJit:
     self._programs = {}
     self._jits = {}  # static arguments -> jax.jit of the rest
 
-  def __call__(self, *args):
+  def _split(self, args) -> tuple[tuple, list]:
     statics = tuple(args[i] for i in self.static_argnums)
-    dynamic = [a for i, a in enumerate(args) if i not in self.static_argnums]
+    return statics, [a for i, a in enumerate(args) if i not in self.static_argnums]
+
+  def trace(self, *args):
+    """jax.jit(fn).trace(*args): the program traced as plain jit (ahead-of-time compiles for
+    other targets, cost analyses), the user cache left aside."""
+    statics, dynamic = self._split(args)
+    return self._jit(statics).trace(*dynamic)
+
+  def lower(self, *args):
+    """jax.jit(fn).lower(*args), as `trace`."""
+    statics, dynamic = self._split(args)
+    return self._jit(statics).lower(*dynamic)
+
+  def __call__(self, *args):
+    statics, dynamic = self._split(args)
     leaves, tree = jax.tree.flatten(dynamic)
     signature = (statics, tree, tuple(_leaf_signature(x) for x in leaves), _options())
     program = self._programs.get(signature)
@@ -123,7 +147,9 @@ class CachedJit:
           args.insert(i, value)
         return self.fn(*args)
 
-      functools.update_wrapper(bound, self.fn)
+      # The name only: `fn`'s signature, which still has the static arguments, is not bound's.
+      bound.__name__, bound.__qualname__ = self.fn.__name__, self.fn.__qualname__
+      bound.__module__ = self.fn.__module__
       self._jits[statics] = jax.jit(bound, **self.jit_options)
     return self._jits[statics]
 

@@ -134,7 +134,7 @@ def _flat_bytes(tree: dict) -> bytearray:
   out = bytearray(start + offset)
   out[:8] = struct.pack("<Q", len(head))
   out[8:8 + len(head)] = head
-  for (path, v), (_, _, _, at) in zip(leaves, index):
+  for (_, v), (*_, at) in zip(leaves, index):
     out[start + at:start + at + v.nbytes] = v.tobytes()
   return out
 
