@@ -99,13 +99,16 @@ def source_frame(path: str, size: tuple[int, int]) -> tuple[np.ndarray, list[flo
 
 def build_pipeline(args):
   """(LivePortrait, a description of its networks)."""
+  # Imported here (start-up time): the networks load JAX and Flax, the argument checks do not.
   from lp_jax.inference.pipeline import LivePortrait  # pylint: disable=import-outside-toplevel
   if args.null_networks:
+    # Imported here: only this option uses them.
     from lp_jax.bench.null_networks import NullModels  # pylint: disable=import-outside-toplevel
     return (LivePortrait(NullModels(args.model_config), batch_size=args.batch_size),
             f"null networks of the {args.model_config} shapes")
   if args.weights:
     return LivePortrait.from_pretrained(args.weights, batch_size=args.batch_size), args.weights
+  # Imported here: the app's module is needed only for random weights.
   from lp_jax.app.engine import synthetic_weights  # pylint: disable=import-outside-toplevel
   return (LivePortrait.from_pretrained(synthetic_weights(args.model_config),
                                        batch_size=args.batch_size),
@@ -184,6 +187,7 @@ def stage_costs(args, pipe, source, face, driving, tmp) -> list[dict]:
 
 def timed_run(args, pipe, source, face, driving, path) -> dict:
   """One animation, decode to encoded file, timed as a whole."""
+  # Imported here (start-up time), as in build_pipeline.
   from lp_jax.inference.pipeline import SourceImage  # pylint: disable=import-outside-toplevel
   start = time.perf_counter()
   first = None

@@ -18,7 +18,7 @@ import pytest
 
 from lp_jax import shared
 from lp_jax.inference import faces
-from lp_jax.ops import cv_warp
+from lp_jax.ops import cv_resize, cv_warp
 from lp_jax.ops import paste_back as device
 from lp_jax.preprocess import crop as crop_lib
 from lp_jax.preprocess import paste_back as host
@@ -183,16 +183,16 @@ def test_warp_affine_photo_geometries():
 def test_resize_linear_noise(src_hw, dsize, channels):
   rng = np.random.default_rng(sum(src_hw) + sum(dsize))
   img = _noise(rng, src_hw + ((channels,) if channels == 3 else ()))
-  _check(cv_warp.resize_linear(img, dsize), cv2.resize(img, dsize, interpolation=cv2.INTER_LINEAR))
+  _check(cv_resize.resize_linear(img, dsize), cv2.resize(img, dsize, interpolation=cv2.INTER_LINEAR))
 
 
 def test_resize_linear_photos_and_batch():
   imgs = [_photo(i) for i in range(4)]
   for img in imgs:
-    _check(cv_warp.resize_linear(img, (256, 256)),
+    _check(cv_resize.resize_linear(img, (256, 256)),
            cv2.resize(img, (256, 256), interpolation=cv2.INTER_LINEAR))
   batch = np.stack([cv2.resize(i, (300, 200), interpolation=cv2.INTER_AREA) for i in imgs])
-  _check(cv_warp.resize_linear(batch, (170, 130)),
+  _check(cv_resize.resize_linear(batch, (170, 130)),
          np.stack([cv2.resize(i, (170, 130), interpolation=cv2.INTER_LINEAR) for i in batch]))
 
 

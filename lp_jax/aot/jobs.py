@@ -243,7 +243,7 @@ def frame_programs(devices: list, batch: int, frame_size: tuple[int, int]) -> li
   and the driving crops (a frame_size frame warped to 512 and resized to 256; a 512x512 frame
   resized to 256)."""
   # Imported here: only this job needs the OpenCV-exact warps.
-  from lp_jax.ops import cv_warp  # pylint: disable=g-import-not-at-top
+  from lp_jax.ops import cv_resize  # pylint: disable=g-import-not-at-top
   from lp_jax.ops import paste_back as paste_ops  # pylint: disable=g-import-not-at-top
   mesh = Mesh(np.array(devices), ("data",))
   frames, replicated = NamedSharding(mesh, P("data")), NamedSharding(mesh, P())
@@ -264,7 +264,7 @@ def frame_programs(devices: list, batch: int, frame_size: tuple[int, int]) -> li
        (crops, f32((n, 3, 3), frames), u8((n, height, width, 3), frames))),
       ("driving_crop", lambda f, m: paste_ops.driving_crop(f, m),
        (u8((n, height, width, 3), frames), f32((3, 3), replicated))),
-      ("driving_resize_512", lambda f: cv_warp.resize_linear(f, (256, 256)),
+      ("driving_resize_512", lambda f: cv_resize.resize_linear(f, (256, 256)),
        (u8((n, 512, 512, 3), frames),)),
   ]
   return [Program(name, jax.jit(fn, out_shardings=frames), args, {"data": len(devices)}, batch,

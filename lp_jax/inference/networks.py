@@ -48,6 +48,18 @@ def stitching_correction(net, variables, kp_source, kp_driving):
   return motion.apply_stitching(kp_driving, delta)
 
 
+# resize.resize as a kept program: each input side and batch is one, which jax.image.resize
+# would otherwise trace and lower again in every run.
+_resize_program = programs.cached_jit(resize.resize, static_argnums=1)
+
+
+def resize_input(image, size: int):
+  """[B, H, W, C] images resized to `size` x `size` (unchanged when they already are)."""
+  if tuple(image.shape[1:3]) == (size, size):
+    return image
+  return _resize_program(image, size)
+
+
 def default_generator_chunk(platform: str | None = None) -> int | None:
   """Frames per generator pass inside a batch (`KernelForms.generator_chunk` of `platform`,
   default the running backend): 1 on CPU, the whole batch on GPU and TPU.
@@ -114,8 +126,8 @@ class LivePortraitModels:
 
   def _input(self, name, image):
     """[B, 256, 256, 3] crops as `name` was trained to see them."""
-    image = resize.resize(image, self.input_sizes["image"])
-    return resize.resize(image, self.input_sizes[name])
+    image = resize_input(image, self.input_sizes["image"])
+    return resize_input(image, self.input_sizes[name])
 
   def has(self, name: str) -> bool:
     return name in self.nets

@@ -35,7 +35,7 @@ from lp_jax.models import kernels
 from lp_jax.motion_template import lip_constant
 from lp_jax.motion_template.template import MotionTemplate
 from lp_jax.ops import batching
-from lp_jax.ops import cv_warp
+from lp_jax.ops import cv_resize
 from lp_jax.ops import paste_back as paste_ops
 from lp_jax.ops import keypoints
 from lp_jax.preprocess import paste_back as paste_back_lib
@@ -188,7 +188,7 @@ class LivePortrait:
       if chunk.frames is not None:
         frames = jnp.asarray(chunk.frames)
         crops = (paste_ops.driving_crop(frames, matrix) if matrix is not None
-                 else cv_warp.resize_linear(frames, (256, 256)))
+                 else cv_resize.resize_linear(frames, (256, 256)))
         chunk = dataclasses.replace(chunk, crops256=crops, frames=None)
       if chunk.motion is None:
         chunk = dataclasses.replace(chunk, motion=self.motion_of_frames(chunk.crops256))
@@ -210,15 +210,6 @@ class LivePortrait:
     else:
       anim.frames = self._animate_image(source, driving, options, paste_back, animal, anim)
     return anim
-
-  def stream(self, source: SourceImage, frames, options: AnimationOptions = AnimationOptions(),
-             **kwargs):
-    """The animation of an image source by any iterator of driving frames (a camera), each
-    result yielded as soon as it is made: `lp_jax.inference.stream.stream(self, ...)`, whose
-    keywords (faces, paste_back, max_batch, queue_size, name) it takes."""
-    # Imported here: the stream module builds on this one.
-    from lp_jax.inference import stream as stream_lib  # pylint: disable=import-outside-toplevel
-    return stream_lib.stream(self, source, frames, options, **kwargs)
 
   def _animate_image(self, source: SourceImage, driving: DrivingInput,
                      options: AnimationOptions, paste_back: bool, animal: bool,

@@ -16,11 +16,9 @@ so everything here is decided from the frames seen so far:
 Latency stays bounded and memory flat: with `max_batch=1` (the default) a frame is taken from
 the iterator only when the previous one has been yielded; with `max_batch > 1` a reader thread
 fills a small bounded queue (dropping nothing: it stops reading while the queue is full) and
-every W+G call takes the frames already waiting, up to `max_batch`, without waiting for more.
-The calls have one shape (padded to `max_batch`), so the programs compile once per stream size.
+every W+G call takes the frames already waiting, up to `max_batch` (padded: one compile).
 
-`Animator` is the same per-stream state for callers that are handed frames one call at a time
-(the web app's webcam tab) instead of pulling them from an iterator.
+`Animator` holds the same state for frames pushed one call at a time (the webcam tab).
 """
 
 import dataclasses

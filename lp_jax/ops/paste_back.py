@@ -19,6 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from lp_jax.ops import cv_resize
 from lp_jax.ops import cv_warp
 from lp_jax.preprocess.paste_back import make_crop_mask
 
@@ -105,4 +106,4 @@ def driving_crop(frame, m_o2c, size: int = 256) -> jax.Array:
     uint8 [size, size, 3] (or [B, size, size, 3]).
   """
   crop = cv_warp.warp_affine(frame, m_o2c, (CROP_SIZE, CROP_SIZE))
-  return cv_warp.resize_linear(crop, (size, size))
+  return cv_resize.resize_linear(crop, (size, size))
