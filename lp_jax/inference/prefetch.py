@@ -22,6 +22,19 @@ class _Failure:
     self.error = error
 
 
+def put_unless_stopped(slots: queue.Queue, item, stop: threading.Event,
+                       poll_s: float = _POLL_S) -> bool:
+  """Puts `item` into a bounded queue, waiting while it is full; False (not put) once `stop` is
+  set, so a producer never blocks on a consumer that is gone."""
+  while not stop.is_set():
+    try:
+      slots.put(item, timeout=poll_s)
+      return True
+    except queue.Full:
+      continue
+  return False
+
+
 def prefetch(items: Iterable[T], depth: int = 2) -> Iterator[T]:
   """Yields `items` in order, produced up to `depth` ahead on a daemon thread (depth 0: inline).
   """
@@ -31,14 +44,7 @@ def prefetch(items: Iterable[T], depth: int = 2) -> Iterator[T]:
   slots: queue.Queue = queue.Queue(maxsize=depth)
   stop = threading.Event()
 
-  def put(item) -> bool:
-    while not stop.is_set():
-      try:
-        slots.put(item, timeout=_POLL_S)
-        return True
-      except queue.Full:
-        continue
-    return False
+  put = lambda item: put_unless_stopped(slots, item, stop)
 
   def produce():
     source = iter(items)

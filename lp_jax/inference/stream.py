@@ -34,6 +34,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from lp_jax.inference import driving_keypoints
+from lp_jax.inference import prefetch
 from lp_jax.inference.decoder import FrameDecoder
 from lp_jax.inference.faces import FaceStage, Track, crop_driving
 from lp_jax.inference.options import AnimationOptions
@@ -349,14 +350,7 @@ def _read(frames, items: queue.Queue, stop: threading.Event) -> None:
   """Reader thread: (frame, time taken) into `items` until the input ends or `stop` is set;
   a full queue blocks the reader (nothing is dropped), polling `stop`."""
 
-  def put(item) -> bool:
-    while not stop.is_set():
-      try:
-        items.put(item, timeout=_POLL_S)
-        return True
-      except queue.Full:
-        continue
-    return False
+  put = lambda item: prefetch.put_unless_stopped(items, item, stop, _POLL_S)
 
   try:
     for frame in frames:
