@@ -10,6 +10,11 @@ code infer.py runs: the driving frames decoded and cropped (`DrivingInput`), the
 (`VideoWriter`) of the pasted frames. infer.py also writes the [driving | source | result]
 concatenation as a second video; the bench writes the animation only, as a stream would.
 
+Encoding: x264 ultrafast with zerolatency tuning, and the RGB frames converted to yuv420p by
+OpenCV before the pipe (`--rgb_to_yuv opencv`): what a live stream's encoder would do. infer.py
+keeps the official writer (x264's defaults, ffmpeg's conversion); the stage table also times
+ffmpeg's conversion, for comparison.
+
 Networks: `--null_networks` replaces them by instant functions of the same shapes
 (lp_jax.bench.null_networks), so what is left is the host's share: the frame rate the host allows
 a GPU to reach. Otherwise random weights of `--model_config` (official shapes by default) or
@@ -75,6 +80,10 @@ def parse_args(argv=None) -> argparse.Namespace:
   p.add_argument("--tune", choices=TUNES, default="zerolatency",
                  help="libx264 tuning (none: x264's default, as infer.py); zerolatency drops "
                       "the frame look-ahead, as a live stream's encoder does")
+  p.add_argument("--rgb_to_yuv", choices=video_writer.RGB_TO_YUV, default="opencv",
+                 help="who converts the frames to the encoder's yuv420p: OpenCV before the "
+                      "pipe (a stream's choice: 10x cheaper) or ffmpeg's swscale (infer.py, as "
+                      "the official writer); the stage table times both")
   p.add_argument("--loops", type=int, default=4,
                  help="the driving clip played this many times in a row per run (a longer "
                       "video: the rate of a steady stream, start-up amortised)")
@@ -116,8 +125,9 @@ def build_pipeline(args):
 
 
 def encoder(args) -> dict:
-  """VideoWriter's x264 settings from the arguments."""
-  return {"preset": args.preset, "tune": None if args.tune == "none" else args.tune}
+  """VideoWriter's encoder settings from the arguments."""
+  return {"preset": args.preset, "tune": None if args.tune == "none" else args.tune,
+          "rgb_to_yuv": args.rgb_to_yuv}
 
 
 def looped_clip(path: str, loops: int, folder: str) -> str:
@@ -172,16 +182,23 @@ def stage_costs(args, pipe, source, face, driving, tmp) -> list[dict]:
   rows.append({"stage": "paste_back", "ms_per_frame": per_frame_ms(paste, list(rendered)),
                "size": list(source.shape[1::-1])})
   rows.append({"stage": "paste_back (plain cv2 path)", "ms_per_frame": per_frame_ms(
-      lambda c: paste_lib.paste_back(c, face.m_c2o, source, mask), list(rendered))})
+      lambda c: paste_lib.paste_back(c, face.m_c2o, source, mask), list(rendered)),
+      "reference": True})
   pasted = [paste(rendered[i % len(rendered)]) for i in range(len(frames))]
   for i, image in enumerate(pasted):  # moving content, as in the animation
     image[:, :, i % 3] = np.roll(image[:, :, i % 3], i, axis=1)
-  start = time.perf_counter()
-  with video_writer.VideoWriter(os.path.join(tmp, "encode.mp4"), 25, **encoder(args)) as w:
-    for image in pasted:
-      w.write(image)
-  rows.append({"stage": "encode", "ms_per_frame": round(
-      1e3 * (time.perf_counter() - start) / len(pasted), 3), **encoder(args)})
+  settings = encoder(args)
+  other = [c for c in video_writer.RGB_TO_YUV if c != args.rgb_to_yuv][0]
+  for rgb_to_yuv, stage in ((args.rgb_to_yuv, "encode"), (other, f"encode ({other} rgb->yuv)")):
+    settings["rgb_to_yuv"] = rgb_to_yuv
+    start = time.perf_counter()
+    with video_writer.VideoWriter(os.path.join(tmp, "encode.mp4"), 25, **settings) as w:
+      for image in pasted:
+        w.write(image)
+    rows.append({"stage": stage, "ms_per_frame": round(
+        1e3 * (time.perf_counter() - start) / len(pasted), 3), **settings})
+    if stage != "encode":
+      rows[-1]["reference"] = True  # another choice, not in the sum of stages
   return rows
 
 
@@ -231,10 +248,11 @@ def run(args) -> int:
       runs.append(timed_run(args, pipe, source, face, driving, os.path.join(tmp, f"{i}.mp4")))
       emit({"run": i, **runs[-1]})
   fps = statistics.median(r["fps"] for r in runs)
-  total = sum(r["ms_per_frame"] for r in stages if "plain" not in r["stage"])
+  total = sum(r["ms_per_frame"] for r in stages if not r.get("reference"))
   print(f"\n{'stage':32s} ms/frame (alone)", file=sys.stderr)
   for row in stages:
-    print(f"{row['stage']:32s} {row['ms_per_frame']:8.2f}", file=sys.stderr)
+    print(f"{row['stage']:32s} {row['ms_per_frame']:8.2f}"
+          f"{'  (for comparison, not summed)' if row.get('reference') else ''}", file=sys.stderr)
   print(f"{'sum of stages':32s} {total:8.2f}  ({1e3 / total:.1f} fps if nothing overlapped)",
         file=sys.stderr)
   print(f"{'end to end':32s} {1e3 / fps:8.2f}  ({fps:.1f} fps, median of {len(runs)} runs)",

@@ -29,12 +29,17 @@ def test_null_networks_report_stages_runs_and_fps():
   assert lines[0]["frame_size"] == [640, 360] and lines[0]["frames"] == 12
   stages = [r for r in lines if "stage" in r]
   assert [r["stage"] for r in stages] == ["decode", "driving_crop", "networks (M, W+G)",
-                                          "paste_back", "paste_back (plain cv2 path)", "encode"]
+                                          "paste_back", "paste_back (plain cv2 path)", "encode",
+                                          "encode (ffmpeg rgb->yuv)"]
+  assert [r["stage"] for r in stages if r.get("reference")] == [
+      "paste_back (plain cv2 path)", "encode (ffmpeg rgb->yuv)"]
   assert all(r["ms_per_frame"] > 0 for r in stages)
   runs = [r for r in lines if "run" in r]
   assert [r["frames"] for r in runs] == [12, 12] and all(r["fps"] > 0 for r in runs)
   last = lines[-1]
   assert set(last) >= {"fps", "ms_per_frame", "sum_of_stages_ms"}
+  assert last["sum_of_stages_ms"] == pytest.approx(
+      sum(r["ms_per_frame"] for r in stages if not r.get("reference")), abs=0.01)
   assert last["fps"] == sorted(r["fps"] for r in runs)[1] or last["fps"] == pytest.approx(
       sum(r["fps"] for r in runs) / 2)
   assert "end to end" in proc.stderr  # the table

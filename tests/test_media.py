@@ -381,6 +381,28 @@ def test_writer_odd_size_is_padded_to_even(tmp_path):
   assert probe.probe_video(str(tmp_path / "odd.mp4")).size == (34, 22)
 
 
+def test_writer_opencv_rgb_to_yuv(tmp_path):
+  """OpenCV's conversion before the pipe: the same video as ffmpeg's up to chroma rounding
+  (a channel swap or a wrong plane order would be tens of levels off), odd sides still padded."""
+  frames = list(video_reader.VideoReader(D0, max_frames=6))
+  back = {}
+  for how in video_writer.RGB_TO_YUV:
+    with video_writer.VideoWriter(str(tmp_path / f"{how}.mp4"), 25, rgb_to_yuv=how) as writer:
+      for f in frames:
+        writer.write(f)
+    info = probe.probe_video(str(tmp_path / f"{how}.mp4"))
+    assert (info.n_frames, info.size) == (6, (512, 512))
+    back[how] = list(video_reader.VideoReader(str(tmp_path / f"{how}.mp4")))
+  for ours, theirs, source in zip(back["opencv"], back["ffmpeg"], frames):
+    assert mean_abs_diff(ours, theirs) < 1.0
+    assert mean_abs_diff(ours, source) < 2
+  with video_writer.VideoWriter(str(tmp_path / "odd.mp4"), 25, rgb_to_yuv="opencv") as writer:
+    writer.write(np.full((21, 33, 3), 128, np.uint8))
+  assert probe.probe_video(str(tmp_path / "odd.mp4")).size == (34, 22)
+  with pytest.raises(ValueError, match="rgb_to_yuv"):
+    video_writer.VideoWriter(str(tmp_path / "x.mp4"), 25, rgb_to_yuv="swscale")
+
+
 def test_write_gif(tmp_path):
   frames = list(video_reader.VideoReader(D0, max_frames=5))
   with video_writer.VideoWriter(str(tmp_path / "clip.mp4"), 25) as writer:

@@ -86,7 +86,7 @@ def test_frames_are_checked_in_one_line():
 def test_a_streamed_clip_gives_the_frames_of_animate(pipe, source, d0_frames):
   want = _animate(pipe, source, D0)
   assert len(want) == N
-  got = list(stream_lib.stream(pipe, source, iter(d0_frames)))
+  got = list(pipe.stream(source, iter(d0_frames)))  # LivePortrait.stream: stream_lib.stream
   assert [f.index for f in got] == list(range(N))
   for g, w in zip(got, want):
     # Same shapes in every network call (batch 1): the same bytes.

@@ -19,7 +19,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from lp_jax.errors import InputError
-from lp_jax.inference.pipeline import concat_frame
+from lp_jax.inference.frames import concat_frame
 from lp_jax.io import images, probe, video_reader, video_writer
 from lp_jax.io.errors import MediaError
 from lp_jax.ops import batching

@@ -27,8 +27,8 @@ from lp_jax.app.components import ImageInput
 from lp_jax.errors import UserError
 from lp_jax.inference import stream as stream_lib
 from lp_jax.inference.faces import FaceStage
+from lp_jax.inference.frames import SourceImage
 from lp_jax.inference.options import AnimationOptions, CropOptions
-from lp_jax.inference.pipeline import SourceImage
 from lp_jax.io import images
 from lp_jax.weights import manifest  # one file hash for the whole library
 

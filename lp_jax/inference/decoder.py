@@ -20,6 +20,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
+from lp_jax.inference import programs
 from lp_jax.inference.networks import LivePortraitModels, warp_decode_fn
 from lp_jax.ops import batching
 from lp_jax.ops import paste_back as paste_ops
@@ -35,19 +36,11 @@ def decode_steps(warp_net, gen_net, mesh: Mesh, generator_chunk: int | None) -> 
 
   Frames are split over the mesh's 'data' axis and the variables replicated; `shared` means
   f_s / x_s have batch 1 (an image source), else one per frame (a video source). lp_jax.aot
-  compiles these same programs for GPUs and TPUs.
+  compiles these same programs for GPUs and TPUs. The steps are `programs.cached_jit`: a later
+  run calls the kept trace instead of tracing W and G again (1.5-2 s before the first frame of
+  the demo model on CPU).
   """
-  frames, replicated = NamedSharding(mesh, P("data")), NamedSharding(mesh, P())
-  decode = functools.partial(warp_decode_fn, warp_net, gen_net, generator_chunk=generator_chunk)
-
-  def step(warp_vars, gen_vars, feature_3d, kp_source, kp_driving):
-    return to_uint8(decode(warp_vars, gen_vars, feature_3d, kp_source, kp_driving)["out"])
-
-  return {shared: jax.jit(step, in_shardings=(replicated, replicated,
-                                              replicated if shared else frames,
-                                              replicated if shared else frames, frames),
-                          out_shardings=frames)
-          for shared in (True, False)}
+  return _steps(warp_net, gen_net, mesh, generator_chunk, paste=False)
 
 
 def paste_steps(warp_net, gen_net, mesh: Mesh, generator_chunk: int | None) -> dict:
@@ -59,21 +52,32 @@ def paste_steps(warp_net, gen_net, mesh: Mesh, generator_chunk: int | None) -> d
   matrix per driving frame (split like the frames) and the mask warped per frame in the
   program (`mask` None), as the official pipeline warps it per frame.
   """
+  return _steps(warp_net, gen_net, mesh, generator_chunk, paste=True)
+
+
+def _steps(warp_net, gen_net, mesh: Mesh, generator_chunk: int | None, paste: bool) -> dict:
+  """decode_steps' programs, or paste_steps' with `paste`."""
   frames, replicated = NamedSharding(mesh, P("data")), NamedSharding(mesh, P())
   decode = functools.partial(warp_decode_fn, warp_net, gen_net, generator_chunk=generator_chunk)
 
-  def step(warp_vars, gen_vars, feature_3d, kp_source, kp_driving, frame, m_c2o, mask):
-    crops = to_uint8(decode(warp_vars, gen_vars, feature_3d, kp_source, kp_driving)["out"])
+  def render(warp_vars, gen_vars, feature_3d, kp_source, kp_driving):
+    return to_uint8(decode(warp_vars, gen_vars, feature_3d, kp_source, kp_driving)["out"])
+
+  def render_and_paste(warp_vars, gen_vars, feature_3d, kp_source, kp_driving, frame, m_c2o,
+                       mask):
+    crops = render(warp_vars, gen_vars, feature_3d, kp_source, kp_driving)
     if mask is None:
       mask = paste_ops.frame_mask(m_c2o, (frame.shape[-2], frame.shape[-3]))
     return crops, paste_ops.paste_back(crops, m_c2o, frame, mask)
 
   def jitted(shared):
     per_source = replicated if shared else frames
-    return jax.jit(step, in_shardings=(replicated, replicated, per_source, per_source, frames,
-                                       per_source, per_source,
-                                       replicated if shared else None),
-                   out_shardings=(frames, frames))
+    networks_in = (replicated, replicated, per_source, per_source, frames)
+    if not paste:
+      return programs.cached_jit(render, in_shardings=networks_in, out_shardings=frames)
+    paste_in = (per_source, per_source, replicated if shared else None)
+    return programs.cached_jit(render_and_paste, in_shardings=networks_in + paste_in,
+                               out_shardings=(frames, frames))
   return {shared: jitted(shared) for shared in (True, False)}
 
 

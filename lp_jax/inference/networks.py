@@ -41,6 +41,40 @@ def kp_info(net, variables, image):
   return keypoints.with_rotation(keypoints.refine_kp_info(raw))
 
 
+def to_unit(rgb) -> jnp.ndarray:
+  """uint8 RGB -> [0, 1] float32, the official `/ 255.0`."""
+  return jnp.asarray(rgb, jnp.float32) / 255.0
+
+
+def _resized(image, sizes: tuple[int, ...]):
+  """[B, H, W, C] images resized through `sizes` in turn (LivePortraitModels._sizes)."""
+  for size in sizes:
+    image = resize_input(image, size)
+  return image
+
+
+def _unit_input(crops, sizes: tuple[int, ...]):
+  """uint8 [B, 256, 256, 3] crops as a network sees them."""
+  return _resized(to_unit(crops), sizes)
+
+
+@programs.cached_jit(static_argnums=(0, 1))
+def crop_motion(net, sizes: tuple[int, ...], variables, crops):
+  """(kp_info, x_s [B, K, 3]) of uint8 crops: the scaling, M and the keypoint transform as one
+  program, where they were a dozen small ones each traced, lowered and loaded before the first
+  frame."""
+  info = kp_info(net, variables, _unit_input(crops, sizes))
+  return info, keypoints.transform_kp_info(info)
+
+
+@programs.cached_jit(static_argnums=(0, 1, 2, 3))
+def crop_encoding(appearance_net, motion_net, appearance_sizes: tuple[int, ...],
+                  motion_sizes: tuple[int, ...], appearance_vars, motion_vars, crops):
+  """(f_s, kp_info, x_s) of uint8 source crops: F and crop_motion as one program."""
+  feature_3d = apply_net(appearance_net, appearance_vars, _unit_input(crops, appearance_sizes))
+  return (feature_3d, *crop_motion(motion_net, motion_sizes, motion_vars, crops))
+
+
 @programs.cached_jit(static_argnums=0)
 def stitching_correction(net, variables, kp_source, kp_driving):
   """x_d plus the stitching MLP's correction, as one program (a call per batch of a stream)."""
@@ -126,8 +160,11 @@ class LivePortraitModels:
 
   def _input(self, name, image):
     """[B, 256, 256, 3] crops as `name` was trained to see them."""
-    image = resize_input(image, self.input_sizes["image"])
-    return resize_input(image, self.input_sizes[name])
+    return _resized(image, self._sizes(name))
+
+  def _sizes(self, name) -> tuple[int, ...]:
+    """The sides `name`'s input is resized to in turn: the training resolution, then its own."""
+    return (self.input_sizes["image"], self.input_sizes[name])
 
   def has(self, name: str) -> bool:
     return name in self.nets
@@ -152,6 +189,17 @@ class LivePortraitModels:
   def motion_raw(self, image):
     """Raw motion-extractor heads (pitch/yaw/roll bin logits, flat kp / exp)."""
     return self._apply("motion_extractor", self._input("motion_extractor", image))
+
+  def crop_motion(self, crops):
+    """(kp_info, x_s) of uint8 [B, 256, 256, 3] crops (host or device), in one program."""
+    return crop_motion(self.nets["motion_extractor"], self._sizes("motion_extractor"),
+                       self.variables["motion_extractor"], crops)
+
+  def crop_encoding(self, crops):
+    """(f_s, kp_info, x_s) of uint8 [B, 256, 256, 3] source crops, in one program."""
+    names = ("appearance_feature_extractor", "motion_extractor")
+    return crop_encoding(*(self.nets[n] for n in names), *(self._sizes(n) for n in names),
+                         *(self.variables[n] for n in names), crops)
 
   def get_kp_info(self, image):
     return kp_info(self.nets["motion_extractor"], self.variables["motion_extractor"],

@@ -17,17 +17,18 @@ over time, and then streams its own frames again for F and the paste-back.
 import dataclasses
 from typing import Iterator
 
-import cv2
 import jax.numpy as jnp
 import numpy as np
 
 from lp_jax.inference import assets
 from lp_jax.inference import driving_keypoints
 from lp_jax.inference import prefetch
+from lp_jax.inference import stream as stream_lib
 from lp_jax.inference.decoder import FrameDecoder
 from lp_jax.inference.driving_stream import DrivingChunk, DrivingInput, merge_chunks
-from lp_jax.inference.faces import SourceFace
-from lp_jax.inference.networks import LivePortraitModels
+from lp_jax.inference.frames import (MOTION_KEYS, Frame, SourceImage, finisher,
+                                     first_frame_motion)
+from lp_jax.inference.networks import LivePortraitModels, to_unit
 from lp_jax.inference.options import FRAME_OPS, AnimationOptions
 from lp_jax.inference.source_video import SourceVideo
 from lp_jax.io.errors import MediaError
@@ -37,18 +38,7 @@ from lp_jax.motion_template.template import MotionTemplate
 from lp_jax.ops import batching
 from lp_jax.ops import cv_resize
 from lp_jax.ops import paste_back as paste_ops
-from lp_jax.ops import keypoints
-from lp_jax.preprocess import paste_back as paste_back_lib
 from lp_jax.preprocess.ratios import Ratios
-
-MOTION_KEYS = ("scale", "R", "exp", "t")
-
-@dataclasses.dataclass
-class SourceImage:
-  """A source image: the (size-limited) RGB frame and its face crop."""
-  rgb: np.ndarray
-  face: SourceFace
-
 
 @dataclasses.dataclass
 class EncodedSource:
@@ -57,30 +47,6 @@ class EncodedSource:
   feature_3d: jnp.ndarray  # [1, D, 64, 64, C]
   info: dict  # motion of the source (batch 1), with R
   x_s: jnp.ndarray  # [1, K, 3]
-
-
-def concat_frame(driving256: np.ndarray | None, source256: np.ndarray,
-                 generated: np.ndarray) -> np.ndarray:
-  """[driving | source | result], each resized to the result's size (official concat)."""
-  h, w = generated.shape[:2]
-  cols = [c for c in (driving256, source256) if c is not None]
-  cols = [cv2.resize(c, (w, h), interpolation=cv2.INTER_LINEAR) for c in cols]
-  return np.concatenate(cols + [generated], axis=1)
-
-
-@dataclasses.dataclass
-class Frame:
-  """One animated frame and what produced it."""
-  result: np.ndarray  # uint8: pasted back into the source frame, or the 512 crop
-  crop: np.ndarray  # uint8 [512, 512, 3], the generated crop
-  driving256: np.ndarray | None  # the driving network input (None for a template)
-  source256: np.ndarray  # the source network input
-  x_s: np.ndarray  # [K, 3] source keypoints
-  x_d: np.ndarray  # [K, 3] driving keypoints passed to W
-
-  @property
-  def concat(self) -> np.ndarray:
-    return concat_frame(self.driving256, self.source256, self.crop)
 
 
 @dataclasses.dataclass
@@ -107,10 +73,6 @@ class Animation:
         t=motion["t"], kp=motion.get("kp"), x_s=motion.get("x_s"),
         eye_ratios=None if ratios is None else ratios.eye,
         lip_ratios=None if ratios is None else ratios.lip)
-
-
-def to_unit(rgb: np.ndarray) -> jnp.ndarray:
-  return jnp.asarray(rgb, jnp.float32) / 255.0
 
 
 class LivePortrait:
@@ -152,10 +114,8 @@ class LivePortrait:
   # -- the networks on crops --------------------------------------------------------------
 
   def encode_source(self, crop256: np.ndarray) -> EncodedSource:
-    image = to_unit(crop256[None])
-    info = self.models.get_kp_info(image)
-    return EncodedSource(crop256, self.models.extract_feature_3d(image), info,
-                         keypoints.transform_kp_info(info))
+    feature_3d, info, x_s = self.models.crop_encoding(np.asarray(crop256)[None])
+    return EncodedSource(crop256, feature_3d, info, x_s)
 
   def source_features(self, crops256: np.ndarray) -> jnp.ndarray:
     """F of uint8 [n, 256, 256, 3] crops: [n, D, 64, 64, C]."""
@@ -165,9 +125,9 @@ class LivePortrait:
   def motion_of_frames(self, crops256) -> dict:
     """Motion (scale, R, exp, t, kp, x_s) of uint8 [n, 256, 256, 3] crops (host or device)."""
     padded, n = batching.pad_to_batch(crops256, self.batch_size)
-    info = self.models.get_kp_info(to_unit(padded))
+    info, x_s = self.models.crop_motion(padded)
     out = {k: info[k][:n] for k in MOTION_KEYS + ("kp",)}
-    out["x_s"] = keypoints.transform_kp_info(info)[:n]
+    out["x_s"] = x_s[:n]
     return out
 
   def motion_of_stream(self, crops256) -> dict:
@@ -196,6 +156,14 @@ class LivePortrait:
 
   # -- animation ----------------------------------------------------------------------------
 
+  def stream(self, source: SourceImage, frames, options: AnimationOptions = AnimationOptions(),
+             **kwargs) -> "stream_lib.Stream":
+    """Animated frames of `source` driven by any iterator of uint8 RGB frames (a camera, a
+    clip), each yielded as soon as it is made, with bounded latency and flat memory:
+    `lp_jax.inference.stream.stream(self, source, frames, options, **kwargs)`, whose
+    arguments (faces, paste_back, max_batch, queue_size, name) it takes."""
+    return stream_lib.stream(self, source, frames, options, **kwargs)
+
   def animate(self, source: SourceImage | SourceVideo, driving: DrivingInput,
               options: AnimationOptions = AnimationOptions(), *, paste_back: bool = False,
               animal: bool = False) -> Animation:
@@ -218,7 +186,7 @@ class LivePortrait:
     enc = self.encode_source(face.crop256)
     on_device = paste_back and self.frame_ops_on_device
     device_paste = self.decoder.paste_into(source.rgb, face.m_c2o) if on_device else None
-    finish = _finisher(source.rgb, face.m_c2o, paste_back and not on_device)
+    finish = finisher(source.rgb, face.m_c2o, paste_back and not on_device)
     x_s, source_ratios = np.asarray(enc.x_s)[0], face.ratios
 
     def finished(pending, x_d, crops256):
@@ -230,30 +198,27 @@ class LivePortrait:
         yield Frame(result, frame, None if crops256 is None else crops256[i], enc.crop256, x_s,
                     x_d[i])
 
-    drv0 = None
-    in_flight = None  # the previous batch: its frames are fetched once the next one is started
-    for chunk in self.driving_chunks(driving, self.batch_size):
-      motion = {k: jnp.asarray(chunk.motion[k], jnp.float32) for k in MOTION_KEYS}
-      if drv0 is None:
-        drv0 = {k: v[:1] for k, v in motion.items()}
-      if animal:
-        x_d, notes = driving_keypoints.animal_keypoints(self.models, enc.info, enc.x_s, motion,
-                                                        options, drv0=drv0), []
-      else:
-        x_d, notes = driving_keypoints.image_source_keypoints(
-            self.models, enc.info, enc.x_s, motion, options, driving_is_video=driving.is_video,
-            lip_array=self.lip_array, source_ratios=source_ratios, driving_ratios=chunk.ratios,
-            drv0=drv0)
-      _add_notes(anim.notes, notes)
-      if driving.kind != "template":  # motion only: memory stays flat over a long video
-        anim.driving_motion.append(dataclasses.replace(chunk, crops256=None))
-      started = (self.decoder.dispatch(enc.feature_3d, enc.x_s, x_d, device_paste), x_d,
-                 chunk.crops256)
-      if in_flight is not None:
-        yield from finished(*in_flight)
-      in_flight = started
-    if in_flight is not None:
-      yield from finished(*in_flight)
+    def dispatched():
+      drv0 = None
+      for chunk in self.driving_chunks(driving, self.batch_size):
+        motion = {k: jnp.asarray(chunk.motion[k], jnp.float32) for k in MOTION_KEYS}
+        if drv0 is None:
+          drv0 = first_frame_motion(motion)
+        if animal:
+          x_d, notes = driving_keypoints.animal_keypoints(self.models, enc.info, enc.x_s,
+                                                          motion, options, drv0=drv0), []
+        else:
+          x_d, notes = driving_keypoints.image_source_keypoints(
+              self.models, enc.info, enc.x_s, motion, options,
+              driving_is_video=driving.is_video, lip_array=self.lip_array,
+              source_ratios=source_ratios, driving_ratios=chunk.ratios, drv0=drv0)
+        _add_notes(anim.notes, notes)
+        if driving.kind != "template":  # motion only: memory stays flat over a long video
+          anim.driving_motion.append(dataclasses.replace(chunk, crops256=None))
+        yield (self.decoder.dispatch(enc.feature_3d, enc.x_s, x_d, device_paste), x_d,
+               chunk.crops256)
+
+    yield from _one_batch_ahead(dispatched(), finished)
 
   def _animate_video(self, video: SourceVideo, driving: DrivingInput,
                      options: AnimationOptions, paste_back: bool,
@@ -293,34 +258,38 @@ class LivePortrait:
     def finished(pending, batch, start):
       crops = pending.fetch()
       results = pending.fetch_pasted() if on_device else [
-          _finisher(rgb, face.m_c2o, paste_back)(frame) for (rgb, face), frame in zip(batch, crops)]
+          finisher(rgb, face.m_c2o, paste_back)(frame) for (rgb, face), frame in zip(batch, crops)]
       for i, ((_, face), frame, result) in enumerate(zip(batch, crops, results)):
         yield Frame(result, frame, next(drv_crops), face.crop256, x_s[start + i], x_d[start + i])
 
-    done, in_flight = 0, None
-    # The next source frames are read and cropped (host) while the device renders these.
-    for batch in batching.batched(prefetch.prefetch(video.frames(limit=n), self.batch_size),
-                                  self.batch_size):
-      crops = np.stack([face.crop256 for _, face in batch])
-      frames = slice(done, done + len(batch))
-      paste = self.decoder.paste_per_frame(
-          np.stack([rgb for rgb, _ in batch]),
-          np.stack([face.m_c2o for _, face in batch])) if on_device else None
-      started = (self.decoder.dispatch(self.source_features(crops), x_s[frames], x_d[frames],
-                                       paste), batch, done)
-      if in_flight is not None:
-        yield from finished(*in_flight)
-      in_flight = started
-      done += len(batch)
+    def dispatched():
+      done = 0
+      # The next source frames are read and cropped (host) while the device renders these.
+      for batch in batching.batched(prefetch.prefetch(video.frames(limit=n), self.batch_size),
+                                    self.batch_size):
+        crops = np.stack([face.crop256 for _, face in batch])
+        frames = slice(done, done + len(batch))
+        paste = self.decoder.paste_per_frame(
+            np.stack([rgb for rgb, _ in batch]),
+            np.stack([face.m_c2o for _, face in batch])) if on_device else None
+        yield (self.decoder.dispatch(self.source_features(crops), x_s[frames], x_d[frames],
+                                     paste), batch, done)
+        done += len(batch)
+
+    yield from _one_batch_ahead(dispatched(), finished)
+
+
+def _one_batch_ahead(dispatched: Iterator[tuple], finished) -> Iterator[Frame]:
+  """`finished(*batch)`'s frames of each batch that `dispatched` started on the device, taken
+  only once the next batch is started: the host fetches, pastes and writes a batch while the
+  device renders the next."""
+  in_flight = None
+  for started in dispatched:
     if in_flight is not None:
       yield from finished(*in_flight)
-
-
-def _finisher(rgb: np.ndarray, m_c2o, paste_back: bool):
-  """Paste-back into `rgb` when on (the mask's warp is per source frame, as upstream)."""
-  if not paste_back:
-    return lambda frame: frame
-  return paste_back_lib.PastedFrame(m_c2o, rgb)
+    in_flight = started
+  if in_flight is not None:
+    yield from finished(*in_flight)
 
 
 def _add_notes(notes: list, new: list) -> None:

@@ -30,8 +30,9 @@ from lp_jax.inference import driving_stream
 from lp_jax.inference import runtime
 from lp_jax.inference import source_video
 from lp_jax.inference.faces import FaceStage
+from lp_jax.inference.frames import Frame, SourceImage
 from lp_jax.inference.options import AnimationOptions
-from lp_jax.inference.pipeline import Animation, Frame, LivePortrait, SourceImage
+from lp_jax.inference.pipeline import Animation, LivePortrait
 from lp_jax.inference.progress import Progress, StartupClock
 from lp_jax.io import gif, images, kinds, probe, video_writer
 from lp_jax.io.errors import MediaError

@@ -1,10 +1,11 @@
 # Copyright 2026 The lp_jax Authors. Licensed under the Apache License, Version 2.0.
 """Real-time animation: an image source driven by a stream of frames (a camera, a clip).
 
-`stream(pipe, source, frames)` takes any iterator of RGB uint8 driving frames, possibly endless
-and arriving in real time, and yields each animated frame as soon as it is made. A video file is
-prepared in two passes (a landmark track first, then the frames); a camera cannot be read twice,
-so everything here is decided from the frames seen so far:
+`LivePortrait.stream(source, frames)`, which is `stream(pipe, source, frames)` here (`pipe` a
+`pipeline.LivePortrait`, whose module imports this one), takes any iterator of RGB uint8 driving
+frames, possibly endless and arriving in real time, and yields each animated frame as soon as
+it is made. A video file is prepared in two passes (a landmark track first, then the frames); a
+camera cannot be read twice, so everything here is decided from the frames seen so far:
 
   * the source is encoded once (F, M);
   * the driving crop box is fixed from the first frame with a face (the official driving box of
@@ -38,8 +39,8 @@ from lp_jax.inference import prefetch
 from lp_jax.inference.decoder import FrameDecoder
 from lp_jax.inference.faces import FaceStage, Track, crop_driving
 from lp_jax.inference.options import AnimationOptions
-from lp_jax.inference.pipeline import (MOTION_KEYS, Frame, LivePortrait, SourceImage, _finisher,
-                                       to_unit)
+from lp_jax.inference.frames import (MOTION_KEYS, Frame, SourceImage, finisher,
+                                     first_frame_motion)
 from lp_jax.io.errors import MediaError
 from lp_jax.ops import batching
 from lp_jax.preprocess import crop as crop_lib
@@ -85,7 +86,7 @@ _DECODERS = weakref.WeakKeyDictionary()  # LivePortrait -> {batch: FrameDecoder}
 _DECODERS_LOCK = threading.Lock()
 
 
-def decoder_for(pipe: LivePortrait, batch: int) -> FrameDecoder:
+def decoder_for(pipe, batch: int) -> FrameDecoder:
   """A W+G decoder of exactly `batch` frames per call, shared by every stream of `pipe`.
 
   The pipeline's own decoder when its batch is `batch`; else one on as many of its devices as
@@ -109,7 +110,7 @@ class Animator:
   Not thread-safe: one stream, one caller at a time.
   """
 
-  def __init__(self, pipe: LivePortrait, source: SourceImage,
+  def __init__(self, pipe, source: SourceImage,
                options: AnimationOptions = AnimationOptions(), *, faces: FaceStage | None = None,
                paste_back: bool = False, batch: int = 1, name: str = STREAM_NAME):
     """`batch`: frames per network call (fixed shape); `name`: the stream in errors and notes."""
@@ -133,7 +134,7 @@ class Animator:
     # The paste-back where the pipeline's frame ops run: in the W+G program, or OpenCV.
     self._device_paste = (self.decoder.paste_into(source.rgb, face.m_c2o)
                           if paste_back and pipe.frame_ops_on_device else None)
-    self._finish = _finisher(source.rgb, face.m_c2o, paste_back and self._device_paste is None)
+    self._finish = finisher(source.rgb, face.m_c2o, paste_back and self._device_paste is None)
     # Driving ratios cost a landmark pass per frame; only retargeting reads them.
     self._ratios = (self.faces is not None and
                     (options.flag_eye_retargeting or options.flag_lip_retargeting))
@@ -215,10 +216,10 @@ class Animator:
     n = len(kept)
     crops = np.stack([k[2] for k in kept])
     padded, _ = batching.pad_to_batch(crops, self.batch)  # one shape: M compiles once
-    info = self.pipe.models.get_kp_info(to_unit(padded))
+    info, _ = self.pipe.models.crop_motion(padded)
     motion = {k: jnp.asarray(info[k], jnp.float32) for k in MOTION_KEYS}
     if self.drv0 is None:
-      self.drv0 = {k: v[:1] for k, v in motion.items()}
+      self.drv0 = first_frame_motion(motion)
     lmks = [k[3] for k in kept]
     ratios = None
     if all(l is not None for l in lmks):
@@ -361,14 +362,15 @@ def _read(frames, items: queue.Queue, stop: threading.Event) -> None:
     put(_Failed(e))
 
 
-def stream(pipe: LivePortrait, source: SourceImage, frames: Iterable[np.ndarray],
+def stream(pipe, source: SourceImage, frames: Iterable[np.ndarray],
            options: AnimationOptions = AnimationOptions(), *, faces: FaceStage | None = None,
            paste_back: bool = False, max_batch: int = 1, queue_size: int | None = None,
            name: str = STREAM_NAME) -> Stream:
   """The animation of `source` by a stream of driving frames, yielded as each is ready.
 
   Args:
-    pipe: the pipeline (its networks; its decoder when its batch is `max_batch`).
+    pipe: the `LivePortrait` pipeline (its networks; its decoder when its batch is
+      `max_batch`).
     source: the source image and its face crop (encoded once, here).
     frames: uint8 RGB [H, W, 3] driving frames; any iterable, possibly endless. It may raise or
       end at any point: the error reaches the consumer after the frames before it.

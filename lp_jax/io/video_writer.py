@@ -14,6 +14,7 @@ import tempfile
 import threading
 from typing import Optional
 
+import cv2
 import numpy as np
 
 from lp_jax.io import ffmpeg, images, kinds, outputs, probe
@@ -22,6 +23,14 @@ from lp_jax.io.errors import MediaError, one_line
 DEFAULT_CRF = 18  # official images2video passes -crf 18 (InferenceConfig.crf = 15 is unused)
 _END = object()  # queue sentinel: no more frames
 _QUEUE_POLL_S = 0.1  # how often a blocked write re-checks that the encoder is alive
+
+# "ffmpeg": ffmpeg converts the RGB frames (swscale; the official writer's pixels).
+# "opencv": cv2.cvtColor(RGB2YUV_I420) converts them before the pipe, 10x faster than swscale's
+#   scalar path (0.5 against 5 ms of CPU at 1280x720) and half the bytes through the pipe. Same
+#   BT.601 limited range; 0.3% of luma values differ by 1 level and chroma is subsampled with
+#   other taps (6% of chroma values differ, by up to 7 levels at sharp colour edges). Frames of
+#   an odd side still go through ffmpeg, which scales them to even sides as imageio does.
+RGB_TO_YUV = ("ffmpeg", "opencv")
 
 _ACTIVE_TEMPS: set[str] = set()  # temporary names in use by live writers of this process
 _ACTIVE_LOCK = threading.Lock()
@@ -53,7 +62,7 @@ class VideoWriter:
 
   def __init__(self, path: str, fps: float, audio_from: Optional[str] = None, buffer: int = 8,
                crf: int = DEFAULT_CRF, preset: Optional[str] = None,
-               tune: Optional[str] = None):
+               tune: Optional[str] = None, rgb_to_yuv: str = "ffmpeg"):
     self.path = os.path.abspath(path)
     if not fps or fps <= 0:
       raise MediaError(f"{self.path}: the frame rate must be positive, got {fps}")
@@ -65,6 +74,12 @@ class VideoWriter:
     # libx264's speed / size trade-off and tuning; None keeps its defaults (medium, no tuning),
     # as the official writer. A stream takes ultrafast / zerolatency (no frame look-ahead).
     self.preset, self.tune = preset, tune
+    if rgb_to_yuv not in RGB_TO_YUV:
+      raise ValueError(f"rgb_to_yuv: one of {RGB_TO_YUV}, got {rgb_to_yuv!r}")
+    # Who turns RGB into yuv420p: ffmpeg's swscale (the official command line), or OpenCV on
+    # the feeder thread (see RGB_TO_YUV).
+    self.rgb_to_yuv = rgb_to_yuv
+    self._yuv_here = False  # decided with the frame size, at the first write
     self.frames_written = 0
     self.size: Optional[tuple[int, int]] = None
     self.audio_muxed = False
@@ -93,8 +108,9 @@ class VideoWriter:
 
   def _start(self, width: int, height: int) -> None:
     # imageio's writer command line, so the encoded stream matches the official one.
+    self._yuv_here = self.rgb_to_yuv == "opencv" and width % 2 == 0 and height % 2 == 0
     cmd = [ffmpeg.ffmpeg_exe(), "-y", "-nostdin", "-f", "rawvideo", "-vcodec", "rawvideo",
-           "-s", f"{width}x{height}", "-pix_fmt", "rgb24",
+           "-s", f"{width}x{height}", "-pix_fmt", "yuv420p" if self._yuv_here else "rgb24",
            "-r", str(fractions.Fraction(self.fps).limit_denominator()),
            "-i", "-", "-an", "-vcodec", "libx264", "-pix_fmt", "yuv420p", "-crf", str(self.crf)]
     if self.preset:
@@ -124,7 +140,8 @@ class VideoWriter:
       if self._error is not None:
         continue  # keep draining after a failure so that write() never blocks forever
       try:
-        self._proc.stdin.write(item)
+        self._proc.stdin.write(cv2.cvtColor(item, cv2.COLOR_RGB2YUV_I420) if self._yuv_here
+                               else item)
       except (OSError, ValueError) as e:  # broken pipe: ffmpeg died; ValueError: pipe closed
         self._error = e
 

@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from lp_jax.ops.cv_warp import _as_image, _size
+from lp_jax.ops.cv_warp import as_uint8_image, checked_dsize
 
 RESIZE_COEF_BITS = 11  # OpenCV's INTER_RESIZE_COEF_BITS
 
@@ -98,6 +98,6 @@ def resize_linear(img, dsize) -> jax.Array:
   Returns:
     uint8 [height, width] / [height, width, C] / [B, height, width, C] like the input.
   """
-  img, flat = _as_image(img)
-  out = _resize(img, _size(dsize))
+  img, flat = as_uint8_image(img)
+  out = _resize(img, checked_dsize(dsize))
   return out[..., 0] if flat else out

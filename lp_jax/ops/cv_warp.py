@@ -49,7 +49,7 @@ _LIMB_MASK = (1 << _LIMB_BITS) - 1
 _N_LIMBS = 4
 
 
-def _size(dsize) -> tuple[int, int]:
+def checked_dsize(dsize) -> tuple[int, int]:
   """(width, height) from an OpenCV dsize, checked against OpenCV's int16 coordinate range."""
   width, height = (int(v) for v in dsize)
   if not (0 < width <= _MAX_SIDE and 0 < height <= _MAX_SIDE):
@@ -57,7 +57,7 @@ def _size(dsize) -> tuple[int, int]:
   return width, height
 
 
-def _as_image(img) -> tuple[jax.Array, bool]:
+def as_uint8_image(img) -> tuple[jax.Array, bool]:
   """uint8 image as [..., H, W, C] and whether it was a 2-D [H, W] image."""
   img = jnp.asarray(img)
   if img.dtype != jnp.uint8:
@@ -263,7 +263,7 @@ def warp_tables(m, dsize):
     int32 arrays A_x, A_y [..., width] and X0, Y0 [..., height]; the source position of output
     (x, y) in 1/1024 pixel is (A_x[x] + X0[y], A_y[x] + Y0[y]), rounding offset included.
   """
-  width, height = _size(dsize)
+  width, height = checked_dsize(dsize)
   try:
     host = np.asarray(m)
   except jax.errors.TracerArrayConversionError:
@@ -329,6 +329,6 @@ def warp_affine(img, m, dsize) -> jax.Array:
   Returns:
     uint8 [height, width] / [height, width, C] / [B, height, width, C] like the input.
   """
-  img, flat = _as_image(img)
+  img, flat = as_uint8_image(img)
   out = _warp_with_tables(img, *warp_tables(m, dsize))
   return out[..., 0] if flat else out

@@ -7,6 +7,7 @@ right (x @ R), with R the transposed (Rz Ry Rx) the official code returns.
 
 import jax
 import jax.numpy as jnp
+from jax import lax
 import numpy as np
 
 NUM_BINS = 66
@@ -21,7 +22,10 @@ def headpose_pred_to_degree(logits: jax.Array) -> jax.Array:
 
 def get_rotation_matrix(pitch, yaw, roll) -> jax.Array:
   """Degrees ([B] or [B, 1]) -> [B, 3, 3] = (Rz @ Ry @ Rx)^T, applied as x @ R."""
-  x, y, z = (jnp.reshape(a, (-1,)).astype(jnp.float32) / 180 * np.pi for a in (pitch, yaw, roll))
+  # The barrier keeps `/ 180 * pi` two roundings inside a jitted program, as eager (and the
+  # official) code computes it: XLA would fold them into one multiply by pi / 180.
+  x, y, z = (lax.optimization_barrier(jnp.reshape(a, (-1,)).astype(jnp.float32) / 180) * np.pi
+             for a in (pitch, yaw, roll))
   one, zero = jnp.ones_like(x), jnp.zeros_like(x)
 
   def mat(rows):

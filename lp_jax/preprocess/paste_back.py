@@ -156,27 +156,30 @@ class PastedFrame:
     mask = self._resample(make_crop_mask(crop_size)).astype(np.float32) / 255.0
     # Where the mask is 1 the official blend returns the warped crop itself (1 * w + 0 * o),
     # where it is 0 the frame: only the soft border (a band ~16 pixels wide) needs arithmetic.
-    self.inside = np.ascontiguousarray(mask == 1.0)
+    # The mask is the same in every channel: one channel selects the copied pixels
+    # (cv2.copyTo's vectorised masked copy; numpy's boolean copyto is 8x slower).
+    self.inside = np.ascontiguousarray(mask[:, :, 0] == 1.0).astype(np.uint8)
     band = np.flatnonzero((mask > 0) & (mask < 1))
     self.band = band
-    self.band_at = np.unravel_index(band, mask.shape)  # the window is a view: index it by axes
+    rows, cols, channels = np.unravel_index(band, mask.shape)
+    # The band's positions in the whole frame, flat: a 1-D scatter (a 3-index one costs 9x).
+    self.band_in_frame = np.ravel_multi_index((rows + y0, cols + x0, channels), frame.shape)
     self.band_mask = mask.reshape(-1)[band]
     # (1 - mask) * original: the half of the blend that does not depend on the crop.
-    self.band_kept = (1 - self.band_mask) * frame[y0:y1, x0:x1].reshape(-1)[band]
+    self.band_kept = (1 - self.band_mask) * frame.reshape(-1)[self.band_in_frame]
 
   def _resample(self, image: np.ndarray) -> np.ndarray:
     return cv2.remap(image, *self.maps, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
                      borderValue=0)
 
   def __call__(self, crop: np.ndarray) -> np.ndarray:
-    out = self.frame.copy()
+    out = np.array(self.frame, order="C")
     if self.window is None:
       return out
     x0, x1, y0, y1 = self.window
     warped = self._resample(crop)
-    window = out[y0:y1, x0:x1]
-    np.copyto(window, warped, where=self.inside)
+    cv2.copyTo(warped, self.inside, out[y0:y1, x0:x1])  # writes into the frame's window
     blend = self.band_mask * warped.reshape(-1)[self.band]
     blend += self.band_kept
-    window[self.band_at] = np.clip(blend, 0, 255, out=blend).astype(np.uint8)
+    out.reshape(-1)[self.band_in_frame] = np.clip(blend, 0, 255, out=blend).astype(np.uint8)
     return out
