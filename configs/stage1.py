@@ -55,6 +55,10 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c.optimizer = dict(learning_rate=2e-4, b1=0.5, b2=0.999,
                      grad_clip_norm=0.0)  # > 0: clip the global gradient norm first
   c.mixed_precision = False  # True: bfloat16 compute, float32 params / optimizer / statistics
+  # Rematerialisation (lp_jax/models/remat.py): 'none' keeps every activation for the backward
+  # pass; 'blocks' recomputes W's hourglass blocks and G's SPADE blocks there instead, trading
+  # FLOPs for memory (docs/aot.md "Stage I per chip" measures both).
+  c.remat = "none"
 
   # Device mesh: (axis, size) with one -1 = the remaining devices; batch over data x fsdp.
   c.mesh = [("data", -1), ("fsdp", 1)]

@@ -58,6 +58,9 @@ class KernelForms:
   # uint8 frames cross to the host (ops/paste_back.py); off: OpenCV on the host. Off on CPU,
   # where the device is the host and OpenCV's prepared paste-back ran faster (docs/performance.md).
   frame_ops_on_device: bool = False
+  # Training only (config.remat, models/remat.py): W's hourglass blocks and G's SPADE residual
+  # blocks recomputed in the backward pass instead of keeping their activations.
+  remat_blocks: bool = False
 
 
 CPU = KernelForms()

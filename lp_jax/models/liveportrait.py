@@ -6,6 +6,8 @@ Network names are the keys of the official wrapper (`appearance_feature_extracto
 (`stitching`, `lip`, `eye`).
 """
 
+import dataclasses
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -13,6 +15,7 @@ import ml_collections
 import numpy as np
 
 from lp_jax.models import kernels
+from lp_jax.models import remat as remat_lib
 from lp_jax.models.appearance_feature_extractor import AppearanceFeatureExtractor
 from lp_jax.models.motion_extractor import MotionExtractor
 from lp_jax.models.spade_generator import SPADEDecoder
@@ -26,17 +29,19 @@ NETWORKS = BASE_NETWORKS + RETARGETING_NETWORKS
 
 
 def build(name: str, config: ml_collections.ConfigDict, *, spectral_norm_folded: bool = False,
-          dtype=jnp.float32, platform: str | None = None) -> nn.Module:
+          dtype=jnp.float32, platform: str | None = None, remat: str = "none") -> nn.Module:
   """The Flax module of network `name` with the hyper-parameters of `config` (configs/models).
 
   `platform` ('cpu' / 'gpu' / 'cuda' / 'tpu') selects the layer forms (models/kernels.py); by
   default the backend this process runs on. The network's `forms` field holds them and every
   block passes them down to its convs. Compiling ahead of time for another backend must name
   it: the compiling host is 'cpu'. Variables are the same for every platform.
+  `remat` ('none' / 'blocks', models/remat.py): the training's rematerialisation policy.
   """
   kw = dict(config[name])
   if name in BASE_NETWORKS:
-    kw["forms"] = kernels.for_platform(platform or jax.default_backend())
+    kw["forms"] = dataclasses.replace(kernels.for_platform(platform or jax.default_backend()),
+                                      remat_blocks=remat_lib.check(remat) == "blocks")
   if name == "appearance_feature_extractor":
     return AppearanceFeatureExtractor(**kw, dtype=dtype)
   if name == "motion_extractor":

@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lp_jax.models import conv_forms, kernels, util
+from lp_jax.models import conv_forms, kernels, remat, util
 
 
 def _l2_normalize(x, eps: float = 1e-12):
@@ -158,9 +158,9 @@ class SPADEDecoder(nn.Module):
   @nn.compact
   def __call__(self, feature, train: bool = False):
     input_channels = min(self.max_features, self.block_expansion * (2 ** self.num_down_blocks))
-    block = lambda fin, fout, name: SPADEResnetBlock(fin, fout, self.spectral_norm_folded,
-                                                     self.dtype, self.spade_hidden, self.forms,
-                                                     name=name)
+    resblock = remat.block(SPADEResnetBlock, self.forms, 3)
+    block = lambda fin, fout, name: resblock(fin, fout, self.spectral_norm_folded, self.dtype,
+                                             self.spade_hidden, self.forms, name=name)
     conv = functools.partial(util.conv, padding=1, forms=self.forms, dtype=self.dtype)
     seg = feature.astype(self.dtype)
     x = conv(2 * input_channels, 3, name="fc")(seg)

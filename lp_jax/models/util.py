@@ -16,7 +16,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from lp_jax.models import conv_forms, kernels
+from lp_jax.models import conv_forms, kernels, remat
 from lp_jax.models.conv_forms import torch_kernel_init
 from lp_jax.models.kernels import KernelForms
 # F.interpolate(mode='nearest') of the official util, for the networks built on these blocks.
@@ -260,7 +260,8 @@ class Encoder(nn.Module):
     outs = [x]
     for i in range(self.num_blocks):
       feats = min(self.max_features, self.block_expansion * (2 ** (i + 1)))
-      block = DownBlock3d(feats, self.dtype, self.forms, name=f"down_blocks.{i}")
+      block = remat.block(DownBlock3d, self.forms, 2)(feats, self.dtype, self.forms,
+                                                      name=f"down_blocks.{i}")
       outs.append(block(outs[-1], train))
     return outs
 
@@ -280,7 +281,8 @@ class Decoder(nn.Module):
     out = skips.pop()
     for j, i in enumerate(reversed(range(self.num_blocks))):
       feats = min(self.max_features, self.block_expansion * (2 ** i))
-      out = UpBlock3d(feats, self.dtype, self.forms, name=f"up_blocks.{j}")(out, train)
+      up = remat.block(UpBlock3d, self.forms, 2)
+      out = up(feats, self.dtype, self.forms, name=f"up_blocks.{j}")(out, train)
       out = jnp.concatenate([out, skips.pop()], axis=-1)
     out_filters = self.block_expansion + self.in_features
     out = conv(out_filters, 3, ndim=3, padding=1, forms=self.forms, dtype=self.dtype,

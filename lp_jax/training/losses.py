@@ -18,7 +18,7 @@ import numpy as np
 
 from lp_jax.models.auxiliary import arcface
 from lp_jax.ops import resize
-from lp_jax.training import transforms
+from lp_jax.training import streams, transforms
 from lp_jax.training.errors import ConfigError
 
 sg = jax.lax.stop_gradient
@@ -47,16 +47,16 @@ def perceptual_loss(vgg_fn: Callable, pred, target, scales: Sequence[float] = (1
   Returns:
     scalar sum_s sum_l w_l * mean |vgg_l(pred_s) - vgg_l(target_s)|.
   """
-  b, h, w, _ = pred.shape
+  _, h, w, _ = pred.shape
   total = jnp.float32(0)
   for s in scales:
     size = (max(1, int(round(h * s))), max(1, int(round(w * s))))
     # One pass over prediction and target together: half the calls, same features.
-    feats = vgg_fn(jnp.concatenate([resize.resize(pred, size), resize.resize(sg(target), size)],
-                                    axis=0))
+    feats = vgg_fn(streams.interleave(resize.resize(pred, size), resize.resize(sg(target), size)))
     for weight, f in zip(layer_weights, feats):
       if weight:
-        total = total + weight * _mean_abs(f[:b], sg(f[b:]))
+        f_pred, f_target = streams.deinterleave(f, 2)
+        total = total + weight * _mean_abs(f_pred, sg(f_target))
   return total
 
 

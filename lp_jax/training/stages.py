@@ -17,6 +17,7 @@ import numpy as np
 from absl import logging
 
 from lp_jax.models import auxiliary, liveportrait
+from lp_jax.models import remat as remat_lib
 from lp_jax.training import initializers, placement, pretrained, step
 from lp_jax.training import landmark_model as landmark_lib
 from lp_jax.training import mesh as mesh_lib
@@ -52,6 +53,15 @@ class StepInput:
   values: Any
   shardings: Any
   pretrained: dict | None = None
+
+
+def remat_policy(config) -> str:
+  """config.remat ('none' when absent), checked (models/remat.py)."""
+  policy = config.get("remat", "none")
+  try:
+    return remat_lib.check(policy)
+  except ValueError as e:
+    raise ConfigError(f"config.remat: {e}") from None
 
 
 def compute_dtype(config):
@@ -103,6 +113,7 @@ class Stage1:
     landmarks = landmark_lib.from_loss_config(config.loss)
     models = stage1_objective.Stage1Models.from_config(config.model, dtype=dtype, D=disc,
                                                        platform=platform,
+                                                       remat=remat_policy(config),
                                                        landmark_model=landmarks, **aux_modules)
     d_input = auxiliary.example_input("discriminator", config.aux)
     tx_g, tx_d = make_optimizer(config.optimizer), make_optimizer(config.optimizer)
@@ -179,6 +190,7 @@ class Stage2:
     landmarks = landmark_lib.from_loss_config(config.loss)
     models = stage2_objective.Stage2Models.from_config(config.model, dtype=compute_dtype(config),
                                                        platform=platform,
+                                                       remat=remat_policy(config),
                                                        landmark_model=landmarks)
     base_nets = dict(zip(GENERATOR_NETWORKS, (models.F, models.M, models.W, models.G)))
     mlps = {n: getattr(models, n) for n in RETARGETING_NETWORKS}

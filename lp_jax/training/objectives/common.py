@@ -1,12 +1,11 @@
 # Copyright 2026 The lp_jax Authors. Licensed under the Apache License, Version 2.0.
 """What the Stage I and Stage II objectives share: applying a network with its mutable
-collections, term weights, splitting one batched M pass, rendering with W and G."""
+collections, term weights, rendering with W and G."""
 
 import functools
 import inspect
 
 import jax
-import jax.numpy as jnp
 
 from lp_jax.models import liveportrait
 from lp_jax.ops import resize
@@ -45,15 +44,6 @@ def frozen_apply(module, variables, *args):
 def term_weight(cfg, term: str) -> float:
   """The weight of `term` in the loss config (0, i.e. off, when the config omits it)."""
   return float(cfg.weights.get(term, 0.0))
-
-
-def chunks(tree, n: int):
-  """Splits every leaf of `tree` into n equal parts along axis 0."""
-  parts = [dict() for _ in range(n)]
-  for k, v in tree.items():
-    for i, part in enumerate(jnp.split(v, n, axis=0)):
-      parts[i][k] = part
-  return parts
 
 
 def input_sizes(cfg) -> tuple[int, int]:

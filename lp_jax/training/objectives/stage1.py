@@ -21,8 +21,9 @@ from lp_jax.models.auxiliary import hopenet as hopenet_lib
 from lp_jax.ops import keypoints, resize
 from lp_jax.training import landmark_model as landmark_lib
 from lp_jax.training import losses, regions, transforms
+from lp_jax.training.streams import deinterleave, interleave, repeat
 from lp_jax.training.objectives.common import (F_NAME, G_NAME, M_NAME, W_NAME, apply_module,
-                                               chunks, frozen_apply, input_sizes, render, sg,
+                                               frozen_apply, input_sizes, render, sg,
                                                term_weight)
 
 DISC_REGIONS = ("global", "face", "lip")
@@ -58,12 +59,14 @@ class Stage1Models:
   landmark_model: landmark_lib.LandmarkModel | None = None
 
   @classmethod
-  def from_config(cls, model_config, dtype=jnp.float32, platform: str | None = None, **aux):
+  def from_config(cls, model_config, dtype=jnp.float32, platform: str | None = None,
+                  remat: str = "none", **aux):
     """F, M, W, G from configs/models (training form: spectral norm not folded) plus aux modules.
 
     `platform` selects their layer forms (liveportrait.build); default the running backend.
+    `remat`: config.remat (models/remat.py).
     """
-    base = [liveportrait.build(n, model_config, dtype=dtype, platform=platform)
+    base = [liveportrait.build(n, model_config, dtype=dtype, platform=platform, remat=remat)
             for n in liveportrait.BASE_NETWORKS]
     return cls(*base, **aux)
 
@@ -93,15 +96,6 @@ def active_terms(models, cfg) -> dict:
 def describe_terms(models, cfg) -> list:
   """One line per term that is off, with the reason, for the run to log once at start."""
   return [f"loss term {t} is off ({why})" for t, why in active_terms(models, cfg).items() if why]
-
-
-def _split_disc(outputs, b: int):
-  """D outputs of a [first; second] batch -> (outputs of first, outputs of second)."""
-  first, second = [], []
-  for feats, logits in outputs:
-    first.append(([f[:b] for f in feats], logits[:b]))
-    second.append(([f[b:] for f in feats], logits[b:]))
-  return first, second
 
 
 def _landmarks_to_256(lmk, image_size: int):
@@ -149,13 +143,13 @@ def stage1_generator_loss(models: Stage1Models, gen_params, gen_state, disc_vari
 
   f_s, new_state[F_NAME] = apply_module(models.F, gen_params[F_NAME], gen_state[F_NAME], src_n,
                                         train=True)
-  # One M pass over [source; driving; warped driving]: one set of batch statistics, one call.
-  m_in = jnp.concatenate([src_m, drv_m, transforms.warp_images(drv_m, tps)], axis=0)
+  # One M pass over source, driving and warped driving, interleaved (training/streams.py).
+  m_in = interleave(src_m, drv_m, transforms.warp_images(drv_m, tps))
   raw, new_state[M_NAME] = apply_module(models.M, gen_params[M_NAME], gen_state[M_NAME], m_in,
                                         train=True)
   num_kp = raw["kp"].shape[-1] // 3
   info = keypoints.refine_kp_info(raw, num_kp)
-  info_s, info_d, info_w = (keypoints.with_rotation(i) for i in chunks(info, 3))
+  info_s, info_d, info_w = (keypoints.with_rotation(i) for i in deinterleave(info, 3))
   x_s = keypoints.apply_motion(info_s["kp"], info_s)  # [B, K, 3]
   x_d = keypoints.apply_motion(info_s["kp"], info_d)  # source canonical kp, driving motion
   x_w = keypoints.apply_motion(info_s["kp"], info_w)
@@ -188,8 +182,8 @@ def stage1_generator_loss(models: Stage1Models, gen_params, gen_state, disc_vari
       if not (on["gan" + suffix] or on["feature_matching" + suffix]):
         continue
       p, t = pairs[suffix]
-      out = frozen_apply(models.D, disc_variables[region], jnp.concatenate([p, sg(t)], axis=0))
-      fake_out, real_out = _split_disc(out, b)
+      out = frozen_apply(models.D, disc_variables[region], interleave(p, sg(t)))
+      fake_out, real_out = deinterleave(out, 2)
       terms["gan" + suffix] = losses.gan_generator_loss(fake_out, cfg.gan_mode)
       terms["feature_matching" + suffix] = losses.feature_matching_loss(real_out, fake_out)
 
@@ -207,9 +201,8 @@ def stage1_generator_loss(models: Stage1Models, gen_params, gen_state, disc_vari
     terms["head_pose"] = losses.head_pose_loss(pred_deg, target)
   if on["identity"]:
     p, t = crops["face"]
-    emb = frozen_apply(models.arcface, aux_variables["arcface"],
-                       jnp.concatenate([p, sg(t)], axis=0))
-    terms["identity"] = losses.identity_loss(emb[:b], emb[b:])
+    emb = frozen_apply(models.arcface, aux_variables["arcface"], interleave(p, sg(t)))
+    terms["identity"] = losses.identity_loss(*deinterleave(emb, 2))
   if on["wing"]:
     kp_idx = [k for k, _ in cfg.wing.pairs]
     lmk_idx = [l for _, l in cfg.wing.pairs]
@@ -219,9 +212,9 @@ def stage1_generator_loss(models: Stage1Models, gen_params, gen_state, disc_vari
       # Samples without data landmarks take the frozen model's (stop_gradient'ed), found from
       # scratch on their frames, so Wing guides every sample.
       filled = models.landmark_model.fill(
-          jnp.concatenate([src, drv], axis=0), jnp.concatenate([src_lmk, drv_lmk], axis=0),
-          jnp.tile(jnp.asarray(has, bool), 2), aux_variables.get(landmark_lib.NAME))
-      src_lmk, drv_lmk, has = filled[:b], filled[b:], None
+          interleave(src, drv), interleave(src_lmk, drv_lmk), repeat(jnp.asarray(has, bool), 2),
+          aux_variables.get(landmark_lib.NAME))
+      (src_lmk, drv_lmk), has = deinterleave(filled, 2), None
     wing = functools.partial(losses.wing_loss, w=cfg.wing.w, eps=cfg.wing.eps, mask=has)
     terms["wing"] = 0.5 * (
         wing(_keypoints_to_256(x_s[:, kp_idx, :2]), _landmarks_to_256(src_lmk[:, lmk_idx], size)) +
@@ -259,7 +252,7 @@ def stage1_discriminator_loss(models: Stage1Models, disc_params, disc_state, gen
     return total, (new_state, metrics)
   drv = batch["driving"].astype(jnp.float32)
   fake = sg(generated["image"]).astype(jnp.float32)
-  b, size = drv.shape[0], drv.shape[1]
+  size = drv.shape[1]
   boxes = regions.landmark_boxes(batch["driving_landmarks"], batch["has_landmarks"], size,
                                  cfg.regions.box_scales.to_dict())
   crop_sizes = {"face": cfg.regions.face_crop_size, "lip": cfg.regions.lip_crop_size}
@@ -272,8 +265,8 @@ def stage1_discriminator_loss(models: Stage1Models, disc_params, disc_state, gen
       real = regions.crop_regions(drv, boxes[region], crop_sizes[region])
       fk = regions.crop_regions(fake, boxes[region], crop_sizes[region])
     out, new_state[region] = apply_module(models.D, disc_params[region], disc_state[region],
-                                          jnp.concatenate([real, fk], axis=0), train=True)
-    real_out, fake_out = _split_disc(out, b)
+                                          interleave(real, fk), train=True)
+    real_out, fake_out = deinterleave(out, 2)
     value = losses.gan_discriminator_loss(real_out, fake_out, cfg.gan_mode)
     metrics[f"loss/disc_{region}"] = value
     metrics[f"disc/real_{region}"] = jnp.mean(jnp.stack([jnp.mean(l) for _, l in real_out]))

@@ -38,9 +38,10 @@ from lp_jax.models import liveportrait
 from lp_jax.ops import keypoints, motion, resize
 from lp_jax.training import landmark_model as landmark_lib
 from lp_jax.training import losses, regions
+from lp_jax.training.streams import deinterleave, interleave, repeat
 from lp_jax.training import variables as variables_lib
 from lp_jax.training.errors import ConfigError
-from lp_jax.training.objectives.common import (F_NAME, G_NAME, M_NAME, W_NAME, chunks,
+from lp_jax.training.objectives.common import (F_NAME, G_NAME, M_NAME, W_NAME,
                                                frozen_apply, input_sizes, render, sg,
                                                term_weight)
 
@@ -64,10 +65,11 @@ class Stage2Models:
 
   @classmethod
   def from_config(cls, model_config, dtype=jnp.float32, spectral_norm_folded: bool = False,
-                  platform: str | None = None,
+                  platform: str | None = None, remat: str = "none",
                   landmark_model: landmark_lib.LandmarkModel | None = None):
     base = [liveportrait.build(n, model_config, dtype=dtype,
-                               spectral_norm_folded=spectral_norm_folded, platform=platform)
+                               spectral_norm_folded=spectral_norm_folded, platform=platform,
+                               remat=remat)
             for n in liveportrait.BASE_NETWORKS]
     mlps = [liveportrait.build(n, model_config) for n in ("stitching", "eye", "lip")]
     return cls(*base, *mlps, landmark_model=landmark_model)
@@ -131,13 +133,13 @@ def _landmark_ratios(lm, params, batch, src, drv):
   Source and driving frames are cropped by their data landmarks, or by the model's own first
   estimate where a sample has none; the renders are later cropped like the source.
   """
-  frames = jnp.concatenate([src, drv], axis=0)
-  has = jnp.tile(jnp.asarray(batch["has_landmarks"], bool), 2)
-  placed = lm.fill(frames, jnp.concatenate([batch["source_landmarks"],
-                                            batch["driving_landmarks"]], axis=0), has, params)
-  eye, lip = (sg(r) for r in lm.openness(frames, placed, params))
-  b = src.shape[0]
-  return (eye[:b], lip[:b]), (eye[b:], lip[b:]), placed[:b]
+  frames = interleave(src, drv)
+  has = repeat(jnp.asarray(batch["has_landmarks"], bool), 2)
+  placed = lm.fill(frames, interleave(batch["source_landmarks"], batch["driving_landmarks"]), has,
+                   params)
+  (eye_s, eye_d), (lip_s, lip_d) = (deinterleave(sg(r), 2)
+                                    for r in lm.openness(frames, placed, params))
+  return (eye_s, lip_s), (eye_d, lip_d), deinterleave(placed, 2)[0]
 
 
 def stage2_loss(models: Stage2Models, retarget_params, base_variables, batch, rng, cfg):
@@ -170,11 +172,10 @@ def stage2_loss(models: Stage2Models, retarget_params, base_variables, batch, rn
   b, size = src.shape[0], src.shape[1]
   net, motion_net = input_sizes(cfg)
   f_s = frozen_apply(models.F, base[F_NAME], resize.resize(src, net))
-  raw = frozen_apply(models.M, base[M_NAME], resize.resize(jnp.concatenate([src, drv], axis=0),
-                                                          motion_net))
+  raw = frozen_apply(models.M, base[M_NAME], resize.resize(interleave(src, drv), motion_net))
   num_kp = raw["kp"].shape[-1] // 3
   info = keypoints.refine_kp_info(raw, num_kp)
-  info_s, info_d = (keypoints.with_rotation(i) for i in chunks(info, 2))
+  info_s, info_d = (keypoints.with_rotation(i) for i in deinterleave(info, 2))
   x_s = sg(keypoints.apply_motion(info_s["kp"], info_s))
   shift = cfg.cross_identity_shift
   info_x = {k: jnp.roll(v, shift, axis=0) for k, v in info_d.items()}  # another sample's motion
@@ -229,16 +230,16 @@ def stage2_loss(models: Stage2Models, retarget_params, base_variables, batch, rn
     targets.append((f"{name}_region", x_new, 1 - regions.region_mask(src_boxes, names, size)))
 
   if targets:
-    # One W + G pass over the reconstruction and every driven variant: [x_s; stitching; eye;
-    # lip] along the batch. Eq. 5-6 compare each variant with the reconstruction
-    # I_p,recon = D(W(f_s; x_s, x_s)), not with the source image: the MLPs must leave the
-    # frozen generator's own reconstruction error alone.
+    # One W + G pass over the reconstruction and every driven variant: x_s, stitching, eye and
+    # lip interleaved along the batch (training/streams.py). Eq. 5-6 compare each variant with
+    # the reconstruction I_p,recon = D(W(f_s; x_s, x_s)), not with the source image: the MLPs
+    # must leave the frozen generator's own reconstruction error alone.
     n = len(targets) + 1
     images = render(models, (base[W_NAME]["params"], base[G_NAME]["params"]),
                     tuple(variables_lib.split_variables(base[k])[1] for k in (W_NAME, G_NAME)),
-                    jnp.tile(f_s, (n,) + (1,) * (f_s.ndim - 1)), jnp.tile(x_s, (n, 1, 1)),
-                    jnp.concatenate([x_s] + [t[1] for t in targets], axis=0), False, size)[0]
-    recon, *variants = jnp.split(images, n, axis=0)
+                    repeat(f_s, n), repeat(x_s, n),
+                    interleave(x_s, *(t[1] for t in targets)), False, size)[0]
+    recon, *variants = deinterleave(images, n)
     rendered = {}
     for (name, _, keep), image in zip(targets, variants):
       terms[name] = losses.masked_l1(image, sg(recon), keep)
@@ -247,10 +248,11 @@ def stage2_loss(models: Stage2Models, retarget_params, base_variables, batch, rn
       # Eq. 6: the openness of the rendered I_p,eyes / I_p,lip, cropped where the source is, in
       # one landmark-model pass over both variants.
       names = list(requests)
-      eye, lip = lm.openness(jnp.concatenate([rendered[f"{n}_region"] for n in names], axis=0),
-                             jnp.tile(src_placed, (len(names), 1, 1)), lm_params)
+      eye, lip = lm.openness(interleave(*(rendered[f"{n}_region"] for n in names)),
+                             repeat(src_placed, len(names)), lm_params)
+      eyes, lips = deinterleave(eye, len(names)), deinterleave(lip, len(names))
       for j, name in enumerate(names):
-        reached[name] = (eye if name == "eye" else lip)[j * b:(j + 1) * b]
+        reached[name] = (eyes if name == "eye" else lips)[j]
 
   for name, request in requests.items():
     terms[f"{name}_condition"] = jnp.mean(jnp.abs(reached[name] - request))
