@@ -30,7 +30,7 @@ USES = {"appearance_feature_extractor": ("conv3d_fold_min_hw", "conv3d_fold_pad"
         "motion_extractor": ("depthwise_stencil",),
         "warping_module": ("conv3d_fold_min_hw", "conv3d_fold_pad", "upblock3d_phase_min_hw",
                            "phase3d_fold_min_hw", "occlusion_taps", "fft_conv3d_min_kernel",
-                           "separable_sparse_motion"),
+                           "separable_sparse_motion", "warp_gather_per_frame"),
         "spade_generator": ("upsample2d_phase", "winograd_max_hw")}
 # Fields for layers with >= 64 channels in and out (conv_forms.WINOGRAD_MIN_CHANNELS) on 3-D
 # volumes, which the tiny networks do not have; their official-shape cases are in
@@ -52,9 +52,9 @@ def test_platform_names():
   assert networks.default_generator_chunk("tpu") == kernels.TPU.generator_chunk
   assert set(USES) == set(liveportrait.BASE_NETWORKS)
   fields = {f.name for f in dataclasses.fields(kernels.KernelForms)}
-  # Two choices are the pipeline's, not a layer's: the generator map and where frames are
-  # cropped and pasted.
-  pipeline = {"generator_chunk", "frame_ops_on_device"}
+  # Three choices are not a layer's: the generator map and where frames are cropped and pasted
+  # (the pipeline's), and which blocks training recomputes (config.remat).
+  pipeline = {"generator_chunk", "frame_ops_on_device", "remat_blocks"}
   assert set().union(*USES.values()) | pipeline | set(WIDE_ONLY) == fields
   assert {c.form for c in kernel_forms.cases()} == fields - pipeline
 

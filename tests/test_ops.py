@@ -24,7 +24,7 @@ torch = layer_checks.torch  # the shared pytest fixture (skips without torch)
 
 
 # Eager JAX compiles each primitive on its own (seconds per test here); one jit is much faster.
-grid_sample_jit = jax.jit(grid_sample)
+grid_sample_jit = jax.jit(grid_sample, static_argnums=2)
 headpose_pred_to_degree = jax.jit(keypoints.headpose_pred_to_degree)
 get_rotation_matrix = jax.jit(keypoints.get_rotation_matrix)
 make_coordinate_grid = jax.jit(keypoints.make_coordinate_grid, static_argnums=0)
@@ -62,13 +62,15 @@ def _grid_case(name, seed=0):
   return x, flat.reshape(grid.shape)
 
 
+# per_frame: one gather per frame (KernelForms.warp_gather_per_frame) or one over the batch.
+@pytest.mark.parametrize("per_frame", [False, True])
 @pytest.mark.parametrize("name", sorted(GRID_CASES))
-def test_grid_sample_matches_torch(torch, name):
+def test_grid_sample_matches_torch(torch, name, per_frame):
   x, grid = _grid_case(name)
   ref = torch.nn.functional.grid_sample(torch.from_numpy(x), torch.from_numpy(grid),
                                         mode="bilinear", padding_mode="zeros",
                                         align_corners=False).numpy()
-  out = grid_sample_jit(jnp.asarray(_nc_last(x)), jnp.asarray(grid))
+  out = grid_sample_jit(jnp.asarray(_nc_last(x)), jnp.asarray(grid), per_frame)
   assert out.shape == _nc_last(ref).shape
   assert out.dtype == jnp.float32
   assert _max_err(out, _nc_last(ref)) <= 1e-6
@@ -76,14 +78,15 @@ def test_grid_sample_matches_torch(torch, name):
   assert np.any(np.abs(grid) > 1.0) and np.any(np.abs(grid) == 1.0)
 
 
+@pytest.mark.parametrize("per_frame", [False, True])
 @pytest.mark.parametrize("name", sorted(GRID_CASES))
-def test_grid_sample_grid_gradient_matches_torch(torch, name):
+def test_grid_sample_grid_gradient_matches_torch(torch, name, per_frame):
   x, grid = _grid_case(name, seed=1)
   grid_t = torch.tensor(grid, requires_grad=True)
   torch.nn.functional.grid_sample(torch.from_numpy(x), grid_t, mode="bilinear",
                                   padding_mode="zeros", align_corners=False).sum().backward()
   x_j = jnp.asarray(_nc_last(x))
-  grad = jax.jit(jax.grad(lambda g: jnp.sum(grid_sample(x_j, g))))(jnp.asarray(grid))
+  grad = jax.jit(jax.grad(lambda g: jnp.sum(grid_sample(x_j, g, per_frame))))(jnp.asarray(grid))
   ref = grid_t.grad.numpy()
   assert np.abs(ref).max() > 1.0  # a non-trivial gradient
   assert _max_err(grad, ref) <= 1e-5

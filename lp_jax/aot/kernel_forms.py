@@ -27,6 +27,7 @@ from lp_jax.aot.targets import Target
 from lp_jax.inference import networks
 from lp_jax.models import dense_motion, kernels, liveportrait, spade_generator, util
 from lp_jax.models.kernels import KernelForms
+from lp_jax.ops import grid_sample
 
 MARGIN = 0.02  # a rewrite must save more than 2% of the roofline time
 TEMP_LIMIT = 1.5  # ... and need at most 1.5x the plain form's temp memory
@@ -120,6 +121,11 @@ def cases() -> list[Case]:
   out.append(Case("separable_sparse_motion", "sparse motions 22 x 16x64x64x4", SparseMotions,
                   ((1, 16, 64, 64, 4), (1, 21, 3), (1, 21, 3)),
                   *_pair("separable_sparse_motion", True)))
+  # W's final warp of F's volume by the deformation, at a batch of 8 frames (at 1 the two
+  # forms are one gather).
+  out.append(Case("warp_gather_per_frame", "final warp 8 x 16x64x64x32", FinalWarp,
+                  ((8, 16, 64, 64, 32), (8, 16, 64, 64, 3)),
+                  *_pair("warp_gather_per_frame", True)))
   # M's ConvNeXt-V2-tiny depthwise 7x7 per stage.
   dw = _pair("depthwise_stencil", True)
   for hw, c in ((64, 96), (32, 192), (16, 384), (8, 768)):
@@ -139,6 +145,17 @@ class SparseMotions(nn.Module):
     return dense_motion.deform_input(feature, kp_driving.astype(jnp.float32),
                                      kp_source.astype(jnp.float32),
                                      self.forms.separable_sparse_motion)
+
+
+class FinalWarp(nn.Module):
+  """W's warp of the feature volume by a deformation (no variables)."""
+  dtype: Any
+  forms: KernelForms
+
+  def __call__(self, feature, deformation):
+    # The deformation stays float32 in the network whatever the compute dtype.
+    return grid_sample.grid_sample(feature, deformation.astype(jnp.float32),
+                                   self.forms.warp_gather_per_frame)
 
 
 def compile_case(layer: Callable, inputs: tuple, forms: KernelForms, target: Target, device,

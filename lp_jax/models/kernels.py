@@ -58,6 +58,12 @@ class KernelForms:
   # uint8 frames cross to the host (ops/paste_back.py); off: OpenCV on the host. Off on CPU,
   # where the device is the host and OpenCV's prepared paste-back ran faster (docs/performance.md).
   frame_ops_on_device: bool = False
+  # W's final warp of the feature volume by the dense deformation (one gather per corner): one
+  # gather per frame from that frame's volume instead of one over the batch; the same values.
+  # TPU's cost model charges a batched gather with the square of the batch: W in bf16 at batch 8
+  # on a v5e moved 36.6 GB per frame with one gather, 4.64 GB with gathers per frame (6.58 GB
+  # either way at batch 1; docs/aot.md).
+  warp_gather_per_frame: bool = False
   # Training only (config.remat, models/remat.py): W's hourglass blocks and G's SPADE residual
   # blocks recomputed in the backward pass instead of keeping their activations.
   remat_blocks: bool = False
@@ -86,7 +92,8 @@ TPU = KernelForms(conv3d_fold_min_hw=None, conv3d_fold_pad=False, upblock3d_phas
                   phase3d_fold_min_hw=None, upsample2d_phase=False, occlusion_taps=True,
                   depthwise_stencil=True, generator_chunk=None, winograd_max_hw=None,
                   winograd3d_min_hw=None, fft_conv3d_min_kernel=None,
-                  separable_sparse_motion=True, frame_ops_on_device=True)
+                  separable_sparse_motion=True, frame_ops_on_device=True,
+                  warp_gather_per_frame=True)
 
 _BY_PLATFORM = {"cpu": CPU, "gpu": GPU, "cuda": GPU, "rocm": GPU, "tpu": TPU}
 

@@ -22,13 +22,15 @@ def unnormalize(coord: jax.Array, size: int) -> jax.Array:
   return ((coord + 1.0) * size - 1.0) / 2.0
 
 
-def grid_sample(inputs: jax.Array, grid: jax.Array) -> jax.Array:
+def grid_sample(inputs: jax.Array, grid: jax.Array, per_frame: bool = False) -> jax.Array:
   """Samples `inputs` at `grid`.
 
   Args:
     inputs: [N, *spatial, C] with spatial = (H, W) or (D, H, W).
     grid: [N, *out_spatial, n] normalised coordinates, last axis ordered (x, y[, z]), i.e. the
       reverse of the spatial axes, exactly like PyTorch's grid argument.
+    per_frame: one gather per frame and corner from that frame's rows, instead of one per corner
+      over the whole batch (the same values; `KernelForms.warp_gather_per_frame` says where).
 
   Returns:
     [N, *out_spatial, C], in the dtype of `inputs`.
@@ -57,7 +59,10 @@ def grid_sample(inputs: jax.Array, grid: jax.Array) -> jax.Array:
       weight = weight * (frac[a] if offset else 1.0 - frac[a])
       valid &= (idx >= 0) & (idx <= spatial[a] - 1)
       index = index + jnp.clip(idx, 0, spatial[a] - 1).astype(jnp.int32) * strides[a]
-    values = jnp.take_along_axis(flat, index[..., None], axis=1, mode="clip")
+    if per_frame:
+      values = jnp.stack([jnp.take(flat[i], index[i], axis=0, mode="clip") for i in range(n)])
+    else:
+      values = jnp.take_along_axis(flat, index[..., None], axis=1, mode="clip")
     out = out + values.astype(jnp.float32) * jnp.where(valid, weight, 0.0)[..., None]
   return out.reshape(n, *out_spatial, channels).astype(inputs.dtype)
 
