@@ -133,8 +133,11 @@ def test_micro_stage2_step_for_tpu_v5e_2x2():
   assert mem["code_bytes"] > 0 and mem["temp_bytes"] > 0
   assert rec["cost"]["flops"] > 0 and rec["cost"]["bytes_accessed"] > 0
   assert rec["collectives"]["all-reduce"]["count"] > 0  # gradients summed over the batch
-  # Source and driving through M, the four renders through W + G: interleaved, no sample moves.
-  assert set(rec["collectives"]) == {"all-reduce"}
+  # Source and driving through M, the four renders through W + G: interleaved, so nothing is
+  # exchanged all-to-all. What moves is the cross-identity pairing's roll of the batch (each
+  # sample takes another's driving keypoints): a few small collective-permutes.
+  assert not {"all-to-all", "all-gather"} & set(rec["collectives"])
+  assert rec["collectives"].get("collective-permute", {"bytes": 0})["bytes"] < 2 ** 20
   roof = rec["roofline"]
   assert roof["step_s"] == max(roof["compute_s"], roof["memory_s"], roof["collectives_s"]) > 0
   assert roof["ms_per_sample"] == pytest.approx(1e3 * roof["step_s"], rel=1e-3)  # 1 / device
@@ -193,8 +196,9 @@ def test_micro_stage1_step_for_two_h100_with_fsdp():
   # Sharded parameters are gathered for use and their gradients reduced.
   assert rec["collectives"]["all-gather"]["count"] > 0
   assert ({"all-reduce", "reduce-scatter"} & set(rec["collectives"]))
-  # M's three streams go through it interleaved (training/streams.py): no sample moves.
-  assert not {"collective-permute", "all-to-all"} & set(rec["collectives"])
+  # M's three streams go through it interleaved (training/streams.py): no sample moves. (The
+  # all-to-alls here are FSDP's: G's spectral-norm power iterations over fsdp-sharded kernels.)
+  assert "collective-permute" not in rec["collectives"]
 
 
 # ------------------------------------------------------------------ fitting, --max_batch

@@ -22,7 +22,7 @@ from jax.sharding import PartitionSpec as P
 
 from lp_jax.inference import programs
 from lp_jax.inference.networks import LivePortraitModels, warp_decode_fn
-from lp_jax.ops import batching
+from lp_jax.models import kernels
 from lp_jax.ops import paste_back as paste_ops
 
 
@@ -109,6 +109,8 @@ class FrameDecoder:
     chunk = models.generator_chunk() if len(devices) == 1 else None
     (warp_net, warp_vars), (gen_net, gen_vars) = (models.network("warping_module"),
                                                   models.network("spade_generator"))
+    if len(devices) > 1:
+      warp_net = warp_net.clone(forms=kernels.over_sharded_batch(warp_net.forms))
     self.variables = jax.device_put((warp_vars, gen_vars), self.replicated)
     self._steps = decode_steps(warp_net, gen_net, self.mesh, chunk)
     self._paste_steps = paste_steps(warp_net, gen_net, self.mesh, chunk)

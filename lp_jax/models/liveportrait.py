@@ -29,19 +29,23 @@ NETWORKS = BASE_NETWORKS + RETARGETING_NETWORKS
 
 
 def build(name: str, config: ml_collections.ConfigDict, *, spectral_norm_folded: bool = False,
-          dtype=jnp.float32, platform: str | None = None, remat: str = "none") -> nn.Module:
+          dtype=jnp.float32, platform: str | None = None, remat: str | None = None) -> nn.Module:
   """The Flax module of network `name` with the hyper-parameters of `config` (configs/models).
 
   `platform` ('cpu' / 'gpu' / 'cuda' / 'tpu') selects the layer forms (models/kernels.py); by
   default the backend this process runs on. The network's `forms` field holds them and every
   block passes them down to its convs. Compiling ahead of time for another backend must name
   it: the compiling host is 'cpu'. Variables are the same for every platform.
-  `remat` ('none' / 'blocks', models/remat.py): the training's rematerialisation policy.
+  `remat` ('none' / 'blocks', models/remat.py): the training's rematerialisation policy; a
+  network built with it is a training one, whose batch is split over a mesh
+  (`kernels.over_sharded_batch`).
   """
   kw = dict(config[name])
   if name in BASE_NETWORKS:
-    kw["forms"] = dataclasses.replace(kernels.for_platform(platform or jax.default_backend()),
-                                      remat_blocks=remat_lib.check(remat) == "blocks")
+    kw["forms"] = kernels.for_platform(platform or jax.default_backend())
+    if remat is not None:
+      kw["forms"] = dataclasses.replace(kernels.over_sharded_batch(kw["forms"]),
+                                        remat_blocks=remat_lib.check(remat) == "blocks")
   if name == "appearance_feature_extractor":
     return AppearanceFeatureExtractor(**kw, dtype=dtype)
   if name == "motion_extractor":
