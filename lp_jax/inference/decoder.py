@@ -109,8 +109,9 @@ class FrameDecoder:
     chunk = models.generator_chunk() if len(devices) == 1 else None
     (warp_net, warp_vars), (gen_net, gen_vars) = (models.network("warping_module"),
                                                   models.network("spade_generator"))
-    if len(devices) > 1:
-      warp_net = warp_net.clone(forms=kernels.over_sharded_batch(warp_net.forms))
+    forms = getattr(warp_net, "forms", None)  # (benchmarks' stand-in networks have none)
+    if len(devices) > 1 and forms is not None and forms.warp_gather_per_frame:
+      warp_net = warp_net.clone(forms=kernels.over_sharded_batch(forms))
     self.variables = jax.device_put((warp_vars, gen_vars), self.replicated)
     self._steps = decode_steps(warp_net, gen_net, self.mesh, chunk)
     self._paste_steps = paste_steps(warp_net, gen_net, self.mesh, chunk)
