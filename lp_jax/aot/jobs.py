@@ -160,9 +160,7 @@ def infer_program(target: Target, devices: list, batch: int, precision: str,
   nets = {n: _build(n, config, dtype, target, overrides)
           for n in ("warping_module", "spade_generator")}
   mesh = Mesh(np.array(devices), ("data",))  # FrameDecoder's mesh over the local devices
-  if len(devices) > 1:  # as FrameDecoder: frames split over devices keep the batched gathers
-    warp = nets["warping_module"]
-    nets["warping_module"] = warp.clone(forms=kernels.over_sharded_batch(warp.forms))
+  nets["warping_module"] = decoder.warp_over_devices(nets["warping_module"], len(devices))
   if warp_only:
     return _warp_program(nets["warping_module"], config, mesh, batch, precision)
   # FrameDecoder's generator chunk for the target's backend (maps frames only on one device).

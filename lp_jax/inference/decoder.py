@@ -94,6 +94,16 @@ class DevicePaste:
     return self.frame.ndim == 3
 
 
+def warp_over_devices(warp_net, num_devices: int):
+  """W for a batch of frames split over `num_devices`: there its final warp keeps the batched
+  gathers (`kernels.over_sharded_batch`). Networks without per-frame gathers to turn off
+  (benchmarks' stand-ins have no forms at all) come back as they are."""
+  forms = getattr(warp_net, "forms", None)
+  if num_devices > 1 and forms is not None and forms.warp_gather_per_frame:
+    return warp_net.clone(forms=kernels.over_sharded_batch(forms))
+  return warp_net
+
+
 class FrameDecoder:
   """Generates frames from (f_s, x_s, x_d) in fixed-size, device-sharded batches."""
 
@@ -109,9 +119,7 @@ class FrameDecoder:
     chunk = models.generator_chunk() if len(devices) == 1 else None
     (warp_net, warp_vars), (gen_net, gen_vars) = (models.network("warping_module"),
                                                   models.network("spade_generator"))
-    forms = getattr(warp_net, "forms", None)  # (benchmarks' stand-in networks have none)
-    if len(devices) > 1 and forms is not None and forms.warp_gather_per_frame:
-      warp_net = warp_net.clone(forms=kernels.over_sharded_batch(forms))
+    warp_net = warp_over_devices(warp_net, len(devices))
     self.variables = jax.device_put((warp_vars, gen_vars), self.replicated)
     self._steps = decode_steps(warp_net, gen_net, self.mesh, chunk)
     self._paste_steps = paste_steps(warp_net, gen_net, self.mesh, chunk)
