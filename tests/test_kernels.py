@@ -52,9 +52,10 @@ def test_platform_names():
   assert networks.default_generator_chunk("tpu") == kernels.TPU.generator_chunk
   assert set(USES) == set(liveportrait.BASE_NETWORKS)
   fields = {f.name for f in dataclasses.fields(kernels.KernelForms)}
-  # Three choices are not a layer's: the generator map and where frames are cropped and pasted
-  # (the pipeline's), and which blocks training recomputes (config.remat).
-  pipeline = {"generator_chunk", "frame_ops_on_device", "remat_blocks"}
+  # Four choices are not a layer's: the generator map and where frames are cropped and pasted
+  # (the pipeline's), which blocks training recomputes (config.remat) and how many devices
+  # the batch is split over (the program's mesh).
+  pipeline = {"generator_chunk", "frame_ops_on_device", "remat_blocks", "batch_shards"}
   assert set().union(*USES.values()) | pipeline | set(WIDE_ONLY) == fields
   assert {c.form for c in kernel_forms.cases()} == fields - pipeline
 

@@ -17,6 +17,7 @@ import pytest
 import layer_checks
 from layer_checks import max_err as _max_err
 from layer_checks import nc_last as _nc_last
+from lp_jax.aot import hlo
 from lp_jax.ops import batching, hull, keypoints, motion, resize
 from lp_jax.ops.grid_sample import grid_sample
 
@@ -24,7 +25,7 @@ torch = layer_checks.torch  # the shared pytest fixture (skips without torch)
 
 
 # Eager JAX compiles each primitive on its own (seconds per test here); one jit is much faster.
-grid_sample_jit = jax.jit(grid_sample, static_argnums=2)
+grid_sample_jit = jax.jit(grid_sample, static_argnums=(2, 3))
 headpose_pred_to_degree = jax.jit(keypoints.headpose_pred_to_degree)
 get_rotation_matrix = jax.jit(keypoints.get_rotation_matrix)
 make_coordinate_grid = jax.jit(keypoints.make_coordinate_grid, static_argnums=0)
@@ -38,8 +39,8 @@ driving_keypoints = jax.jit(motion.driving_keypoints, static_argnames=("relative
 
 
 GRID_CASES = {  # name -> (input shape NC..., output spatial shape)
-    "2d": ((2, 3, 5, 7), (4, 6)),
-    "3d": ((2, 4, 3, 5, 6), (2, 3, 4)),
+    "2d": ((4, 3, 5, 7), (4, 6)),
+    "3d": ((4, 4, 3, 5, 6), (2, 3, 4)),
 }
 
 
@@ -62,15 +63,20 @@ def _grid_case(name, seed=0):
   return x, flat.reshape(grid.shape)
 
 
-# per_frame: one gather per frame (KernelForms.warp_gather_per_frame) or one over the batch.
-@pytest.mark.parametrize("per_frame", [False, True])
+# (per_frame, batch_shards): one gather over the batch; one per frame
+# (KernelForms.warp_gather_per_frame); one per position in each of 2 blocks of the batch (a
+# batch split over 2 devices, KernelForms.batch_shards); 3 blocks do not divide 4 frames.
+GATHER_FORMS = [(False, 1), (True, 1), (True, 2), (True, 3)]
+
+
+@pytest.mark.parametrize("per_frame,batch_shards", GATHER_FORMS)
 @pytest.mark.parametrize("name", sorted(GRID_CASES))
-def test_grid_sample_matches_torch(torch, name, per_frame):
+def test_grid_sample_matches_torch(torch, name, per_frame, batch_shards):
   x, grid = _grid_case(name)
   ref = torch.nn.functional.grid_sample(torch.from_numpy(x), torch.from_numpy(grid),
                                         mode="bilinear", padding_mode="zeros",
                                         align_corners=False).numpy()
-  out = grid_sample_jit(jnp.asarray(_nc_last(x)), jnp.asarray(grid), per_frame)
+  out = grid_sample_jit(jnp.asarray(_nc_last(x)), jnp.asarray(grid), per_frame, batch_shards)
   assert out.shape == _nc_last(ref).shape
   assert out.dtype == jnp.float32
   assert _max_err(out, _nc_last(ref)) <= 1e-6
@@ -78,18 +84,46 @@ def test_grid_sample_matches_torch(torch, name, per_frame):
   assert np.any(np.abs(grid) > 1.0) and np.any(np.abs(grid) == 1.0)
 
 
-@pytest.mark.parametrize("per_frame", [False, True])
+@pytest.mark.parametrize("per_frame,batch_shards", GATHER_FORMS)
 @pytest.mark.parametrize("name", sorted(GRID_CASES))
-def test_grid_sample_grid_gradient_matches_torch(torch, name, per_frame):
+def test_grid_sample_gradients_match_torch(torch, name, per_frame, batch_shards):
+  """Both gradients: the grid's (to the keypoints) and the input's (the gathers' transposes,
+  scatter-adds, to F's features in training)."""
   x, grid = _grid_case(name, seed=1)
-  grid_t = torch.tensor(grid, requires_grad=True)
-  torch.nn.functional.grid_sample(torch.from_numpy(x), grid_t, mode="bilinear",
-                                  padding_mode="zeros", align_corners=False).sum().backward()
-  x_j = jnp.asarray(_nc_last(x))
-  grad = jax.jit(jax.grad(lambda g: jnp.sum(grid_sample(x_j, g, per_frame))))(jnp.asarray(grid))
-  ref = grid_t.grad.numpy()
-  assert np.abs(ref).max() > 1.0  # a non-trivial gradient
-  assert _max_err(grad, ref) <= 1e-5
+  x_t, grid_t = torch.tensor(x, requires_grad=True), torch.tensor(grid, requires_grad=True)
+  out_t = torch.nn.functional.grid_sample(x_t, grid_t, mode="bilinear", padding_mode="zeros",
+                                          align_corners=False)
+  weights = np.random.default_rng(2).standard_normal(out_t.shape).astype(np.float32)
+  (out_t * torch.from_numpy(weights)).sum().backward()
+  loss = lambda x, g: jnp.sum(grid_sample(x, g, per_frame, batch_shards) *
+                              jnp.asarray(_nc_last(weights)))
+  grad_x, grad_g = jax.jit(jax.grad(loss, argnums=(0, 1)))(jnp.asarray(_nc_last(x)),
+                                                           jnp.asarray(grid))
+  ref_x, ref_g = _nc_last(x_t.grad.numpy()), grid_t.grad.numpy()
+  assert np.abs(ref_g).max() > 1.0 and np.abs(ref_x).max() > 1.0  # non-trivial gradients
+  assert _max_err(grad_g, ref_g) <= 1e-5
+  assert _max_err(grad_x, ref_x) <= 1e-5
+
+
+@pytest.mark.parametrize("batch_shards,moves", [(1, True), (8, False)])
+def test_per_frame_gathers_of_a_sharded_batch_stay_on_their_devices(batch_shards, moves):
+  """8 CPU devices, 16 frames split over them as training splits its batch: per-frame gathers
+  over the whole batch slice frames off their devices (XLA moves them, forward and backward);
+  per position within each device's block, nothing moves."""
+  assert len(jax.devices()) >= 8
+  mesh = jax.sharding.Mesh(np.array(jax.devices()[:8]), ("data",))
+  split = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("data"))
+  x = jax.ShapeDtypeStruct((16, 4, 6, 6, 8), jnp.float32, sharding=split)
+  grid = jax.ShapeDtypeStruct((16, 4, 6, 6, 3), jnp.float32, sharding=split)
+
+  def loss(x, grid):
+    return jnp.sum(jnp.tanh(grid_sample(x, grid, True, batch_shards)), axis=(1, 2, 3, 4))
+
+  step = jax.jit(jax.grad(lambda x, g: jnp.sum(loss(x, g)), argnums=(0, 1)),
+                 in_shardings=split, out_shardings=split)
+  comm = hlo.collectives(step.lower(x, grid).compile().as_text())
+  moved = {k for k in comm if k != "all-reduce"}  # the loss' sum is an all-reduce either way
+  assert bool(moved) == moves, comm
 
 
 def _identity_warp_matrix(n):

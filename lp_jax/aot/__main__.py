@@ -55,6 +55,8 @@ flags.DEFINE_string("model_config", "official", "infer: configs/models.py varian
 flags.DEFINE_string("frame_size", "1280x720", "frames: the source / driving frame, WxH")
 flags.DEFINE_bool("max_batch", False, "find the largest per-device batch that fits")
 flags.DEFINE_integer("max_batch_limit", 1024, "upper bound of the --max_batch search")
+flags.DEFINE_integer("max_batch_start", 1, "first batch of the --max_batch search (one near "
+                     "the edge, e.g. a batch known to fit, saves compiles)")
 flags.DEFINE_bool("list_targets", False, "print the named targets and exit")
 flags.DEFINE_multi_string("kernel_form", [], "infer / warp: a KernelForms field replacing the "
                           "target's, name=value (repeatable), e.g. "
@@ -151,7 +153,7 @@ def run() -> int:
     for build in builders:
       if FLAGS.max_batch:
         show(report.max_batch(build, target, FLAGS.job, FLAGS.max_batch_limit, emit=show,
-                              compiler_options=options))
+                              compiler_options=options, start=FLAGS.max_batch_start))
         continue
       for b in batches:
         try:

@@ -106,7 +106,8 @@ def training_program(config, target: Target, devices: list,
     per_device_batch = config.batch_size // shards
   global_batch = per_device_batch * shards
 
-  setup = stages.for_config(config).setup(platform=target.platform)  # the target's layer forms
+  # The target's layer forms, with per-frame gathers kept on each device's frames.
+  setup = stages.for_config(config).setup(platform=target.platform, batch_shards=shards)
   key = jax.eval_shape(lambda: jax.random.key(0))
   abstract = jax.eval_shape(setup.init_fn, key)
   shardings = mesh_lib.state_shardings(abstract, mesh, config.sharding)

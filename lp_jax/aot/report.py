@@ -7,6 +7,8 @@ kernel launch and host overheads, imperfect overlap of the three, achievable (no
 DCN between slices (counted at ICI speed), and the host side (data, decoding, encoding).
 """
 
+import math
+import re
 import time
 
 from lp_jax.aot import hlo
@@ -137,38 +139,101 @@ def compile_program(program, target: Target, job: str,
   return record
 
 
+# XLA:TPU's refusal: "... exceeds available HBM (15.75G)." (less than the chip's nominal size)
+_TPU_AVAILABLE = re.compile(r"exceeds available HBM \(([\d.]+)([KMGT]?)\)")
+_UNITS = {"": 1, "K": 2 ** 10, "M": 2 ** 20, "G": 2 ** 30, "T": 2 ** 40}
+
+
+def usable_bytes(record: dict) -> float | None:
+  """The device memory a refused TPU compile says was available; None where it does not say."""
+  for line in record.get("compiler_report", ()):
+    m = _TPU_AVAILABLE.search(line)
+    if m:
+      return float(m.group(1)) * _UNITS[m.group(2)]
+  return None
+
+
+def predict_fit(points: dict, capacity: float) -> int | None:
+  """Largest batch whose memory, on the line through the two known points nearest the edge of
+  `capacity`, stays within it; None with fewer than two points or memory that does not grow.
+
+  Memory per device is affine in the batch to a good approximation (weights, optimizer state and
+  code are fixed; activations scale), so two compiles predict the edge; a search verifies it.
+  """
+  if len(points) < 2:
+    return None
+  below = sorted(b for b in points if points[b] <= capacity)
+  above = sorted(b for b in points if points[b] > capacity)
+  pair = (below[-2:] if not above else above[:2] if not below else [below[-1], above[0]])
+  if len(pair) < 2:
+    return None
+  (b0, b1), (m0, m1) = pair, (points[pair[0]], points[pair[1]])
+  slope = (m1 - m0) / (b1 - b0)
+  if slope <= 0:
+    return None
+  return b0 + math.floor((capacity - m0) / slope)
+
+
 def max_batch(build, target: Target, job: str, limit: int = 4096, emit=None,
-              compiler_options: dict | None = None) -> dict:
-  """Largest per-device batch b <= limit whose program fits: doubling, then bisection.
+              compiler_options: dict | None = None, start: int = 1) -> dict:
+  """Largest per-device batch b <= limit whose program fits.
+
+  Each compile of a full training step takes minutes, so the search spends few: batches
+  `start` and `start + 1`, then the batch the line through their memory predicts, then its
+  neighbour to prove the edge (4 compiles when memory is affine in the batch; 2 when `start`
+  is the answer). A probe whose outcome contradicts the prediction is followed by a bisection
+  step, so a curved memory profile still converges in O(log limit) compiles; without memory
+  figures it doubles, then bisects.
 
   Args:
     build: b -> Program.
     emit: called with every attempt's record (fits or not).
+    start: the first batch tried (a batch known to be near the edge saves compiles).
   Returns:
-    {'event': 'max_batch', 'per_device_batch': b, 'report': record of b} (b = 0: none fits).
+    {'event': 'max_batch', 'per_device_batch': b, 'compiles': n, 'report': record of b}
+    (b = 0: none fits).
   """
+  capacity = float(CHIPS[target.chip].memory_bytes)
+  points, tried = {}, 0
+
   def attempt(b):
+    nonlocal tried
+    tried += 1
     try:
       rec = compile_program(build(b), target, job, compiler_options)
     except DoesNotFit as e:
       rec = e.record
     if emit:
       emit(rec)
+    nonlocal capacity
+    if "memory" in rec:  # XLA:TPU's refusals give no usable total, GPU compiles always do
+      points[b] = float(rec["memory"]["total_bytes"])
+    capacity = min(capacity, usable_bytes(rec) or capacity)
     return rec["event"] == "compiled", rec
 
-  best, best_rec, b = 0, None, 1
-  while b <= limit:
+  if not 1 <= start <= limit:
+    raise AotError(f"--max_batch_start {start}: expected 1 to the limit {limit}")
+  best, best_rec, hi = 0, None, limit + 1  # largest batch known to fit, smallest known not to
+  b, predicted = start, None
+  while True:
     ok, rec = attempt(b)
-    if not ok:
-      break
-    best, best_rec, b = b, rec, b * 2
-  hi = min(b, limit + 1)  # smallest known (or assumed) failing batch
-  while hi - best > 1:
-    mid = (best + hi) // 2
-    ok, rec = attempt(mid)
     if ok:
-      best, best_rec = mid, rec
+      best, best_rec = b, rec
     else:
-      hi = mid
+      hi = b
+    if hi - best <= 1:
+      break
+    trusted = predicted is None or predicted == ok  # the last prediction came true
+    guess = predict_fit(points, capacity) if trusted else None
+    if guess is not None:
+      guess = min(max(guess, best), hi - 1)
+      # The predicted edge: probe the predicted batch, or, once it fits, the one above it.
+      b, predicted = (guess + 1, False) if guess == best else (guess, True)
+    else:
+      if len(points) == 1 and best in points:  # the first fit: its neighbour gives the line
+        b = best + 1
+      else:
+        b = best * 2 if hi > limit else (best + hi) // 2
+      b, predicted = min(max(b, best + 1), hi - 1), None
   return {"event": "max_batch", "target": target.name, "job": job, "per_device_batch": best,
-          "report": best_rec}
+          "compiles": tried, "report": best_rec}

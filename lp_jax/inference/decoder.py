@@ -95,12 +95,12 @@ class DevicePaste:
 
 
 def warp_over_devices(warp_net, num_devices: int):
-  """W for a batch of frames split over `num_devices`: there its final warp keeps the batched
-  gathers (`kernels.over_sharded_batch`). Networks without per-frame gathers to turn off
+  """W for a batch of frames split over `num_devices`: its final warp's per-frame gathers take
+  each device's own frames (`kernels.over_sharded_batch`). Networks without per-frame gathers
   (benchmarks' stand-ins have no forms at all) come back as they are."""
   forms = getattr(warp_net, "forms", None)
   if num_devices > 1 and forms is not None and forms.warp_gather_per_frame:
-    return warp_net.clone(forms=kernels.over_sharded_batch(forms))
+    return warp_net.clone(forms=kernels.over_sharded_batch(forms, num_devices))
   return warp_net
 
 

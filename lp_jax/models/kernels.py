@@ -64,6 +64,10 @@ class KernelForms:
   # on a v5e moved 36.6 GB per frame with one gather, 4.64 GB with gathers per frame (6.58 GB
   # either way at batch 1; docs/aot.md).
   warp_gather_per_frame: bool = False
+  # How many devices a program splits its batch over, in equal blocks (training on a mesh, W+G
+  # over several devices): per-frame gathers then take frame j of every block at once, so each
+  # device gathers its own frames (`over_sharded_batch`). 1: the batch is on one device.
+  batch_shards: int = 1
   # Training only (config.remat, models/remat.py): W's hourglass blocks and G's SPADE residual
   # blocks recomputed in the backward pass instead of keeping their activations.
   remat_blocks: bool = False
@@ -105,12 +109,15 @@ def for_platform(platform: str) -> KernelForms:
   return _BY_PLATFORM[platform]
 
 
-def over_sharded_batch(forms: KernelForms) -> KernelForms:
-  """`forms` for a program whose batch is split over several devices (training on a mesh,
-  W+G over several local devices): the final warp's gathers stay one over the batch. A slice of
-  one frame from a batch sharded in blocks lives on one device, so gathers per frame make XLA
-  move each frame (408 collective-permutes in the v5e 2x2 Stage I step at 8 samples a chip)."""
-  return dataclasses.replace(forms, warp_gather_per_frame=False)
+def over_sharded_batch(forms: KernelForms, shards: int) -> KernelForms:
+  """`forms` for a program whose batch is split over `shards` devices in equal blocks
+  (training on a mesh, W+G over several local devices). A slice of one frame from such a batch
+  lives on one device, so gathers per frame of the whole batch made XLA move every frame (408
+  collective-permutes in the v5e 2x2 Stage I step at 8 samples a chip); gathers per position
+  within the blocks keep each frame on its device."""
+  if shards < 1:
+    raise ValueError(f"batch split over {shards} devices")
+  return dataclasses.replace(forms, batch_shards=shards)
 
 
 def default() -> KernelForms:

@@ -29,22 +29,25 @@ NETWORKS = BASE_NETWORKS + RETARGETING_NETWORKS
 
 
 def build(name: str, config: ml_collections.ConfigDict, *, spectral_norm_folded: bool = False,
-          dtype=jnp.float32, platform: str | None = None, remat: str | None = None) -> nn.Module:
+          dtype=jnp.float32, platform: str | None = None, remat: str | None = None,
+          batch_shards: int = 1) -> nn.Module:
   """The Flax module of network `name` with the hyper-parameters of `config` (configs/models).
 
   `platform` ('cpu' / 'gpu' / 'cuda' / 'tpu') selects the layer forms (models/kernels.py); by
   default the backend this process runs on. The network's `forms` field holds them and every
   block passes them down to its convs. Compiling ahead of time for another backend must name
   it: the compiling host is 'cpu'. Variables are the same for every platform.
-  `remat` ('none' / 'blocks', models/remat.py): the training's rematerialisation policy; a
-  network built with it is a training one, whose batch is split over a mesh
-  (`kernels.over_sharded_batch`).
+  `remat` ('none' / 'blocks', models/remat.py): the training's rematerialisation policy.
+  `batch_shards`: how many devices the program splits the batch over (`mesh.batch_shards`),
+  which keeps per-frame gathers on each device's own frames (`kernels.over_sharded_batch`).
   """
   kw = dict(config[name])
   if name in BASE_NETWORKS:
     kw["forms"] = kernels.for_platform(platform or jax.default_backend())
+    if batch_shards != 1:
+      kw["forms"] = kernels.over_sharded_batch(kw["forms"], batch_shards)
     if remat is not None:
-      kw["forms"] = dataclasses.replace(kernels.over_sharded_batch(kw["forms"]),
+      kw["forms"] = dataclasses.replace(kw["forms"],
                                         remat_blocks=remat_lib.check(remat) == "blocks")
   if name == "appearance_feature_extractor":
     return AppearanceFeatureExtractor(**kw, dtype=dtype)

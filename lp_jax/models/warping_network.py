@@ -32,8 +32,8 @@ class WarpingNetwork(nn.Module):
                                **dict(self.dense_motion_params),
                                name="dense_motion_network")(feature_3d, kp_driving, kp_source,
                                                             train)
-    warped = grid_sample(feature_3d, dense["deformation"],
-                         self.forms.warp_gather_per_frame)  # [B, D, H, W, C]
+    warped = grid_sample(feature_3d, dense["deformation"], self.forms.warp_gather_per_frame,
+                         self.forms.batch_shards)  # [B, D, H, W, C]
     out = volume_to_channels(warped)  # [B, H, W, C * D], ch = c * D + d
     out = util.SameBlock2d(self.max_features // 2, lrelu=True, dtype=self.dtype,
                            forms=self.forms, name="third")(out, train)

@@ -22,7 +22,8 @@ def unnormalize(coord: jax.Array, size: int) -> jax.Array:
   return ((coord + 1.0) * size - 1.0) / 2.0
 
 
-def grid_sample(inputs: jax.Array, grid: jax.Array, per_frame: bool = False) -> jax.Array:
+def grid_sample(inputs: jax.Array, grid: jax.Array, per_frame: bool = False,
+                batch_shards: int = 1) -> jax.Array:
   """Samples `inputs` at `grid`.
 
   Args:
@@ -31,6 +32,10 @@ def grid_sample(inputs: jax.Array, grid: jax.Array, per_frame: bool = False) -> 
       reverse of the spatial axes, exactly like PyTorch's grid argument.
     per_frame: one gather per frame and corner from that frame's rows, instead of one per corner
       over the whole batch (the same values; `KernelForms.warp_gather_per_frame` says where).
+    batch_shards: with `per_frame`, the number of equal blocks the batch is split into over
+      devices (`KernelForms.batch_shards`): gather j then takes frame j of every block, one
+      per device, so no frame leaves its device (a slice of one frame of a sharded batch lives
+      on one device, and XLA would move it). Falls back to 1 when it does not divide the batch.
 
   Returns:
     [N, *out_spatial, C], in the dtype of `inputs`.
@@ -50,6 +55,7 @@ def grid_sample(inputs: jax.Array, grid: jax.Array, per_frame: bool = False) -> 
   flat = inputs.reshape(n, -1, channels)
   strides = [math.prod(spatial[a + 1:]) for a in range(ndim)]  # row-major flat index
   out = jnp.zeros((n, grid.shape[1], channels), jnp.float32)
+  blocks = batch_shards if n % batch_shards == 0 else 1
   for corner in itertools.product((0, 1), repeat=ndim):
     weight = jnp.ones_like(pos[0])
     valid = jnp.ones(pos[0].shape, bool)
@@ -59,12 +65,28 @@ def grid_sample(inputs: jax.Array, grid: jax.Array, per_frame: bool = False) -> 
       weight = weight * (frac[a] if offset else 1.0 - frac[a])
       valid &= (idx >= 0) & (idx <= spatial[a] - 1)
       index = index + jnp.clip(idx, 0, spatial[a] - 1).astype(jnp.int32) * strides[a]
-    if per_frame:
+    if per_frame and blocks > 1:
+      values = _per_frame_of_each_block(flat, index, blocks)
+    elif per_frame:
       values = jnp.stack([jnp.take(flat[i], index[i], axis=0, mode="clip") for i in range(n)])
     else:
       values = jnp.take_along_axis(flat, index[..., None], axis=1, mode="clip")
     out = out + values.astype(jnp.float32) * jnp.where(valid, weight, 0.0)[..., None]
   return out.reshape(n, *out_spatial, channels).astype(inputs.dtype)
+
+
+def _per_frame_of_each_block(flat: jax.Array, index: jax.Array, blocks: int) -> jax.Array:
+  """flat [N, V, C] at index [N, P] -> [N, P, C], one gather per position j within a block.
+
+  [N] -> [blocks, N / blocks] keeps the device split on the first axis, the loop slices the
+  second, which is local; each gather is batched over the blocks, one frame per device."""
+  n, rows, channels = flat.shape
+  local = n // blocks
+  flat = flat.reshape(blocks, local, rows, channels)
+  index = index.reshape(blocks, local, -1)
+  values = [jnp.take_along_axis(flat[:, j], index[:, j, :, None], axis=1, mode="clip")
+            for j in range(local)]
+  return jnp.stack(values, axis=1).reshape(n, -1, channels)
 
 
 def separable_grid_sample(inputs: jax.Array, coords: tuple) -> jax.Array:

@@ -12,6 +12,7 @@ import jax
 from jax.experimental import multihost_utils
 
 from lp_jax.training import evaluate, placement, stages
+from lp_jax.training import mesh as mesh_lib
 from lp_jax.training.export_workdir import manifest_fields
 from lp_jax.weights import export as weights_export
 
@@ -57,7 +58,7 @@ class Run:
 def build(config, mesh, rng) -> Run:
   """Modules, sharded initial state and step inputs of `config.stage` on `mesh`."""
   stage = stages.for_config(config)
-  setup = stage.setup()
+  setup = stage.setup(batch_shards=mesh_lib.batch_shards(mesh))
   init_rng, aux_rng = jax.random.split(rng)
   step_input = stage.step_input(setup, mesh, aux_rng)
   state, shardings, abstract = placement.sharded_init(setup.init_fn, init_rng, mesh,

@@ -102,9 +102,10 @@ class Stage1:
   def __init__(self, config):
     self.config = config
 
-  def setup(self, platform: str | None = None) -> Setup:
+  def setup(self, platform: str | None = None, batch_shards: int = 1) -> Setup:
     """`platform`: whose layer forms F, M, W, G take (models/kernels.py); default the running
-    backend (lp_jax.aot passes its target's)."""
+    backend (lp_jax.aot passes its target's). `batch_shards`: how many devices the step splits
+    the batch over (mesh.batch_shards)."""
     config, dtype = self.config, compute_dtype(self.config)
     kinds = aux_kinds(config)
     aux_modules = {f: (auxiliary.build(k, config.aux, dtype=dtype) if k in kinds else None)
@@ -114,6 +115,7 @@ class Stage1:
     models = stage1_objective.Stage1Models.from_config(config.model, dtype=dtype, D=disc,
                                                        platform=platform,
                                                        remat=remat_policy(config),
+                                                       batch_shards=batch_shards,
                                                        landmark_model=landmarks, **aux_modules)
     d_input = auxiliary.example_input("discriminator", config.aux)
     tx_g, tx_d = make_optimizer(config.optimizer), make_optimizer(config.optimizer)
@@ -183,14 +185,15 @@ class Stage2:
   def __init__(self, config):
     self.config = config
 
-  def setup(self, platform: str | None = None) -> Setup:
-    """`platform`: as Stage1.setup."""
+  def setup(self, platform: str | None = None, batch_shards: int = 1) -> Setup:
+    """`platform`, `batch_shards`: as Stage1.setup."""
     config = self.config
     stage2_objective.ratio_measure(config.loss)  # a bad measure fails before anything is built
     landmarks = landmark_lib.from_loss_config(config.loss)
     models = stage2_objective.Stage2Models.from_config(config.model, dtype=compute_dtype(config),
                                                        platform=platform,
                                                        remat=remat_policy(config),
+                                                       batch_shards=batch_shards,
                                                        landmark_model=landmarks)
     base_nets = dict(zip(GENERATOR_NETWORKS, (models.F, models.M, models.W, models.G)))
     mlps = {n: getattr(models, n) for n in RETARGETING_NETWORKS}

@@ -53,7 +53,16 @@ def anti_alias_downsample(x: jax.Array, scale: float) -> jax.Array:
   h, w = out.shape[1:3]
   rows = np.floor(np.arange(int(math.floor(h * scale))) / scale).astype(np.int32)
   cols = np.floor(np.arange(int(math.floor(w * scale))) / scale).astype(np.int32)
-  return out[:, rows][:, :, cols]
+  return _take_static(_take_static(out, rows, 1), cols, 2)
+
+
+def _take_static(x: jax.Array, index: np.ndarray, axis: int) -> jax.Array:
+  """x at constant indices along `axis`: a strided slice where they step evenly (scale 1/k, the
+  discriminator's pyramid), whose transpose is a pad, not a gather and its scatter-add."""
+  steps = np.diff(index)
+  if len(index) > 1 and steps[0] > 0 and np.all(steps == steps[0]):
+    return jax.lax.slice_in_dim(x, int(index[0]), int(index[-1]) + 1, int(steps[0]), axis)
+  return jnp.take(x, index, axis=axis)
 
 
 def min_input_size(num_blocks: int) -> int:

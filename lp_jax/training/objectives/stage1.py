@@ -60,13 +60,15 @@ class Stage1Models:
 
   @classmethod
   def from_config(cls, model_config, dtype=jnp.float32, platform: str | None = None,
-                  remat: str = "none", **aux):
+                  remat: str = "none", batch_shards: int = 1, **aux):
     """F, M, W, G from configs/models (training form: spectral norm not folded) plus aux modules.
 
     `platform` selects their layer forms (liveportrait.build); default the running backend.
-    `remat`: config.remat (models/remat.py).
+    `remat`: config.remat (models/remat.py). `batch_shards`: the mesh's batch split
+    (liveportrait.build).
     """
-    base = [liveportrait.build(n, model_config, dtype=dtype, platform=platform, remat=remat)
+    base = [liveportrait.build(n, model_config, dtype=dtype, platform=platform, remat=remat,
+                               batch_shards=batch_shards)
             for n in liveportrait.BASE_NETWORKS]
     return cls(*base, **aux)
 

@@ -65,11 +65,11 @@ class Stage2Models:
 
   @classmethod
   def from_config(cls, model_config, dtype=jnp.float32, spectral_norm_folded: bool = False,
-                  platform: str | None = None, remat: str = "none",
+                  platform: str | None = None, remat: str = "none", batch_shards: int = 1,
                   landmark_model: landmark_lib.LandmarkModel | None = None):
     base = [liveportrait.build(n, model_config, dtype=dtype,
                                spectral_norm_folded=spectral_norm_folded, platform=platform,
-                               remat=remat)
+                               remat=remat, batch_shards=batch_shards)
             for n in liveportrait.BASE_NETWORKS]
     mlps = [liveportrait.build(n, model_config) for n in ("stitching", "eye", "lip")]
     return cls(*base, *mlps, landmark_model=landmark_model)
