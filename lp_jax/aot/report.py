@@ -197,7 +197,7 @@ def max_batch(build, target: Target, job: str, limit: int = 4096, emit=None,
   points, tried = {}, 0
 
   def attempt(b):
-    nonlocal tried
+    nonlocal tried, capacity
     tried += 1
     try:
       rec = compile_program(build(b), target, job, compiler_options)
@@ -205,7 +205,6 @@ def max_batch(build, target: Target, job: str, limit: int = 4096, emit=None,
       rec = e.record
     if emit:
       emit(rec)
-    nonlocal capacity
     if "memory" in rec:  # XLA:TPU's refusals give no usable total, GPU compiles always do
       points[b] = float(rec["memory"]["total_bytes"])
     capacity = min(capacity, usable_bytes(rec) or capacity)
