@@ -110,6 +110,34 @@ def test_collectives_and_bytes_from_hlo_text():
   assert hlo.shape_bytes("(f32[2,3]{1,0}, s8[5], pred[])") == 24 + 5 + 1
 
 
+def test_tpu_cost_model_sums_the_compilers_cycles_per_network():
+  cfg = lambda cycles: ('backend_config={"window_config":{"estimated_cycles":"%d",'
+                        '"ml_estimated_microseconds":0}}' % cycles)
+  text = f"""
+%fused_computation.1 (p: bf16[8,64]) -> bf16[8,64] {{
+  %p = bf16[8,64]{{1,0}} parameter(0)
+  ROOT %c = bf16[8,64]{{1,0}} convolution(%p, %p), metadata={{op_name="jit(step)/jvp(WarpingNetwork)/mask/conv_general_dilated"}}
+}}
+
+ENTRY %main (a: bf16[8,64]) -> bf16[8,64] {{
+  %a = bf16[8,64]{{1,0}} parameter(0)
+  %fusion.1 = bf16[8,64]{{1,0}} fusion(%a), kind=kOutput, calls=%fused_computation.1, {cfg(3000)}
+  %reduce.2 = bf16[8]{{0}} reduce(%a), metadata={{op_name="jit(step)/transpose(jvp(SPADEDecoder))/norm/reduce_sum"}}, {cfg(1500)}
+  %copy.3 = bf16[8,64]{{0,1}} copy(%a), metadata={{op_name="jit(render)/SPADEDecoder/up_0/transpose"}}, {cfg(500)}
+  ROOT %t = (bf16[8,64]{{1,0}}) tuple(%fusion.1)
+}}
+"""
+  est = hlo.tpu_cost_model(text, clock_hz=1e3, top=2)
+  assert est["seconds"] == 5.0 and est["instructions"] == 3 and not est["loops"]
+  # A fusion without metadata of its own takes its fused computation's op name.
+  assert est["by_network_s"] == {"WarpingNetwork forward": 3.0, "SPADEDecoder backward": 1.5,
+                                 "SPADEDecoder forward": 0.5}
+  assert est["by_kind_s"] == {"conv / matmul": 3.0, "reduce": 1.5,
+                              "elementwise / layout": 0.5}
+  assert [o["instruction"] for o in est["top_ops"]] == ["fusion.1", "reduce.2"]
+  assert hlo.tpu_cost_model(text.replace("estimated_cycles", "other"), 1e3) is None
+
+
 # ------------------------------------------------------------------ compiled programs
 
 
@@ -144,6 +172,12 @@ def test_micro_stage2_step_for_tpu_v5e_2x2():
   roof = rec["roofline"]
   assert roof["step_s"] == max(roof["compute_s"], roof["memory_s"], roof["collectives_s"]) > 0
   assert roof["ms_per_sample"] == pytest.approx(1e3 * roof["step_s"], rel=1e-3)  # 1 / device
+  # XLA:TPU's own estimate, attributed to the networks the gradients pass through.
+  est = rec["tpu_cost_model"]
+  assert est["seconds"] == pytest.approx(sum(est["by_network_s"].values()), rel=1e-3)
+  assert {"WarpingNetwork forward", "WarpingNetwork backward",
+          "SPADEDecoder backward"} <= set(est["by_network_s"])
+  assert est["ms_per_sample"] == pytest.approx(1e3 * est["seconds"], rel=1e-3)
 
 
 @needs_gpu
@@ -159,6 +193,7 @@ def test_tiny_wg_batch_for_two_h100():
   assert 0 < rec["memory"]["total_bytes"] < 2 ** 30 and rec["memory"]["alias_bytes"] == 0
   assert rec["memory"]["output_bytes"] == 2 * 512 * 512 * 3  # uint8 frames of this device
   assert rec["cost"]["flops"] > 1e9 and rec["roofline"]["ms_per_frame"] > 0
+  assert "tpu_cost_model" not in rec  # XLA:GPU's module carries no cycle estimates
   # fp32 needs more memory and more time than fp16 for the same batch.
   rec32 = report.compile_program(jobs.infer_program(target, targets.devices(target), 2, "fp32",
                                                     "tiny"), target, "infer")

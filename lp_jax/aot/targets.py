@@ -41,16 +41,20 @@ class Chip:
   hbm_bytes_per_s: float  # memory bandwidth
   flops: dict  # dense peak FLOP/s per compute dtype: 'bf16', 'fp16', 'fp32' (None: no such path)
   interconnect_bytes_per_s: float | None  # per chip, one direction (ICI / NVLink / PCIe)
+  # TPU: the core clock, to turn XLA:TPU's per-instruction cycle estimates into seconds
+  # (hlo.tpu_cost_model). The bf16 peak over the matrix units' multiply-adds per cycle (128x128
+  # each, 2 FLOPs): v4 and v5p 2 cores x 4 MXUs, v5e 1 core x 4 MXUs.
+  clock_hz: float | None = None
 
 
 GiB = 2 ** 30
 CHIPS = {
     "tpu_v4": Chip("TPU v4", 32 * GiB, 1200e9, {"bf16": 275e12, "fp16": None, "fp32": 275e12},
-                   None),  # the v4 page gives no per-chip ICI figure
+                   None, 275e12 / (8 * 128 * 128 * 2)),  # the v4 page gives no per-chip ICI figure
     "tpu_v5e": Chip("TPU v5e", 16 * GiB, 819e9, {"bf16": 197e12, "fp16": None, "fp32": 197e12},
-                    200e9),  # ICI 1600 Gbps = 400 GB/s bidirectional
+                    200e9, 197e12 / (4 * 128 * 128 * 2)),  # ICI 1600 Gbps = 400 GB/s bidirectional
     "tpu_v5p": Chip("TPU v5p", 95 * GiB, 2765e9, {"bf16": 459e12, "fp16": None, "fp32": 459e12},
-                    300e9),  # ICI 4800 Gbps = 600 GB/s bidirectional
+                    300e9, 459e12 / (8 * 128 * 128 * 2)),  # ICI 4800 Gbps = 600 GB/s bidirectional
     "h100": Chip("H100 SXM5 80GB", 80 * GiB, 3.35e12,
                  {"bf16": 989.4e12, "fp16": 989.4e12, "fp32": 494.7e12}, 450e9),
     "h200": Chip("H200 SXM 141GB", 141 * 10 ** 9, 4.8e12,

@@ -9,7 +9,8 @@ the layer's shapes:
   WINOGRAD_MIN_CHANNELS channels in and out.
 - Conv3d 3x3x3 (padding 1): the same Winograd form over H and W from `winograd3d_min_hw`
   pixels per slice; else, like every other Conv3d, depth-folded (one 2-D conv with the depth
-  taps as outputs) from `conv3d_fold_min_hw` pixels, else direct.
+  taps as outputs) from `conv3d_fold_min_hw` pixels (up to `conv3d_fold_max_out` output
+  channels), else direct.
 - Conv3d with kernel >= `fft_conv3d_min_kernel` (the 7x7x7 mask): FFTs over H and W
   (models/fft_conv.py).
 - A 3x3 conv after a nearest 2x upsample (SPADE's shared conv, UpBlock3d): four phase convs
@@ -67,7 +68,9 @@ def conv3d_form(forms: KernelForms, x: jax.Array, kernel: jax.Array, padding: in
   if (forms.fft_conv3d_min_kernel is not None and f32 and k >= forms.fft_conv3d_min_kernel and
       kernel.shape[:3] == (k, k, k) and padding == k // 2):
     return "fft"
-  if forms.conv3d_fold_min_hw is not None and k > 1 and hw >= forms.conv3d_fold_min_hw:
+  max_out = forms.conv3d_fold_max_out
+  if (forms.conv3d_fold_min_hw is not None and k > 1 and hw >= forms.conv3d_fold_min_hw and
+      (max_out is None or kernel.shape[-1] <= max_out)):
     return "folded"
   return "direct"
 
@@ -79,8 +82,9 @@ def conv3d(forms: KernelForms, x: jax.Array, kernel: jax.Array, padding: int) ->
     return winograd.conv3d_3x3x3(x, kernel)
   if form == "fft":
     return fft_conv.conv3d(x, kernel)
-  return conv3d_folded_or_direct(x, kernel, padding, padding, forms.conv3d_fold_min_hw,
-                                 forms.conv3d_fold_pad)
+  if form == "folded":
+    return conv3d_depth_folded(x, kernel, padding, padding, forms.conv3d_fold_pad)
+  return conv3d_folded_or_direct(x, kernel, padding, padding, None)
 
 
 def conv(forms: KernelForms, x: jax.Array, kernel: jax.Array, padding: int, dtype,

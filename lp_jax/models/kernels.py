@@ -25,6 +25,9 @@ class KernelForms:
   # Conv3d (k > 1): one 2-D conv over depth slices with the depth taps stacked as outputs, from
   # this H * W up; None: the direct 3-D conv everywhere.
   conv3d_fold_min_hw: int | None = 256
+  # ... and only for Conv3d with at most this many output channels (None: any). The fold stacks
+  # the depth taps as outputs: narrow outputs fill more of a 128-wide matrix unit.
+  conv3d_fold_max_out: int | None = None
   # Inside the depth fold: zero channels up to GEMM widths (8 in, 16 out).
   conv3d_fold_pad: bool = True
   # UpBlock3d: nearest 2x + Conv3d as four phase convs on the input, from this input H * W;
@@ -86,16 +89,19 @@ GPU = KernelForms(conv3d_fold_min_hw=None, conv3d_fold_pad=False, upblock3d_phas
                   depthwise_stencil=True, generator_chunk=None, winograd_max_hw=None,
                   winograd3d_min_hw=None, fft_conv3d_min_kernel=None,
                   separable_sparse_motion=False, frame_ops_on_device=True)
-# TPU: chosen from the v5e target's figures, fp32 and bf16. Like GPU, no depth fold or padding;
-# the phase convs lose there (the 2-D one needs 8-66% more roofline time, the UpBlock3d one
-# wins at 8x8 and 16x16 but loses more at 32x32); the taps head and the depthwise stencil read
-# fewer bytes than the plain convs. The generator map is unmeasured on TPU (G's v5e compile did
-# not finish here): the whole batch, as TPU ran before. The separable sparse motions take W's
-# bytes per frame from 49.9 to 6.6 GB (bf16, batch 1) and W+G at batch 8 into HBM.
-TPU = KernelForms(conv3d_fold_min_hw=None, conv3d_fold_pad=False, upblock3d_phase_min_hw=None,
-                  phase3d_fold_min_hw=None, upsample2d_phase=False, occlusion_taps=True,
-                  depthwise_stencil=True, generator_chunk=None, winograd_max_hw=None,
-                  winograd3d_min_hw=None, fft_conv3d_min_kernel=None,
+# TPU: chosen from the v5e target's figures, fp32 and bf16, ranked by XLA:TPU's own estimate of
+# each program's time (the sum of its per-instruction cycles, aot/hlo.tpu_cost_model), not the
+# roofline: the roofline counts FLOPs at the matrix units' peak whatever the shapes leave of
+# them, and bytes as if every layout were free. By the estimate (batch 1, bf16 + fp32 summed):
+# the depth fold wins for narrow outputs at 64x64 (W's 7x7x7 mask to 22 channels 3.5x, F's
+# 32-wide blocks 1.3x; wider outputs lose), and so does its channel padding (the mask 4.6x); the
+# UpBlock3d phase convs win from 8x8 inputs (2x summed), their depth fold loses; SPADE's phase
+# convs and ConvNeXt's depthwise stencil lose (1.26x, 1.38x); the taps head wins 41x and the
+# separable sparse motions 64x. The generator map is unmeasured on TPU: the whole batch.
+TPU = KernelForms(conv3d_fold_min_hw=64 * 64, conv3d_fold_max_out=32, conv3d_fold_pad=True,
+                  upblock3d_phase_min_hw=64, phase3d_fold_min_hw=None, upsample2d_phase=False,
+                  occlusion_taps=True, depthwise_stencil=False, generator_chunk=None,
+                  winograd_max_hw=None, winograd3d_min_hw=None, fft_conv3d_min_kernel=None,
                   separable_sparse_motion=True, frame_ops_on_device=True,
                   warp_gather_per_frame=True)
 
