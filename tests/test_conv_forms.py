@@ -116,9 +116,10 @@ def test_conv3d_form_per_shape_and_backend():
   assert _form(cpu, *out, dtype=jnp.bfloat16) == "folded"  # float32 only
   assert _form(cpu, *mask, dtype=jnp.bfloat16) == "folded"
   assert _form(kernels.GPU, *mask) == _form(kernels.GPU, *out) == "direct"
-  # TPU folds only narrow outputs: the mask (22) and F's blocks (32), not the 142-wide conv.
-  assert _form(kernels.TPU, *mask) == _form(kernels.TPU, *narrow) == "folded"
-  assert _form(kernels.TPU, *out) == _form(kernels.TPU, *small) == "direct"
+  # TPU folds only the narrowest outputs: the mask (22), not F's blocks (32) or wider convs.
+  assert _form(kernels.TPU, *mask) == "folded"
+  assert _form(kernels.TPU, *narrow) == _form(kernels.TPU, *out) == "direct"
+  assert _form(kernels.TPU, *small) == "direct"
   assert _form(kernels.TPU, *mask, dtype=jnp.bfloat16) == "folded"
   off = dataclasses.replace(cpu, winograd3d_min_hw=None, fft_conv3d_min_kernel=None)
   assert _form(off, *mask) == _form(off, *out) == "folded"

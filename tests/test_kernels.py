@@ -154,7 +154,7 @@ def test_programs_take_the_platform_forms(platform):
     assert w["fft"] == 0 and g["conv2d"] == g["kernels2d"]
   if platform == "gpu":  # the depth fold only adds bytes there
     assert f["conv3d"] == f["kernels3d"] and w["conv3d"] == w["kernels3d"]
-  if platform == "tpu":  # folded up to 32 outputs from 64x64: F's 16-wide blocks, W's mask
+  if platform == "tpu":  # folded up to 22 outputs from 64x64: F's 16-wide blocks, W's mask
     assert f["conv3d"] == 0 and w["conv3d"] < w["kernels3d"]
 
 
@@ -201,7 +201,7 @@ def test_platform_forms_same_variables_close_outputs(name, platform):
   differs = any(getattr(kernels.CPU, f) != getattr(net.forms, f) for f in USES[name])
   # A program differs only where a field does; a field may differ without changing the tiny
   # network's program (the TPU folds F's 16-wide 64x64 convs like CPU, whose threshold is
-  # lower). That every field switches its layer is test_every_form_changes_the_program's.
+  # lower and which has no width cap). That every field switches its layer is test_every_form_changes_the_program's.
   programs_differ = _lowered(net, variables, inputs) != _lowered(cpu_net, variables, inputs)
   assert differs or not programs_differ
   if not programs_differ:

@@ -94,11 +94,16 @@ GPU = KernelForms(conv3d_fold_min_hw=None, conv3d_fold_pad=False, upblock3d_phas
 # roofline: the roofline counts FLOPs at the matrix units' peak whatever the shapes leave of
 # them, and bytes as if every layout were free. By the estimate (batch 1, bf16 + fp32 summed):
 # the depth fold wins for narrow outputs at 64x64 (W's 7x7x7 mask to 22 channels 3.5x, F's
-# 32-wide blocks 1.3x; wider outputs lose), and so does its channel padding (the mask 4.6x); the
-# UpBlock3d phase convs win from 8x8 inputs (2x summed), their depth fold loses; SPADE's phase
-# convs and ConvNeXt's depthwise stencil lose (1.26x, 1.38x); the taps head wins 41x and the
-# separable sparse motions 64x. The generator map is unmeasured on TPU: the whole batch.
-TPU = KernelForms(conv3d_fold_min_hw=64 * 64, conv3d_fold_max_out=32, conv3d_fold_pad=True,
+# 32-wide blocks 1.3x forward; wider outputs lose), and so does its channel padding (the mask
+# 4.6x); the UpBlock3d phase convs win from 8x8 inputs (2x summed), their depth fold loses;
+# SPADE's phase convs and ConvNeXt's depthwise stencil lose (1.26x, 1.38x); the taps head wins
+# 41x and the separable sparse motions 64x. The generator map is unmeasured on TPU: the whole
+# batch.
+# The fold's width cap is 22 (the mask alone), under the rule's 32, from the whole Stage I step
+# (v5e 2x2, bf16, batch 8): folding F's 32-wide blocks too made F's forward + backward 20%
+# slower there (126 -> 152 ms per step); alone, such a conv wins forward (4.2 against 5.3 ms at
+# batch 8) and loses forward + backward (9.8 against 9.0 ms).
+TPU = KernelForms(conv3d_fold_min_hw=64 * 64, conv3d_fold_max_out=22, conv3d_fold_pad=True,
                   upblock3d_phase_min_hw=64, phase3d_fold_min_hw=None, upsample2d_phase=False,
                   occlusion_taps=True, depthwise_stencil=False, generator_chunk=None,
                   winograd_max_hw=None, winograd3d_min_hw=None, fft_conv3d_min_kernel=None,
