@@ -116,7 +116,6 @@ def hlo_cost(hlo_module) -> dict:
 
 def program_cost(lowered, compiled, platform: str, num_devices: int) -> dict:
   """Per-device {'flops', 'bytes_accessed', 'flops_source', 'bytes_source', ...}."""
-  text = compiled.as_text()
   if platform == "tpu":
     cost = _first(compiled.cost_analysis())
     return {"flops": float(cost.get("flops", float("nan"))),
@@ -126,7 +125,7 @@ def program_cost(lowered, compiled, platform: str, num_devices: int) -> dict:
             "bytes_source": "compiled.cost_analysis (optimized, per device)"}
   global_cost = hlo_cost(lowered.compiler_ir("hlo").as_hlo_module())
   optimized = hlo_cost(compiled.runtime_executable().hlo_modules()[0])
-  calls, call_bytes = custom_call_bytes(text)
+  calls, call_bytes = custom_call_bytes(compiled.as_text())
   return {"flops": float(global_cost.get("flops", 0.0)) / num_devices,
           "bytes_accessed": float(optimized.get("bytes accessed", 0.0)) + call_bytes,
           "transcendentals": float(global_cost.get("transcendentals", 0.0)) / num_devices,

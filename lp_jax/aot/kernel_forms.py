@@ -24,7 +24,7 @@ from jax.sharding import SingleDeviceSharding
 
 from lp_jax import precision as precision_lib
 from lp_jax.aot import hlo, report
-from lp_jax.aot.targets import CHIPS, Target
+from lp_jax.aot.targets import Target
 from lp_jax.inference import networks
 from lp_jax.models import dense_motion, kernels, liveportrait, spade_generator, util
 from lp_jax.models.kernels import KernelForms
@@ -278,8 +278,7 @@ def _program(fn, args, target: Target, precision: str) -> dict:
   out = {"flops": cost["flops"], "bytes": cost["bytes_accessed"],
          "temp_bytes": int(compiled.memory_analysis().temp_size_in_bytes),
          "roofline_s": line.get("step_s"), "bound": line.get("bound")}
-  clock = CHIPS[target.chip].clock_hz
-  estimate = hlo.tpu_cost_model(compiled.as_text(), clock) if clock else None
+  estimate = report.compiler_estimate(compiled.as_text(), target)
   if estimate:
     out["estimate_s"] = estimate["seconds"]
   return out

@@ -84,6 +84,13 @@ def roofline(cost: dict, comm: dict, target: Target, precision: str, per_step_un
   return rec
 
 
+def compiler_estimate(hlo_text: str, target: Target) -> dict | None:
+  """XLA:TPU's own estimate of a compiled module (hlo.tpu_cost_model) at the target chip's clock;
+  None for chips without one (GPUs)."""
+  clock = CHIPS[target.chip].clock_hz
+  return hlo.tpu_cost_model(hlo_text, clock) if clock else None
+
+
 def compile_program(program, target: Target, job: str,
                     compiler_options: dict | None = None) -> dict:
   """Compiles `program` for `target`; returns its report (raises DoesNotFit when it does not).
@@ -137,7 +144,7 @@ def compile_program(program, target: Target, job: str,
             "collectives": comm,
             "roofline": roofline(cost, comm, target, program.precision,
                                  program.per_device_batch, program.unit)}
-  estimate = hlo.tpu_cost_model(text, chip.clock_hz) if chip.clock_hz else None
+  estimate = compiler_estimate(text, target)
   if estimate:
     estimate[f"ms_per_{program.unit}"] = float(
         f"{1e3 * estimate['seconds'] / max(program.per_device_batch, 1):.4g}")
